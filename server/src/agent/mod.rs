@@ -1,0 +1,212 @@
+//! The agent loop: model turn → tool calls → results back to the model, until the model
+//! answers without calling a tool, the turn limit is reached, or the task is cancelled.
+//!
+//! The loop owns the conversation; the task owns reporting. A tool error is not a task
+//! error: it goes back to the model, which reads it and tries something else.
+
+pub mod prompt;
+
+use std::sync::{Arc, Mutex};
+
+use serde_json::Value;
+
+use crate::model::{Item, ModelClient, ModelError, Prompt, StreamEvent, ToolSpec};
+use crate::protocol::{TaskMode, TaskUpdate, ToolCallStatus};
+use crate::task::Task;
+use crate::tools;
+use crate::workspace::TaskView;
+
+/// How a run ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The model's last message.
+    Completed(String),
+    Failed(String),
+    Cancelled,
+}
+
+/// Everything one run needs; built by the task engine.
+pub struct Agent {
+    pub task: Arc<Task>,
+    pub client: ModelClient,
+    pub model: String,
+    pub instructions: String,
+    pub view: Arc<Mutex<TaskView>>,
+    pub mode: TaskMode,
+    pub max_turns: u32,
+}
+
+/// Tool output shown to the client is cut to this; the model always gets all of it.
+const CLIENT_OUTPUT_LIMIT: usize = 4096;
+
+impl Agent {
+    pub async fn run(&self, user_message: String) -> Outcome {
+        let tools = tools::specs(self.mode);
+        let mut items = vec![Item::User(user_message)];
+        let mut last_message = String::new();
+        for _ in 0..self.max_turns {
+            let turn = match self.turn(&items, &tools).await {
+                Ok(turn) => turn,
+                Err(ModelError::Cancelled) => return Outcome::Cancelled,
+                Err(error) => return Outcome::Failed(error.to_string()),
+            };
+            if let Some(usage) = &turn.usage {
+                self.task.emit(TaskUpdate::Usage {
+                    input_tokens: usage.input_tokens,
+                    output_tokens: usage.output_tokens,
+                    total_tokens: usage.total_tokens,
+                });
+            }
+            if !turn.text.is_empty() {
+                last_message = turn.text.clone();
+                items.push(Item::Assistant(turn.text));
+            }
+            if turn.tool_calls.is_empty() {
+                return Outcome::Completed(last_message);
+            }
+            for call in turn.tool_calls {
+                if self.task.cancel.is_cancelled() {
+                    return Outcome::Cancelled;
+                }
+                let output = self
+                    .call_tool(&call.call_id, &call.name, &call.arguments)
+                    .await;
+                items.push(Item::ToolCall(call.clone()));
+                items.push(Item::ToolOutput {
+                    call_id: call.call_id,
+                    output,
+                });
+            }
+        }
+        Outcome::Failed(format!(
+            "stopped after {} model turns without a final answer (raise `max_turns` in config.toml if the task needs more)",
+            self.max_turns
+        ))
+    }
+
+    async fn turn(
+        &self,
+        items: &[Item],
+        tools: &[ToolSpec],
+    ) -> Result<crate::model::TurnOutput, ModelError> {
+        let prompt = Prompt {
+            model: &self.model,
+            instructions: &self.instructions,
+            items,
+            tools,
+        };
+        let task = &self.task;
+        let mut on_event = |event: StreamEvent| match event {
+            StreamEvent::TextDelta(delta) => task.emit(TaskUpdate::Message { delta }),
+            StreamEvent::ReasoningDelta(delta) => task.emit(TaskUpdate::Reasoning { delta }),
+            StreamEvent::Retrying {
+                attempt,
+                max,
+                delay,
+                reason,
+            } => task.emit(TaskUpdate::Error {
+                message: format!(
+                    "{reason}; retrying in {} ms (attempt {attempt} of {max})",
+                    delay.as_millis()
+                ),
+                will_retry: true,
+            }),
+        };
+        self.client.turn(&prompt, &task.cancel, &mut on_event).await
+    }
+
+    /// Runs one tool call and reports it; returns what the model should read.
+    async fn call_tool(&self, call_id: &str, name: &str, arguments: &str) -> String {
+        let args: Value = match serde_json::from_str(arguments) {
+            Ok(args) => args,
+            Err(error) => Value::String(format!("{arguments} (unparseable: {error})")),
+        };
+        self.task.emit(TaskUpdate::ToolCall {
+            call_id: call_id.to_string(),
+            tool: name.to_string(),
+            args: args.clone(),
+            status: ToolCallStatus::Running,
+        });
+        let result = if args.is_string() {
+            Err(format!(
+                "the arguments of `{name}` are not valid JSON; send a JSON object matching the tool's schema"
+            ))
+        } else {
+            self.run_blocking(name.to_string(), args.clone()).await
+        };
+        let (ok, text) = match result {
+            Ok(output) => {
+                if let Some((explanation, plan)) = output.plan {
+                    self.task.emit(TaskUpdate::Plan { explanation, plan });
+                }
+                if output.changed_files {
+                    self.report_proposal_size();
+                }
+                (true, output.text)
+            }
+            Err(message) => (false, message),
+        };
+        self.task.emit(TaskUpdate::ToolResult {
+            call_id: call_id.to_string(),
+            ok,
+            output: truncate_for_client(&text),
+        });
+        self.task.emit(TaskUpdate::ToolCall {
+            call_id: call_id.to_string(),
+            tool: name.to_string(),
+            args,
+            status: if ok {
+                ToolCallStatus::Completed
+            } else {
+                ToolCallStatus::Failed
+            },
+        });
+        if ok { text } else { format!("error: {text}") }
+    }
+
+    /// Tools read files and walk directories: keep them off the async workers.
+    async fn run_blocking(&self, name: String, args: Value) -> Result<tools::ToolOutput, String> {
+        let view = self.view.clone();
+        let mode = self.mode;
+        tokio::task::spawn_blocking(move || {
+            let mut view = view.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            tools::run(&name, &args, &mut view, mode)
+        })
+        .await
+        .unwrap_or_else(|join_error| Err(format!("the tool crashed: {join_error}")))
+    }
+
+    fn report_proposal_size(&self) {
+        let changes = self
+            .view
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .changes();
+        let hunks = changes
+            .iter()
+            .map(|c| {
+                crate::proposal::diff_hunks(
+                    c.base.as_deref().unwrap_or_default(),
+                    c.new.as_deref().unwrap_or_default(),
+                    std::time::Duration::from_millis(100),
+                )
+                .len()
+            })
+            .sum();
+        self.task.emit(TaskUpdate::Proposal {
+            files: changes.len(),
+            hunks,
+        });
+    }
+}
+
+fn truncate_for_client(text: &str) -> String {
+    if text.len() <= CLIENT_OUTPUT_LIMIT {
+        return text.to_string();
+    }
+    let mut cut = CLIENT_OUTPUT_LIMIT;
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}\n… ({} more bytes)", &text[..cut], text.len() - cut)
+}

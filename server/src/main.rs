@@ -1,0 +1,171 @@
+//! The `agentls` command: an LSP server on stdio by default, or one of the headless tools.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use agentls::protocol::TaskMode;
+use agentls::task::engine::EngineSettings;
+
+#[derive(Parser)]
+#[command(
+    name = "agentls",
+    version,
+    about = "An editor-side backend for AI coding agents, spoken over LSP"
+)]
+struct Cli {
+    /// Override a configuration key, e.g. `-c model=gpt-5` or `-c 'model_providers.local.base_url="http://127.0.0.1:8080/v1"'`.
+    #[arg(short = 'c', long = "config", value_name = "KEY=VALUE", global = true)]
+    overrides: Vec<String>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Speak LSP on stdin/stdout (the default; this is how editors start agentls).
+    Serve,
+    /// Run one task headless in the current directory and print its proposal as a diff.
+    /// Nothing is written to the working tree.
+    Exec {
+        /// Print every task update and the final proposal as JSON lines.
+        #[arg(long)]
+        json: bool,
+        /// Answer a question with read-only tools instead of changing code.
+        #[arg(long)]
+        ask: bool,
+        /// Use this model instead of the configured one.
+        #[arg(short, long)]
+        model: Option<String>,
+        /// Use a `[profiles.<name>]` from config.toml.
+        #[arg(short, long)]
+        profile: Option<String>,
+        /// What to do.
+        prompt: String,
+    },
+    /// Apply a Codex `*** Begin Patch` patch to the current directory, atomically.
+    ApplyPatch {
+        /// The patch file; standard input when absent.
+        file: Option<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    init_logging();
+    if rustls::crypto::ring::default_provider()
+        .install_default()
+        .is_err()
+    {
+        tracing::debug!("a TLS crypto provider was already installed");
+    }
+    let cli = Cli::parse();
+    let home = match agentls::config::agentls_home(&agentls::config::process_env) {
+        Ok(home) => home,
+        Err(error) => {
+            eprintln!("agentls: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let settings = EngineSettings {
+        home,
+        cli_overrides: cli.overrides,
+        init_options: None,
+    };
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => {
+            let runtime = runtime();
+            let clean = runtime.block_on(agentls::lsp::serve(settings));
+            // The stdin reader may still sit in a blocking read the client will never
+            // satisfy; do not wait for it.
+            runtime.shutdown_background();
+            if clean {
+                ExitCode::SUCCESS
+            } else {
+                // LSP: `exit` without a prior `shutdown` (or a vanished client) is an error.
+                ExitCode::from(1)
+            }
+        }
+        Command::Exec {
+            json,
+            ask,
+            model,
+            profile,
+            prompt,
+        } => {
+            let mode = if ask { TaskMode::Ask } else { TaskMode::Code };
+            let request = agentls::exec::Request {
+                prompt,
+                mode,
+                model,
+                profile,
+                json,
+            };
+            runtime().block_on(agentls::exec::run(settings, request))
+        }
+        Command::ApplyPatch { file } => apply_patch(file),
+    }
+}
+
+fn apply_patch(file: Option<PathBuf>) -> ExitCode {
+    let text = match &file {
+        Some(path) => std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display())),
+        None => {
+            let mut text = String::new();
+            std::io::stdin()
+                .read_to_string(&mut text)
+                .map(|_| text)
+                .map_err(|e| format!("cannot read the patch from standard input: {e}"))
+        }
+    };
+    let result = text.and_then(|text| {
+        let cwd = std::env::current_dir()
+            .map_err(|e| format!("cannot find the current directory: {e}"))?;
+        apply_patch_in(&cwd, &text).map_err(|e| e.to_string())
+    });
+    match result {
+        Ok(summary) => {
+            println!("{summary}"); // stdout-ok: CLI output
+            ExitCode::SUCCESS
+        }
+        Err(message) => {
+            eprintln!("agentls apply-patch: {message}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Summarized against the old files, then committed all-or-nothing.
+fn apply_patch_in(
+    root: &std::path::Path,
+    text: &str,
+) -> Result<String, agentls::patch::PatchError> {
+    use agentls::patch;
+    let parsed = patch::parse_patch(text)?;
+    let source = patch::DirSource::new(root)?;
+    let changes = patch::apply_patch(&parsed, &source)?;
+    let summary = patch::summarize(&changes, &source);
+    patch::commit_to_dir(root, &changes)?;
+    Ok(summary)
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("cannot start the async runtime")
+}
+
+/// Logs go to stderr (stdout is the protocol channel); `AGENTLS_LOG` filters them,
+/// e.g. `AGENTLS_LOG=agentls=debug`.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("AGENTLS_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("agentls=info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .init();
+}

@@ -1,0 +1,101 @@
+//! The model client: one agent turn against an OpenAI-compatible provider, over either
+//! wire API (Chat Completions or Responses), streamed, retried and cancellable.
+//!
+//! The agent loop owns the conversation as provider-neutral [`Item`]s and calls
+//! [`ModelClient::turn`] once per model turn; everything about HTTP, SSE, the two wire
+//! formats and the quirks of "compatible" servers stays inside this module.
+//!
+//! - `client`: the turn loop: retries, backoff, cancellation, the streaming fallback.
+//! - `wire`, `chat`, `responses`: request bodies and reply decoding per wire format.
+//! - `sse`: server-sent events framing. `retry`: backoff and `Retry-After`.
+//! - `error`: [`ModelError`], the user-facing failure messages.
+
+mod chat;
+mod client;
+mod error;
+mod responses;
+mod retry;
+mod sse;
+mod wire;
+
+use std::time::Duration;
+
+pub use client::ModelClient;
+pub use error::ModelError;
+
+/// A tool the model may call: its name, what it does, and a JSON Schema of its arguments.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ToolSpec {
+    pub name: String,
+    pub description: String,
+    /// A JSON Schema object.
+    pub parameters: serde_json::Value,
+}
+
+/// One entry of the conversation, in the order it happened.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Item {
+    User(String),
+    Assistant(String),
+    ToolCall(ToolCall),
+    ToolOutput { call_id: String, output: String },
+}
+
+/// A tool call the model made.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ToolCall {
+    /// Quoted back in the matching [`Item::ToolOutput`]. Made up when the server sent none.
+    pub call_id: String,
+    pub name: String,
+    /// The raw JSON text of the arguments, reassembled from the streamed fragments;
+    /// `{}` when the model sent none. Not validated: the tool reports bad JSON.
+    pub arguments: String,
+}
+
+/// Everything one turn sends.
+#[derive(Clone, Copy, Debug)]
+pub struct Prompt<'a> {
+    pub model: &'a str,
+    /// The system prompt.
+    pub instructions: &'a str,
+    pub items: &'a [Item],
+    pub tools: &'a [ToolSpec],
+}
+
+/// Token counts the provider reported for one turn.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Usage {
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub total_tokens: u64,
+}
+
+/// What a turn reports while it runs.
+#[derive(Clone, Debug, PartialEq)]
+pub enum StreamEvent {
+    TextDelta(String),
+    ReasoningDelta(String),
+    /// A retry is about to happen after `delay`; whatever was streamed so far in this turn
+    /// is discarded (the turn starts over).
+    Retrying {
+        /// 1-based number of this retry.
+        attempt: u32,
+        /// How many retries of this kind are allowed.
+        max: u32,
+        delay: Duration,
+        /// What went wrong, in words fit for the user.
+        reason: String,
+    },
+}
+
+/// A completed turn.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TurnOutput {
+    /// The whole assistant text (the concatenated [`StreamEvent::TextDelta`]s).
+    pub text: String,
+    /// In the order the model made them.
+    pub tool_calls: Vec<ToolCall>,
+    /// `None` when the server reported no usage.
+    pub usage: Option<Usage>,
+}

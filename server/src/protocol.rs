@@ -1,0 +1,344 @@
+//! Every `agent/*` request, notification and payload, as typed serde structs.
+//!
+//! This module is the wire contract with the editor clients (design §3); docs/protocol.md
+//! shows each type as JSON. Field names are camelCase on the wire. Add fields freely;
+//! renaming one breaks every client.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// A position as LSP sends it: `character` counts UTF-16 code units or UTF-8 bytes,
+/// whichever encoding was negotiated in `initialize`.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
+pub struct Position {
+    pub line: u32,
+    pub character: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+pub struct Range {
+    pub start: Position,
+    pub end: Position,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HunkStatus {
+    Pending,
+    Accepted,
+    Rejected,
+    /// The user changed the text under the hunk; it is never applied silently.
+    Stale,
+    /// Overlaps another task's pending hunk.
+    Conflict,
+}
+
+/// `code` may change files; `ask` gets the read-only tools only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TaskMode {
+    #[default]
+    Code,
+    Ask,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TaskStatus {
+    Queued,
+    Running,
+    Completed,
+    Failed,
+    Cancelled,
+    Interrupted,
+}
+
+impl TaskStatus {
+    pub fn is_finished(self) -> bool {
+        !matches!(self, TaskStatus::Queued | TaskStatus::Running)
+    }
+}
+
+/// What the server advertises under `capabilities.experimental.agent`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AgentCapability {
+    pub version: u32,
+    /// Warnings found while loading configuration (a bad config never fails `initialize`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+}
+
+// ----- agent/startTask -----------------------------------------------------------------
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StartTaskParams {
+    pub prompt: String,
+    #[serde(default)]
+    pub mode: TaskMode,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+    /// Working directory of the task, inside the workspace (a path or a file URI).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cwd: Option<String>,
+    /// Code the user pointed at: a selection or a whole file.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub context: Vec<ContextRef>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContextRef {
+    pub uri: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub range: Option<Range>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskIdResult {
+    pub task_id: String,
+}
+
+// ----- agent/cancelTask, agent/getTask, agent/getProposal --------------------------------
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskIdParams {
+    pub task_id: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CancelTaskParams {
+    pub task_id: String,
+    /// Drop the partial proposal too (default: keep it for review).
+    #[serde(default)]
+    pub revert: bool,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Empty {}
+
+/// What was wrong with a message the server could not take (`agentls/invalidRequest`,
+/// `agentls/malformedMessage`: synthesized by the input guard, never sent by clients).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct InvalidMessageParams {
+    pub problem: String,
+}
+
+// ----- agent/listTasks, agent/getTask --------------------------------------------------
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskSummary {
+    pub task_id: String,
+    pub prompt: String,
+    pub mode: TaskMode,
+    pub status: TaskStatus,
+    /// Milliseconds since the Unix epoch.
+    pub created_at: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ListTasksResult {
+    pub tasks: Vec<TaskSummary>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GetTaskResult {
+    #[serde(flatten)]
+    pub task: TaskSummary,
+    /// Every update sent for the task so far, in `seq` order.
+    pub events: Vec<TaskUpdateParams>,
+}
+
+// ----- agent/getProposal ----------------------------------------------------------------
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FileKind {
+    Modify,
+    Create,
+    Delete,
+    Rename,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Proposal {
+    pub task_id: String,
+    pub files: Vec<ProposalFile>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProposalFile {
+    pub uri: String,
+    pub kind: FileKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_uri: Option<String>,
+    /// The editor's version of the document the ranges refer to (absent: not open).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_version: Option<i32>,
+    pub hunks: Vec<HunkInfo>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HunkInfo {
+    pub hunk_id: String,
+    /// Where the hunk is in the document's CURRENT text.
+    pub range: Range,
+    pub old_text: String,
+    pub new_text: String,
+    pub status: HunkStatus,
+    /// Why a hunk is stale.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+// ----- agent/resolveHunks, agent.acceptHunks / agent.rejectHunks --------------------------
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResolveHunksParams {
+    pub task_id: String,
+    #[serde(default)]
+    pub accept: Vec<String>,
+    #[serde(default)]
+    pub reject: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResolveHunksResult {
+    /// True when a `workspace/applyEdit` carrying the accepted hunks was sent to the editor.
+    pub applied: bool,
+    pub hunks: Vec<HunkState>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HunkState {
+    pub hunk_id: String,
+    pub status: HunkStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// Arguments of the `agent.acceptHunks` / `agent.rejectHunks` commands (code actions).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HunkCommandArgs {
+    pub task_id: String,
+    pub hunk_ids: Vec<String>,
+}
+
+pub const ACCEPT_HUNKS_COMMAND: &str = "agent.acceptHunks";
+pub const REJECT_HUNKS_COMMAND: &str = "agent.rejectHunks";
+pub const ACCEPT_CODE_ACTION_KIND: &str = "source.agent.accept";
+pub const REJECT_CODE_ACTION_KIND: &str = "source.agent.reject";
+
+// ----- agent/taskUpdate (server → client notification) ------------------------------------
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskUpdateParams {
+    pub task_id: String,
+    /// Starts at 1 and increases by one per task.
+    pub seq: u64,
+    pub update: TaskUpdate,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(
+    tag = "kind",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
+pub enum TaskUpdate {
+    Status {
+        status: TaskStatus,
+    },
+    /// Assistant text, streamed.
+    Message {
+        delta: String,
+    },
+    Reasoning {
+        delta: String,
+    },
+    ToolCall {
+        call_id: String,
+        tool: String,
+        args: Value,
+        status: ToolCallStatus,
+    },
+    ToolResult {
+        call_id: String,
+        ok: bool,
+        /// Truncated to a few KiB for display; the model got the whole output.
+        output: String,
+    },
+    Plan {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        explanation: Option<String>,
+        plan: Vec<PlanItem>,
+    },
+    /// Size of the proposal so far.
+    Proposal {
+        files: usize,
+        hunks: usize,
+    },
+    /// Hunks whose status changed without the client asking (stale after typing,
+    /// an accept confirmed or refused by the editor).
+    Hunks {
+        hunks: Vec<HunkState>,
+    },
+    Usage {
+        input_tokens: u64,
+        output_tokens: u64,
+        total_tokens: u64,
+    },
+    Error {
+        message: String,
+        will_retry: bool,
+    },
+    Finished {
+        status: TaskStatus,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        summary: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ToolCallStatus {
+    Running,
+    Completed,
+    Failed,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanItem {
+    pub step: String,
+    pub status: PlanStatus,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PlanStatus {
+    Pending,
+    InProgress,
+    Completed,
+}
+
+pub const TASK_UPDATE_NOTIFICATION: &str = "agent/taskUpdate";

@@ -1,0 +1,317 @@
+//! Starts, runs and cancels tasks: configuration → model client → isolated view → agent
+//! loop → proposal. Shared by the LSP server and `agentls exec`.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use serde_json::Value;
+
+use super::{ClientSink, Task, TaskRegistry};
+use crate::agent::prompt::{self, ContextSnippet};
+use crate::agent::{Agent, Outcome};
+use crate::config::{self, ConfigSources};
+use crate::model::ModelClient;
+use crate::proposal::store::ProposalStore;
+use crate::protocol::{ContextRef, HunkState, StartTaskParams, TaskStatus, TaskUpdate};
+use crate::uri;
+use crate::workspace::TaskView;
+
+/// Settings fixed for the life of the server.
+#[derive(Debug, Clone, Default)]
+pub struct EngineSettings {
+    /// `$AGENTLS_HOME`.
+    pub home: PathBuf,
+    /// `-c key=value` from the command line.
+    pub cli_overrides: Vec<String>,
+    /// LSP `initializationOptions`.
+    pub init_options: Option<Value>,
+}
+
+pub struct Engine {
+    pub tasks: TaskRegistry,
+    store: Arc<Mutex<ProposalStore>>,
+    sink: Arc<dyn ClientSink>,
+    root: PathBuf,
+    settings: EngineSettings,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("no task `{0}`; agent/listTasks shows the existing ones")]
+    UnknownTask(String),
+}
+
+impl Engine {
+    pub fn new(
+        root: PathBuf,
+        store: ProposalStore,
+        sink: Arc<dyn ClientSink>,
+        settings: EngineSettings,
+    ) -> Arc<Self> {
+        Arc::new(Engine {
+            tasks: TaskRegistry::default(),
+            store: Arc::new(Mutex::new(store)),
+            sink,
+            root,
+            settings,
+        })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The review state; held only for short, synchronous sections.
+    pub fn store(&self) -> MutexGuard<'_, ProposalStore> {
+        self.store
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Loads configuration the way a task would, to report problems early (at `initialize`).
+    pub fn check_config(&self) -> Vec<String> {
+        match config::load(&self.config_sources(None, None)) {
+            Ok((_, warnings)) => warnings,
+            Err(error) => vec![error.to_string()],
+        }
+    }
+
+    /// Creates the task and starts it in the background; returns its id at once.
+    pub fn start_task(self: &Arc<Self>, params: StartTaskParams) -> String {
+        let task = self
+            .tasks
+            .create(params.prompt.clone(), params.mode, self.sink.clone());
+        // The snapshot is taken now, not when the task gets to run: the user's next
+        // keystrokes are not part of what they asked about.
+        let buffers = self.store().open_buffers();
+        let engine = self.clone();
+        let id = task.id.clone();
+        tokio::spawn(async move {
+            let outcome = engine.run(&task, params, buffers).await;
+            engine.conclude(&task, outcome);
+        });
+        id
+    }
+
+    /// Cancels a running task (its model stream is dropped at once). With `revert`, its
+    /// proposal is dropped too, now or when the run winds down.
+    pub fn cancel(&self, task_id: &str, revert: bool) -> Result<(), EngineError> {
+        let task = self.task(task_id)?;
+        if revert {
+            task.revert_on_cancel.store(true, Ordering::SeqCst);
+            self.store().discard(task_id);
+        }
+        task.cancel.cancel();
+        Ok(())
+    }
+
+    pub fn task(&self, task_id: &str) -> Result<Arc<Task>, EngineError> {
+        self.tasks
+            .get(task_id)
+            .ok_or_else(|| EngineError::UnknownTask(task_id.to_string()))
+    }
+
+    /// Tells each task's client about hunks whose status changed behind its back.
+    pub fn notify_hunks(&self, changed: Vec<(String, HunkState)>) {
+        let mut by_task: HashMap<String, Vec<HunkState>> = HashMap::new();
+        for (task_id, state) in changed {
+            by_task.entry(task_id).or_default().push(state);
+        }
+        for (task_id, hunks) in by_task {
+            if let Some(task) = self.tasks.get(&task_id) {
+                task.emit(TaskUpdate::Hunks { hunks });
+            }
+        }
+    }
+
+    async fn run(
+        &self,
+        task: &Arc<Task>,
+        params: StartTaskParams,
+        buffers: HashMap<String, String>,
+    ) -> Run {
+        let sources = self.config_sources(params.profile.as_deref(), params.model.as_deref());
+        let (config, warnings) = match config::load(&sources) {
+            Ok(loaded) => loaded,
+            Err(error) => return Run::failed(format!("configuration error: {error}")),
+        };
+        for warning in warnings {
+            tracing::warn!("{warning}");
+        }
+        let setup = (|| {
+            let provider = config.provider(&config::process_env)?;
+            let model = config.model_name()?;
+            Ok::<_, config::ConfigError>((provider, model))
+        })();
+        let (provider, model) = match setup {
+            Ok(setup) => setup,
+            Err(error) => return Run::failed(error.to_string()),
+        };
+        let client = match ModelClient::new(provider) {
+            Ok(client) => client,
+            Err(error) => return Run::failed(error.to_string()),
+        };
+        let view = match TaskView::new(&self.root, buffers) {
+            Ok(view) => view,
+            Err(error) => {
+                return Run::failed(format!(
+                    "cannot open the workspace {}: {error}",
+                    self.root.display()
+                ));
+            }
+        };
+        let cwd = self.task_cwd(params.cwd.as_deref());
+        let docs = match config::project_docs(&config, &self.settings.home, &cwd) {
+            Ok(docs) => docs,
+            Err(error) => {
+                tracing::warn!("AGENTS.md discovery failed: {error}");
+                None
+            }
+        };
+        let snippets = context_snippets(&self.root, &view, &params.context);
+        let cwd_rel = uri::relative(&self.root, &cwd);
+        let agent = Agent {
+            task: task.clone(),
+            client,
+            model,
+            instructions: prompt::instructions(params.mode, docs.as_deref()),
+            view: Arc::new(Mutex::new(view)),
+            mode: params.mode,
+            max_turns: config.max_turns,
+        };
+        task.set_status(TaskStatus::Running);
+        let outcome = agent
+            .run(prompt::user_message(
+                &params.prompt,
+                cwd_rel.as_deref(),
+                &snippets,
+            ))
+            .await;
+        let changes = agent
+            .view
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .changes();
+        Run { outcome, changes }
+    }
+
+    /// Installs what the task changed as its proposal and reports how the task ended.
+    fn conclude(&self, task: &Arc<Task>, run: Run) {
+        let keep =
+            !(run.outcome == Outcome::Cancelled && task.revert_on_cancel.load(Ordering::SeqCst));
+        if keep && !run.changes.is_empty() {
+            let counter = AtomicU64::new(0);
+            let next_id = || {
+                format!(
+                    "{}-{}",
+                    task.id,
+                    counter.fetch_add(1, Ordering::Relaxed) + 1
+                )
+            };
+            let (files, hunks) = self.store().install(&task.id, run.changes, next_id);
+            task.emit(TaskUpdate::Proposal { files, hunks });
+        }
+        match run.outcome {
+            Outcome::Completed(message) => {
+                task.finish(TaskStatus::Completed, Some(summarize(&message)))
+            }
+            Outcome::Cancelled => task.finish(TaskStatus::Cancelled, None),
+            Outcome::Failed(message) => {
+                task.emit(TaskUpdate::Error {
+                    message: message.clone(),
+                    will_retry: false,
+                });
+                task.finish(TaskStatus::Failed, Some(message))
+            }
+        };
+    }
+
+    fn config_sources<'a>(
+        &'a self,
+        profile: Option<&'a str>,
+        model: Option<&'a str>,
+    ) -> ConfigSources<'a> {
+        ConfigSources {
+            home: &self.settings.home,
+            workspace_root: Some(&self.root),
+            cli_overrides: &self.settings.cli_overrides,
+            init_options: self.settings.init_options.as_ref(),
+            profile,
+            model,
+        }
+    }
+
+    /// The task's working directory: a path or file URI inside the workspace, else the root.
+    fn task_cwd(&self, cwd: Option<&str>) -> PathBuf {
+        let Some(cwd) = cwd else {
+            return self.root.clone();
+        };
+        let path = uri::to_path(cwd).unwrap_or_else(|| self.root.join(cwd));
+        match uri::relative(&self.root, &path) {
+            Some(rel) => self.root.join(rel),
+            None => {
+                tracing::warn!("cwd {cwd} is outside the workspace; using the workspace root");
+                self.root.clone()
+            }
+        }
+    }
+}
+
+struct Run {
+    outcome: Outcome,
+    changes: Vec<crate::workspace::FileChange>,
+}
+
+impl Run {
+    fn failed(message: String) -> Run {
+        Run {
+            outcome: Outcome::Failed(message),
+            changes: Vec::new(),
+        }
+    }
+}
+
+/// The summary shown in task lists: the model's last message, first paragraph, bounded.
+fn summarize(message: &str) -> String {
+    let first = message.trim().split("\n\n").next().unwrap_or_default();
+    match first.char_indices().nth(300) {
+        Some((cut, _)) => format!("{}…", &first[..cut]),
+        None => first.to_string(),
+    }
+}
+
+/// The text of each context reference, as the task sees it (unsaved buffers included).
+fn context_snippets(root: &Path, view: &TaskView, refs: &[ContextRef]) -> Vec<ContextSnippet> {
+    refs.iter()
+        .filter_map(|reference| {
+            let Some(path) = uri::to_relative(root, &reference.uri) else {
+                tracing::warn!(
+                    "context {} is not a file in the workspace; skipped",
+                    reference.uri
+                );
+                return None;
+            };
+            let text = view.read(&path).ok().flatten()?;
+            let Some(range) = reference.range else {
+                return Some(ContextSnippet {
+                    path,
+                    lines: None,
+                    text,
+                });
+            };
+            let (first, last) = (range.start.line as usize, range.end.line as usize);
+            let selected: Vec<&str> = text
+                .split_inclusive('\n')
+                .skip(first)
+                .take(last.saturating_sub(first) + 1)
+                .collect();
+            Some(ContextSnippet {
+                path,
+                lines: Some((first + 1, first + selected.len().max(1))),
+                text: selected.concat(),
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,194 @@
+//! A task: its identity, status machine, event log and cancellation.
+//!
+//! The agent loop reports progress by calling [`Task::emit`]; this module numbers the
+//! updates (`seq`), keeps them for `agent/getTask`, coalesces streamed deltas so a client
+//! gets at most [`FLUSH_HZ`] delta notifications a second, and hands them to a
+//! [`ClientSink`] — the LSP connection or the `exec` printer. Nothing here knows about
+//! tower-lsp.
+
+mod emitter;
+pub mod engine;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::protocol::{TaskMode, TaskStatus, TaskSummary, TaskUpdate, TaskUpdateParams};
+
+pub use emitter::FLUSH_HZ;
+
+/// Where task updates go. Implementations must not block: they queue and return.
+pub trait ClientSink: Send + Sync + 'static {
+    fn task_update(&self, update: &TaskUpdateParams);
+    /// A status line for the task (LSP `$/progress`): `begin` when it starts running,
+    /// `report` as it works, `end` when it finishes.
+    fn progress(&self, task_id: &str, event: ProgressEvent);
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProgressEvent {
+    Begin { title: String },
+    Report { message: String },
+    End { message: String },
+}
+
+pub struct Task {
+    pub id: String,
+    pub prompt: String,
+    pub mode: TaskMode,
+    pub created_at: u64,
+    pub cancel: CancellationToken,
+    /// Set by `agent/cancelTask {revert: true}`: drop the partial proposal.
+    pub revert_on_cancel: AtomicBool,
+    state: Mutex<TaskState>,
+    updates: mpsc::UnboundedSender<TaskUpdate>,
+}
+
+struct TaskState {
+    status: TaskStatus,
+    finished_at: Option<u64>,
+    summary: Option<String>,
+    events: Vec<TaskUpdateParams>,
+}
+
+impl Task {
+    /// Queues an update for the client. Deltas are merged with their neighbours of the
+    /// same kind; everything else keeps its order.
+    pub fn emit(&self, update: TaskUpdate) {
+        // The emitter only goes away after `finish`; later updates have nowhere to go.
+        let _ = self.updates.send(update);
+    }
+
+    pub fn status(&self) -> TaskStatus {
+        self.lock().status
+    }
+
+    pub fn set_status(&self, status: TaskStatus) {
+        self.lock().status = status;
+        self.emit(TaskUpdate::Status { status });
+    }
+
+    /// Moves the task to a final status once; later calls are ignored, so a cancel racing
+    /// the loop's own ending cannot produce two `finished` updates.
+    pub fn finish(&self, status: TaskStatus, summary: Option<String>) -> bool {
+        {
+            let mut state = self.lock();
+            if state.status.is_finished() {
+                return false;
+            }
+            state.status = status;
+            state.finished_at = Some(now_ms());
+            state.summary = summary.clone();
+        }
+        self.emit(TaskUpdate::Status { status });
+        self.emit(TaskUpdate::Finished { status, summary });
+        true
+    }
+
+    pub fn summary(&self) -> TaskSummary {
+        let state = self.lock();
+        TaskSummary {
+            task_id: self.id.clone(),
+            prompt: self.prompt.clone(),
+            mode: self.mode,
+            status: state.status,
+            created_at: self.created_at,
+            finished_at: state.finished_at,
+            summary: state.summary.clone(),
+        }
+    }
+
+    pub fn events(&self) -> Vec<TaskUpdateParams> {
+        self.lock().events.clone()
+    }
+
+    fn record(&self, update: &TaskUpdateParams) {
+        self.lock().events.push(update.clone());
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, TaskState> {
+        // A panic elsewhere must not take the task list down with it.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// All tasks of this server process.
+#[derive(Default)]
+pub struct TaskRegistry {
+    tasks: Mutex<HashMap<String, Arc<Task>>>,
+    counter: AtomicU64,
+}
+
+impl TaskRegistry {
+    /// Creates a task in `queued` state and starts its update emitter.
+    pub fn create(&self, prompt: String, mode: TaskMode, sink: Arc<dyn ClientSink>) -> Arc<Task> {
+        let id = self.next_id();
+        let (tx, rx) = mpsc::unbounded_channel();
+        let task = Arc::new(Task {
+            id: id.clone(),
+            prompt,
+            mode,
+            created_at: now_ms(),
+            cancel: CancellationToken::new(),
+            revert_on_cancel: AtomicBool::new(false),
+            state: Mutex::new(TaskState {
+                status: TaskStatus::Queued,
+                finished_at: None,
+                summary: None,
+                events: Vec::new(),
+            }),
+            updates: tx,
+        });
+        emitter::spawn(Arc::downgrade(&task), rx, sink);
+        task.emit(TaskUpdate::Status {
+            status: TaskStatus::Queued,
+        });
+        self.tasks_lock().insert(id, task.clone());
+        task
+    }
+
+    pub fn get(&self, id: &str) -> Option<Arc<Task>> {
+        self.tasks_lock().get(id).cloned()
+    }
+
+    /// Oldest first.
+    pub fn list(&self) -> Vec<TaskSummary> {
+        let mut tasks: Vec<TaskSummary> = self.tasks_lock().values().map(|t| t.summary()).collect();
+        tasks.sort_by(|a, b| (a.created_at, &a.task_id).cmp(&(b.created_at, &b.task_id)));
+        tasks
+    }
+
+    /// Ids must be unique across restarts (they will name history files), short enough to
+    /// read in a status line, and sortable by creation time.
+    fn next_id(&self) -> String {
+        let n = self.counter.fetch_add(1, Ordering::Relaxed);
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        format!(
+            "t{:x}{:03x}",
+            (nanos / 1_000_000) & 0xffff_ffff_ff,
+            n & 0xfff
+        )
+    }
+
+    fn tasks_lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Task>>> {
+        self.tasks
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or_default()
+}

@@ -1,0 +1,209 @@
+//! The tools a model may call, by their Codex names (design §4), and their dispatch.
+//!
+//! Every tool works on the task's [`TaskView`], never on the user's tree. A tool failure
+//! is an `Err(message)` for the model — it reads the message and tries again; the task
+//! goes on.
+
+pub mod grep;
+pub mod list_dir;
+pub mod read_file;
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::model::ToolSpec;
+use crate::patch::{self, FileChange, PatchSource};
+use crate::protocol::{PlanItem, TaskMode};
+use crate::workspace::TaskView;
+
+pub const APPLY_PATCH: &str = "apply_patch";
+pub const UPDATE_PLAN: &str = "update_plan";
+
+/// What a successful tool call produced besides its text for the model.
+#[derive(Debug, Default)]
+pub struct ToolOutput {
+    pub text: String,
+    /// `update_plan` carries the new plan for the client.
+    pub plan: Option<(Option<String>, Vec<PlanItem>)>,
+    /// True when the call changed files in the task's view.
+    pub changed_files: bool,
+}
+
+/// The tools offered in `mode`: `ask` gets the read-only ones only.
+pub fn specs(mode: TaskMode) -> Vec<ToolSpec> {
+    let mut tools = vec![
+        spec(
+            read_file::NAME,
+            read_file::description(),
+            read_file::parameters(),
+        ),
+        spec(
+            list_dir::NAME,
+            list_dir::description(),
+            list_dir::parameters(),
+        ),
+        spec(grep::NAME, grep::description(), grep::parameters()),
+        spec(
+            UPDATE_PLAN,
+            UPDATE_PLAN_DESCRIPTION,
+            update_plan_parameters(),
+        ),
+    ];
+    if mode == TaskMode::Code {
+        tools.push(spec(
+            APPLY_PATCH,
+            APPLY_PATCH_DESCRIPTION,
+            apply_patch_parameters(),
+        ));
+    }
+    tools
+}
+
+/// Runs one tool call. `mode` is checked again here: a model may call a tool it was not
+/// offered, and `ask` must stay read-only whatever it sends.
+pub fn run(
+    name: &str,
+    args: &Value,
+    view: &mut TaskView,
+    mode: TaskMode,
+) -> Result<ToolOutput, String> {
+    let text = |result: Result<String, String>| {
+        result.map(|text| ToolOutput {
+            text,
+            ..ToolOutput::default()
+        })
+    };
+    match name {
+        read_file::NAME => text(read_file::run(view, args.clone())),
+        list_dir::NAME => text(list_dir::run(view, args.clone())),
+        grep::NAME => text(grep::run(view, args.clone())),
+        UPDATE_PLAN => update_plan(args),
+        APPLY_PATCH if mode == TaskMode::Code => apply_patch(view, args),
+        APPLY_PATCH => Err("apply_patch is not available in ask mode: this task may only read. Answer the question instead.".into()),
+        other => Err(format!(
+            "unknown tool `{other}`; available tools: {}",
+            specs(mode).iter().map(|t| t.name.as_str()).collect::<Vec<_>>().join(", ")
+        )),
+    }
+}
+
+fn spec(name: &str, description: &str, parameters: Value) -> ToolSpec {
+    ToolSpec {
+        name: name.to_string(),
+        description: description.to_string(),
+        parameters,
+    }
+}
+
+const APPLY_PATCH_DESCRIPTION: &str = "Edit files with a patch. The patch is applied atomically: all of it or none. \
+Format:\n*** Begin Patch\n*** Add File: path\n+line\n*** Update File: path\n*** Move to: new/path (optional)\n@@ a line near the change, e.g. fn main() {\n context line\n-removed line\n+added line\n*** Delete File: path\n*** End Patch\n\
+Paths are relative to the workspace root. Give 3 lines of context around each change; the context must match exactly one place in the file.";
+
+fn apply_patch_parameters() -> Value {
+    json!({
+        "type": "object",
+        "properties": {
+            "input": { "type": "string", "description": "The whole patch, from *** Begin Patch to *** End Patch." }
+        },
+        "required": ["input"],
+        "additionalProperties": false
+    })
+}
+
+#[derive(Deserialize)]
+struct ApplyPatchArgs {
+    input: String,
+}
+
+fn apply_patch(view: &mut TaskView, args: &Value) -> Result<ToolOutput, String> {
+    let ApplyPatchArgs { input } = serde_json::from_value(args.clone())
+        .map_err(|e| format!("apply_patch needs {{\"input\": \"<patch text>\"}}: {e}"))?;
+    let parsed = patch::parse_patch(&input).map_err(|e| e.to_string())?;
+    // Refuse escapes before anything is computed, with the view's own explanation.
+    for path in parsed.hunks.iter().flat_map(|hunk| hunk.paths()) {
+        view.resolve(path).map_err(|e| e.to_string())?;
+    }
+    let source = ViewSource(view);
+    let changes = patch::apply_patch(&parsed, &source).map_err(|e| e.to_string())?;
+    let summary = patch::summarize(&changes, &source);
+    for change in changes {
+        match change {
+            FileChange::Write { path, contents } => {
+                let rel = view.resolve(&path).map_err(|e| e.to_string())?;
+                view.write(&rel, contents);
+            }
+            FileChange::Delete { path } => {
+                let rel = view.resolve(&path).map_err(|e| e.to_string())?;
+                view.delete(&rel);
+            }
+        }
+    }
+    Ok(ToolOutput {
+        text: summary,
+        changed_files: true,
+        ..ToolOutput::default()
+    })
+}
+
+/// Lets the patch engine read what the task sees.
+struct ViewSource<'a>(&'a TaskView);
+
+impl PatchSource for ViewSource<'_> {
+    fn read(&self, path: &str) -> Result<Option<String>, String> {
+        let rel = self.0.resolve(path).map_err(|e| e.to_string())?;
+        self.0.read(&rel).map_err(|e| e.to_string())
+    }
+}
+
+const UPDATE_PLAN_DESCRIPTION: &str = "Share your plan with the user: a short list of steps, each pending, in_progress or completed. \
+Call it again as steps progress; at most one step is in_progress.";
+
+fn update_plan_parameters() -> Value {
+    json!({
+        "type": "object",
+        "properties": {
+            "explanation": { "type": "string" },
+            "plan": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "step": { "type": "string" },
+                        "status": { "type": "string", "enum": ["pending", "in_progress", "completed"] }
+                    },
+                    "required": ["step", "status"],
+                    "additionalProperties": false
+                }
+            }
+        },
+        "required": ["plan"],
+        "additionalProperties": false
+    })
+}
+
+#[derive(Deserialize)]
+struct UpdatePlanArgs {
+    #[serde(default)]
+    explanation: Option<String>,
+    plan: Vec<PlanItem>,
+}
+
+fn update_plan(args: &Value) -> Result<ToolOutput, String> {
+    let UpdatePlanArgs { explanation, plan } = serde_json::from_value(args.clone()).map_err(|e| {
+        format!("update_plan needs {{\"plan\": [{{\"step\": \"…\", \"status\": \"pending|in_progress|completed\"}}]}}: {e}")
+    })?;
+    let in_progress = plan
+        .iter()
+        .filter(|item| item.status == crate::protocol::PlanStatus::InProgress)
+        .count();
+    if in_progress > 1 {
+        return Err(format!(
+            "update_plan: {in_progress} steps are in_progress; mark at most one."
+        ));
+    }
+    Ok(ToolOutput {
+        text: "Plan updated".into(),
+        plan: Some((explanation, plan)),
+        changed_files: false,
+    })
+}

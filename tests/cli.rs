@@ -1,0 +1,113 @@
+//! The command-line tools: `agentls apply-patch` and `agentls exec`.
+
+mod support;
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+use serde_json::{Value, json};
+use support::fixture::Fixture;
+use support::model_server::Reply;
+
+fn agentls(dir: &std::path::Path, home: &std::path::Path, args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_agentls"))
+        .args(args)
+        .current_dir(dir)
+        .env("AGENTLS_HOME", home)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn apply_patch_applies_in_the_current_directory_and_summarizes() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.txt"), "one\ntwo\n").unwrap();
+    let patch = "*** Begin Patch\n*** Update File: a.txt\n@@\n one\n-two\n+2\n*** Add File: b/c.txt\n+new\n*** End Patch\n";
+    let out = agentls(dir.path(), dir.path(), &["apply-patch"], patch);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "Success. Updated the following files:\nA b/c.txt\nM a.txt\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("a.txt")).unwrap(),
+        "one\n2\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("b/c.txt")).unwrap(),
+        "new\n"
+    );
+}
+
+#[test]
+fn a_failing_patch_names_the_file_and_context_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.txt"), "one\ntwo\n").unwrap();
+    std::fs::write(dir.path().join("patch.txt"), "*** Begin Patch\n*** Add File: created.txt\n+x\n*** Update File: a.txt\n@@\n-three\n+3\n*** End Patch\n").unwrap();
+    let out = agentls(dir.path(), dir.path(), &["apply-patch", "patch.txt"], "");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("a.txt") && stderr.contains("three"),
+        "{stderr}"
+    );
+    assert!(
+        !dir.path().join("created.txt").exists(),
+        "the tree must be unchanged on failure"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("a.txt")).unwrap(),
+        "one\ntwo\n"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exec_json_streams_updates_and_prints_the_proposal_without_writing() {
+    let patch = json!({"input": "*** Begin Patch\n*** Update File: a.txt\n@@\n one\n-two\n+2\n*** End Patch\n"});
+    let fixture = Fixture::new(
+        "responses",
+        &[("a.txt", "one\ntwo\n")],
+        vec![Reply::tool_call("apply_patch", patch), Reply::text("Done.")],
+    )
+    .await;
+    let (root, home) = (fixture.root(), fixture.home().to_path_buf());
+    let out = tokio::task::spawn_blocking(move || {
+        agentls(&root, &home, &["exec", "--json", "make two a digit"], "")
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let last = lines.last().unwrap();
+    assert_eq!(last["type"], "proposal");
+    assert_eq!(last["files"][0]["path"], "a.txt");
+    assert_eq!(
+        last["files"][0]["diff"],
+        "--- a/a.txt\n+++ b/a.txt\n@@ -1,2 +1,2 @@\n one\n-two\n+2\n"
+    );
+    assert!(lines.iter().any(|l| l["type"] == "update"
+        && l["update"]["kind"] == "finished"
+        && l["update"]["status"] == "completed"));
+    assert_eq!(fixture.disk("a.txt").as_deref(), Some("one\ntwo\n"));
+}

@@ -1,0 +1,539 @@
+//! A scripted editor for integration tests: spawns the real `agentls` binary, speaks
+//! Content-Length framed JSON-RPC over its stdio, and behaves like an editor — it keeps its
+//! own copy of each open document, applies `workspace/applyEdit` to it (checking document
+//! versions, as VS Code does) and reports the result back with `didChange`.
+//!
+//! Its position arithmetic is written independently of the server's `documents` module, so
+//! the two check each other.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{Child, ChildStdin, Command};
+use tokio::sync::{Notify, oneshot};
+
+/// How long any single wait may take before a test fails with a readable message.
+pub const WAIT: Duration = Duration::from_secs(20);
+
+#[derive(Clone, Copy, Debug)]
+pub struct ClientOptions {
+    /// Offer utf-8 positions (the server should pick them); else utf-16 only.
+    pub utf8: bool,
+    /// Report an applied edit as one whole-text didChange instead of incremental ones.
+    pub full_text_after_apply: bool,
+    /// Advertise create/delete resource operations in workspace edits.
+    pub resource_operations: bool,
+    /// Refuse every workspace/applyEdit (a client that says no).
+    pub refuse_edits: bool,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions {
+            utf8: false,
+            full_text_after_apply: false,
+            resource_operations: true,
+            refuse_edits: false,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+struct Doc {
+    text: String,
+    version: i32,
+}
+
+#[derive(Default)]
+struct Shared {
+    pending: HashMap<i64, oneshot::Sender<Value>>,
+    notifications: Vec<Value>,
+    docs: HashMap<String, Doc>,
+    applied_edits: Vec<Value>,
+    stderr: String,
+    utf8: bool,
+}
+
+pub struct LspClient {
+    child: Child,
+    stdin: Arc<tokio::sync::Mutex<ChildStdin>>,
+    shared: Arc<Mutex<Shared>>,
+    changed: Arc<Notify>,
+    next_id: i64,
+    pub root: PathBuf,
+    pub initialize_result: Value,
+}
+
+impl LspClient {
+    /// Starts `agentls` for `root` with `$AGENTLS_HOME = home` and completes `initialize`.
+    pub async fn start(root: &Path, home: &Path, options: ClientOptions) -> LspClient {
+        Self::start_with(root, home, options, json!(null)).await
+    }
+
+    pub async fn start_with(
+        root: &Path,
+        home: &Path,
+        options: ClientOptions,
+        init_options: Value,
+    ) -> LspClient {
+        let mut client = Self::spawn(root, home, options);
+        let encodings = if options.utf8 {
+            json!(["utf-8", "utf-16"])
+        } else {
+            json!(["utf-16"])
+        };
+        let resource_ops = if options.resource_operations {
+            json!(["create", "rename", "delete"])
+        } else {
+            json!([])
+        };
+        let result = client
+            .request(
+                "initialize",
+                json!({
+                    "processId": null,
+                    "rootUri": file_uri(root),
+                    "workspaceFolders": [{"uri": file_uri(root), "name": "ws"}],
+                    "initializationOptions": init_options,
+                    "capabilities": {
+                        "general": {"positionEncodings": encodings},
+                        "window": {"workDoneProgress": true},
+                        "workspace": {"applyEdit": true, "workspaceEdit": {"documentChanges": true, "resourceOperations": resource_ops}},
+                        "textDocument": {"synchronization": {"didSave": true}, "codeAction": {"codeActionLiteralSupport": {"codeActionKind": {"valueSet": ["source"]}}}}
+                    }
+                }),
+            )
+            .await
+            .expect("initialize failed");
+        let encoding = result["capabilities"]["positionEncoding"]
+            .as_str()
+            .unwrap_or("utf-16");
+        client.shared.lock().unwrap().utf8 = encoding == "utf-8";
+        client.notify("initialized", json!({})).await;
+        client.initialize_result = result;
+        client
+    }
+
+    /// Spawns the server without initializing it.
+    pub fn spawn(root: &Path, home: &Path, options: ClientOptions) -> LspClient {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_agentls"))
+            .current_dir(root)
+            .env("AGENTLS_HOME", home)
+            .env("AGENTLS_LOG", "agentls=debug")
+            .env_remove("OPENAI_API_KEY")
+            .env_remove("OPENAI_BASE_URL")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("cannot start the agentls binary");
+        let stdin = Arc::new(tokio::sync::Mutex::new(child.stdin.take().unwrap()));
+        let shared = Arc::new(Mutex::new(Shared::default()));
+        let changed = Arc::new(Notify::new());
+        tokio::spawn(read_stdout(
+            child.stdout.take().unwrap(),
+            stdin.clone(),
+            shared.clone(),
+            changed.clone(),
+            options,
+        ));
+        let stderr_shared = shared.clone();
+        let mut stderr = BufReader::new(child.stderr.take().unwrap());
+        tokio::spawn(async move {
+            let mut line = String::new();
+            while stderr.read_line(&mut line).await.unwrap_or(0) > 0 {
+                stderr_shared.lock().unwrap().stderr.push_str(&line);
+                line.clear();
+            }
+        });
+        LspClient {
+            child,
+            stdin,
+            shared,
+            changed,
+            next_id: 1,
+            root: root.to_path_buf(),
+            initialize_result: Value::Null,
+        }
+    }
+
+    /// Sends a request and waits for its response: Ok(result) or Err(error object).
+    pub async fn request(&mut self, method: &str, params: Value) -> Result<Value, Value> {
+        let id = self.next_id;
+        self.next_id += 1;
+        let (tx, rx) = oneshot::channel();
+        self.shared.lock().unwrap().pending.insert(id, tx);
+        write_message(
+            &self.stdin,
+            &json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}),
+        )
+        .await;
+        let response = tokio::time::timeout(WAIT, rx)
+            .await
+            .unwrap_or_else(|_| {
+                panic!(
+                    "no response to {method} within {WAIT:?}; server stderr:\n{}",
+                    self.stderr()
+                )
+            })
+            .expect("server closed the connection");
+        match response.get("error") {
+            Some(error) => Err(error.clone()),
+            None => Ok(response["result"].clone()),
+        }
+    }
+
+    pub async fn notify(&self, method: &str, params: Value) {
+        write_message(
+            &self.stdin,
+            &json!({"jsonrpc": "2.0", "method": method, "params": params}),
+        )
+        .await;
+    }
+
+    /// Raw bytes on the wire (for malformed-input tests).
+    pub async fn send_raw(&self, bytes: &[u8]) {
+        let mut stdin = self.stdin.lock().await;
+        stdin.write_all(bytes).await.unwrap();
+        stdin.flush().await.unwrap();
+    }
+
+    pub fn uri(&self, rel: &str) -> String {
+        file_uri(&self.root.join(rel))
+    }
+
+    /// Opens a document with `text` (which may differ from disk: an unsaved buffer).
+    pub async fn open(&self, rel: &str, text: &str) {
+        let uri = self.uri(rel);
+        self.shared.lock().unwrap().docs.insert(
+            uri.clone(),
+            Doc {
+                text: text.to_string(),
+                version: 1,
+            },
+        );
+        self.notify(
+            "textDocument/didOpen",
+            json!({"textDocument": {"uri": uri, "languageId": "plaintext", "version": 1, "text": text}}),
+        )
+        .await;
+    }
+
+    /// Types: replaces `range` ((line, character) pairs in the negotiated encoding) with
+    /// `text` in the client's copy and sends the incremental didChange.
+    pub async fn edit(&self, rel: &str, start: (u32, u32), end: (u32, u32), text: &str) {
+        let uri = self.uri(rel);
+        let (version, params) = {
+            let mut shared = self.shared.lock().unwrap();
+            let utf8 = shared.utf8;
+            let doc = shared
+                .docs
+                .get_mut(&uri)
+                .expect("edit of a document that is not open");
+            let range = json!({"start": {"line": start.0, "character": start.1}, "end": {"line": end.0, "character": end.1}});
+            apply_text_edit(&mut doc.text, &range, text, utf8);
+            doc.version += 1;
+            (doc.version, range)
+        };
+        self.notify(
+            "textDocument/didChange",
+            json!({"textDocument": {"uri": uri, "version": version}, "contentChanges": [{"range": params, "text": text}]}),
+        )
+        .await;
+    }
+
+    /// The client's current text of an open document.
+    pub fn text(&self, rel: &str) -> String {
+        self.shared.lock().unwrap().docs[&self.uri(rel)]
+            .text
+            .clone()
+    }
+
+    pub fn applied_edits(&self) -> Vec<Value> {
+        self.shared.lock().unwrap().applied_edits.clone()
+    }
+
+    pub fn stderr(&self) -> String {
+        self.shared.lock().unwrap().stderr.clone()
+    }
+
+    pub fn notifications(&self, method: &str) -> Vec<Value> {
+        self.shared
+            .lock()
+            .unwrap()
+            .notifications
+            .iter()
+            .filter(|n| n["method"] == method)
+            .map(|n| n["params"].clone())
+            .collect()
+    }
+
+    /// Every `agent/taskUpdate` of a task so far, in arrival order.
+    pub fn updates(&self, task_id: &str) -> Vec<Value> {
+        self.notifications("agent/taskUpdate")
+            .into_iter()
+            .filter(|n| n["taskId"] == task_id)
+            .collect()
+    }
+
+    /// Waits until `check` holds, re-checking after every message from the server.
+    pub async fn wait_until<T>(
+        &self,
+        what: &str,
+        mut check: impl FnMut(&LspClient) -> Option<T>,
+    ) -> T {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let notified = self.changed.notified();
+            if let Some(value) = check(self) {
+                return value;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                panic!(
+                    "timed out waiting for {what}; server stderr:\n{}",
+                    self.stderr()
+                );
+            }
+        }
+    }
+
+    /// Waits for the task's `finished` update and returns it.
+    pub async fn wait_finished(&self, task_id: &str) -> Value {
+        self.wait_until(&format!("task {task_id} to finish"), |c| {
+            c.updates(task_id)
+                .into_iter()
+                .find(|u| u["update"]["kind"] == "finished")
+                .map(|u| u["update"].clone())
+        })
+        .await
+    }
+
+    pub async fn start_task(&mut self, params: Value) -> String {
+        let result = self
+            .request("agent/startTask", params)
+            .await
+            .expect("agent/startTask failed");
+        result["taskId"].as_str().expect("no taskId").to_string()
+    }
+
+    /// `shutdown` + `exit`, then the process's exit status.
+    pub async fn shutdown(mut self) -> ExitStatus {
+        self.request("shutdown", Value::Null)
+            .await
+            .expect("shutdown failed");
+        self.notify("exit", Value::Null).await;
+        self.wait_exit().await
+    }
+
+    pub async fn wait_exit(&mut self) -> ExitStatus {
+        tokio::time::timeout(WAIT, self.child.wait())
+            .await
+            .expect("server did not exit")
+            .expect("cannot wait for the server")
+    }
+}
+
+async fn write_message(stdin: &tokio::sync::Mutex<ChildStdin>, message: &Value) {
+    let body = serde_json::to_vec(message).unwrap();
+    let mut stdin = stdin.lock().await;
+    // A server that died makes writes fail; the waiting side reports it with context.
+    let _ = stdin
+        .write_all(format!("Content-Length: {}\r\n\r\n", body.len()).as_bytes())
+        .await;
+    let _ = stdin.write_all(&body).await;
+    let _ = stdin.flush().await;
+}
+
+async fn read_stdout(
+    stdout: tokio::process::ChildStdout,
+    stdin: Arc<tokio::sync::Mutex<ChildStdin>>,
+    shared: Arc<Mutex<Shared>>,
+    changed: Arc<Notify>,
+    options: ClientOptions,
+) {
+    let mut reader = BufReader::new(stdout);
+    loop {
+        let mut length = None;
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).await.unwrap_or(0) == 0 {
+                changed.notify_waiters();
+                return;
+            }
+            let line = line.trim_end();
+            if line.is_empty() {
+                break;
+            }
+            match line.split_once(':') {
+                Some((name, value)) if name.eq_ignore_ascii_case("content-length") => {
+                    length = value.trim().parse().ok()
+                }
+                Some(_) => {}
+                None => panic!("server wrote a non-header line on stdout: {line:?}"),
+            }
+        }
+        let mut body = vec![0; length.expect("message without Content-Length")];
+        reader.read_exact(&mut body).await.unwrap();
+        let message: Value =
+            serde_json::from_slice(&body).expect("server wrote invalid JSON on stdout");
+        let is_request = message.get("method").is_some() && message.get("id").is_some();
+        if is_request {
+            let reply = answer_server_request(&message, &shared, options);
+            write_message(
+                &stdin,
+                &json!({"jsonrpc": "2.0", "id": message["id"], "result": reply.result}),
+            )
+            .await;
+            for change in reply.did_change {
+                write_message(&stdin, &change).await;
+            }
+        } else if message.get("method").is_some() {
+            shared.lock().unwrap().notifications.push(message);
+        } else if let Some(id) = message["id"].as_i64() {
+            if let Some(tx) = shared.lock().unwrap().pending.remove(&id) {
+                let _ = tx.send(message);
+            }
+        }
+        changed.notify_waiters();
+    }
+}
+
+struct Reply {
+    result: Value,
+    did_change: Vec<Value>,
+}
+
+fn answer_server_request(message: &Value, shared: &Mutex<Shared>, options: ClientOptions) -> Reply {
+    let mut shared = shared.lock().unwrap();
+    shared.notifications.push(message.clone());
+    match message["method"].as_str() {
+        Some("workspace/applyEdit") => {
+            let edit = message["params"]["edit"].clone();
+            shared.applied_edits.push(edit.clone());
+            if options.refuse_edits {
+                return Reply {
+                    result: json!({"applied": false, "failureReason": "refused by the test client"}),
+                    did_change: vec![],
+                };
+            }
+            apply_workspace_edit(&mut shared, &edit, options)
+        }
+        _ => Reply {
+            result: Value::Null,
+            did_change: vec![],
+        },
+    }
+}
+
+/// Applies each TextDocumentEdit to the client's copy, as an editor does: all or nothing,
+/// refused when the version the server named is not the document's current one.
+fn apply_workspace_edit(shared: &mut Shared, edit: &Value, options: ClientOptions) -> Reply {
+    let utf8 = shared.utf8;
+    let mut did_change = Vec::new();
+    let operations = edit["documentChanges"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    for op in &operations {
+        let Some(uri) = op["textDocument"]["uri"].as_str() else {
+            continue;
+        };
+        if let Some(doc) = shared.docs.get(uri) {
+            if !op["textDocument"]["version"].is_null()
+                && op["textDocument"]["version"] != doc.version
+            {
+                return Reply {
+                    result: json!({"applied": false, "failureReason": format!("version mismatch for {uri}")}),
+                    did_change: vec![],
+                };
+            }
+        }
+    }
+    for op in operations {
+        let Some(uri) = op["textDocument"]["uri"].as_str() else {
+            continue;
+        };
+        let Some(doc) = shared.docs.get_mut(uri) else {
+            // A closed file: a real editor would open it in the background; the tests
+            // check what the server asked for via applied_edits().
+            continue;
+        };
+        let mut edits = op["edits"].as_array().cloned().unwrap_or_default();
+        // Edits in one TextDocumentEdit refer to the original text: apply last first.
+        edits.sort_by_key(|e| {
+            std::cmp::Reverse((
+                e["range"]["start"]["line"].as_u64(),
+                e["range"]["start"]["character"].as_u64(),
+            ))
+        });
+        let mut changes = Vec::new();
+        for e in &edits {
+            apply_text_edit(
+                &mut doc.text,
+                &e["range"],
+                e["newText"].as_str().unwrap(),
+                utf8,
+            );
+            changes.push(json!({"range": e["range"], "text": e["newText"]}));
+        }
+        doc.version += 1;
+        let content_changes = if options.full_text_after_apply {
+            json!([{"text": doc.text}])
+        } else {
+            json!(changes)
+        };
+        did_change.push(json!({"jsonrpc": "2.0", "method": "textDocument/didChange", "params": {
+            "textDocument": {"uri": uri, "version": doc.version}, "contentChanges": content_changes}}));
+    }
+    Reply {
+        result: json!({"applied": true}),
+        did_change,
+    }
+}
+
+fn apply_text_edit(text: &mut String, range: &Value, new_text: &str, utf8: bool) {
+    let start = offset(text, &range["start"], utf8);
+    let end = offset(text, &range["end"], utf8);
+    text.replace_range(start..end, new_text);
+}
+
+/// Byte offset of an LSP position; characters past the line end mean the line end.
+fn offset(text: &str, position: &Value, utf8: bool) -> usize {
+    let line = position["line"].as_u64().unwrap() as usize;
+    let character = position["character"].as_u64().unwrap() as usize;
+    let mut line_start = 0;
+    for _ in 0..line {
+        match text[line_start..].find('\n') {
+            Some(i) => line_start += i + 1,
+            None => return text.len(),
+        }
+    }
+    let line_text = &text[line_start..];
+    let line_text = &line_text[..line_text.find('\n').unwrap_or(line_text.len())];
+    let mut units = 0;
+    for (i, ch) in line_text.char_indices() {
+        if units >= character {
+            return line_start + i;
+        }
+        units += if utf8 { ch.len_utf8() } else { ch.len_utf16() };
+    }
+    line_start + line_text.len()
+}
+
+pub fn file_uri(path: &Path) -> String {
+    let mut uri = String::from("file://");
+    for byte in path.to_string_lossy().bytes() {
+        if byte.is_ascii_alphanumeric() || b"/-._~".contains(&byte) {
+            uri.push(byte as char);
+        } else {
+            uri.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    uri
+}

@@ -1,0 +1,6 @@
+//! Shared test support: a scripted model server and a scripted editor.
+#![allow(dead_code)]
+
+pub mod fixture;
+pub mod lsp_client;
+pub mod model_server;
