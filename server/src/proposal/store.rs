@@ -111,7 +111,13 @@ impl ProposalStore {
     ) -> Vec<(String, HunkState)> {
         let mut stale = Vec::new();
         for (range, text) in edits {
-            let expected = self.in_flight(path);
+            // Only a whole-text change needs to recognise in-flight accepts; keystrokes
+            // (incremental changes) skip collecting them.
+            let expected = if range.is_none() {
+                self.in_flight(path)
+            } else {
+                Vec::new()
+            };
             let expected: Vec<Replacement<'_>> = expected
                 .iter()
                 .map(|(start, end, text)| Replacement {

@@ -12,7 +12,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use super::{ClientSink, ProgressEvent, Task};
-use crate::protocol::{TaskStatus, TaskUpdate, TaskUpdateParams};
+use crate::protocol::{TaskStatus, TaskUpdate, TaskUpdateParams, ToolCallStatus};
 
 pub const FLUSH_HZ: u64 = 20;
 
@@ -112,7 +112,11 @@ fn progress_event(update: &TaskUpdate) -> Option<ProgressEvent> {
         } => Some(ProgressEvent::Begin {
             title: "agentls".into(),
         }),
-        TaskUpdate::ToolCall { tool, .. } => Some(ProgressEvent::Report {
+        TaskUpdate::ToolCall {
+            tool,
+            status: ToolCallStatus::Running,
+            ..
+        } => Some(ProgressEvent::Report {
             message: format!("running {tool}"),
         }),
         TaskUpdate::Finished { status, .. } => Some(ProgressEvent::End {

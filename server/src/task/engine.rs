@@ -199,8 +199,8 @@ impl Engine {
 
     /// Installs what the task changed as its proposal and reports how the task ended.
     fn conclude(&self, task: &Arc<Task>, run: Run) {
-        let keep =
-            !(run.outcome == Outcome::Cancelled && task.revert_on_cancel.load(Ordering::SeqCst));
+        // A revert that raced the task's own ending still wins: the user asked for nothing.
+        let keep = !task.revert_on_cancel.load(Ordering::SeqCst);
         if keep && !run.changes.is_empty() {
             let counter = AtomicU64::new(0);
             let next_id = || {
