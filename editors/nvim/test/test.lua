@@ -1,7 +1,8 @@
 -- End-to-end test of the Neovim plugin, run by run.sh as `nvim --headless -l test.lua` in a
 -- throwaway git workspace holding notes.txt (ten lines, "one" to "ten"). The scripted model
--- answers :Agent with one apply_patch that capitalises "two" and "eight" (two hunks), then
--- with a text reply. Every step is what a user would do; any failure exits with status 1.
+-- answers the first :Agent with one apply_patch that capitalises "two" and "eight" (two
+-- hunks) and a text reply, the second with a patch for "five". Every step is what a user
+-- would do; any failure exits with status 1.
 
 local env = vim.env
 local TIMEOUT = 15000
@@ -122,7 +123,55 @@ local statuses = vim.tbl_map(function(h)
 end, proposal.result.files[1].hunks)
 check(vim.deep_equal(statuses, { 'accepted', 'rejected' }), 'server agrees: ' .. vim.inspect(statuses))
 
--- ----- :AgentTasks lists the task ---------------------------------------------------------
+-- ----- a selection goes along as context; typing inside a hunk makes it stale -------------
+vim.cmd('5,7Agent capitalise five')
+local second
+wait('the second task to finish', function()
+  second = state.order[2]
+  return second ~= nil and state.tasks[second].status == 'completed' and #agentls.hunks(buf) == 1
+end)
+local sent_context
+wait('the model to get the selected lines', function()
+  for _, line in ipairs(vim.fn.readfile(env.SCRIPTED_MODEL_LOG)) do
+    -- The last line may still be half written.
+    local ok, request = pcall(vim.json.decode, line)
+    for _, message in ipairs(ok and request.messages or {}) do
+      if message.role == 'user' and message.content:find('capitalise five', 1, true) then
+        sent_context = message.content
+      end
+    end
+  end
+  return sent_context ~= nil
+end)
+check(sent_context:find('The user selected notes.txt lines 5-7:\n```\nfour\nfive\nsix\n```', 1, true),
+  'the selection is sent as context:\n' .. sent_context)
+
+vim.api.nvim_buf_set_lines(buf, 5, 6, false, { 'five!' })
+wait('the hunk under the edit to turn stale', function()
+  local drawn = agentls.hunks(buf)
+  return #drawn == 1 and drawn[1].status == 'stale'
+end)
+local stale_header
+for _, mark in ipairs(vim.api.nvim_buf_get_extmarks(buf, ns, 0, -1, { details = true })) do
+  local chunk = (mark[4].virt_text or {})[1]
+  if chunk then
+    stale_header = chunk
+  end
+end
+check(stale_header and stale_header[1]:find('stale', 1, true) and stale_header[2] == 'AgentlsStale',
+  'a stale hunk is drawn as stale: ' .. vim.inspect(stale_header))
+vim.api.nvim_win_set_cursor(0, { 6, 0 })
+vim.cmd('AgentAccept')
+wait('accepting a stale hunk to be refused with a reason', function()
+  return notes[#notes].message:find('hunk not applied, it is stale', 1, true) ~= nil
+end)
+check(lines(buf)[6] == 'five!', 'a stale hunk is never applied: ' .. lines(buf)[6])
+vim.cmd('AgentReject!')
+wait('the stale hunk rejected', function()
+  return #agentls.hunks(buf) == 0
+end)
+
+-- ----- :AgentTasks lists the tasks ---------------------------------------------------------
 local picked
 vim.ui.select = function(items, opts, on_choice)
   picked = vim.tbl_map(opts.format_item, items)
@@ -132,8 +181,8 @@ vim.cmd('AgentTasks')
 wait(':AgentTasks to offer the task', function()
   return picked ~= nil
 end)
-check(#picked == 1 and picked[1]:find('completed', 1, true) and picked[1]:find('capitalise two and eight', 1, true),
-  'task list: ' .. vim.inspect(picked))
+check(#picked == 2 and picked[1]:find('capitalise five', 1, true) and picked[2]:find('completed', 1, true)
+  and picked[2]:find('capitalise two and eight', 1, true), 'task list, newest first: ' .. vim.inspect(picked))
 
 -- ----- :AgentImport shows the server's error readably ------------------------------------
 vim.cmd('AgentImport does-not-exist.diff')
