@@ -20,6 +20,11 @@ BASE16 = [
     (79, 82, 88), (255, 140, 140), (179, 246, 192), (252, 227, 149),
     (166, 219, 255), (255, 202, 255), (140, 248, 247), (238, 241, 248),
 ]
+# SGR codes that switch one attribute on or off.
+FLAGS = {
+    1: ("bold", True), 3: ("italic", True), 4: ("underline", True), 7: ("reverse", True),
+    22: ("bold", False), 23: ("italic", False), 24: ("underline", False), 27: ("reverse", False),
+}
 SGR = re.compile(r"\x1b\[([0-9;:]*)m")
 
 
@@ -49,22 +54,8 @@ class Style:
             c = codes[i]
             if c == 0:
                 self.reset()
-            elif c == 1:
-                self.bold = True
-            elif c == 3:
-                self.italic = True
-            elif c == 4:
-                self.underline = True
-            elif c == 7:
-                self.reverse = True
-            elif c == 22:
-                self.bold = False
-            elif c == 23:
-                self.italic = False
-            elif c == 24:
-                self.underline = False
-            elif c == 27:
-                self.reverse = False
+            elif c in FLAGS:
+                setattr(self, *FLAGS[c])
             elif 30 <= c <= 37:
                 self.fg = BASE16[c - 30]
             elif 90 <= c <= 97:

@@ -156,8 +156,9 @@ end
 ---@param uris string[]
 function M.render_uris(uris)
   for _, uri in ipairs(uris) do
-    local bufnr = vim.uri_to_bufnr(uri)
-    if vim.api.nvim_buf_is_loaded(bufnr) then
+    -- Not vim.uri_to_bufnr(): that would create a buffer for every file of a proposal.
+    local bufnr = vim.fn.bufnr(vim.uri_to_fname(uri))
+    if bufnr ~= -1 and vim.api.nvim_buf_is_loaded(bufnr) then
       M.render(bufnr)
     end
   end

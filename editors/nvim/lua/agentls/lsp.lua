@@ -20,19 +20,6 @@ M.handlers = {}
 ---@type table<integer, fun(client: vim.lsp.Client)[]>
 local waiting = {}
 
----@param bufnr integer
----@return string
-function M.root_for(bufnr)
-  local name = vim.api.nvim_buf_get_name(bufnr)
-  if name ~= '' and vim.fs.root then
-    local root = vim.fs.root(bufnr, config.options.root_markers)
-    if root then
-      return root
-    end
-  end
-  return vim.fn.getcwd()
-end
-
 --- A buffer the server should see: a normal buffer backed by a file path.
 ---@param bufnr integer
 function M.is_file_buffer(bufnr)
@@ -41,6 +28,20 @@ function M.is_file_buffer(bufnr)
   end
   local name = vim.api.nvim_buf_get_name(bufnr)
   return name ~= '' and not name:match('^%a[%w+.-]*://')
+end
+
+--- The workspace of a buffer: the nearest folder above its file holding a root marker,
+--- else the current directory (also for scratch buffers such as the task output).
+---@param bufnr integer
+---@return string
+function M.root_for(bufnr)
+  local root = M.is_file_buffer(bufnr) and vim.fs.root(bufnr, config.options.root_markers)
+  return root or vim.fn.getcwd()
+end
+
+--- Whether the configured server command can be run.
+function M.server_found()
+  return vim.fn.executable(config.options.cmd[1]) == 1
 end
 
 local function client_config(root)
@@ -108,11 +109,10 @@ end
 ---@param bufnr integer
 ---@param callback fun(client: vim.lsp.Client)
 function M.with_client(bufnr, callback)
-  local executable = config.options.cmd[1]
-  if vim.fn.executable(executable) ~= 1 then
+  if not M.server_found() then
     vim.notify(
       ('agentls: `%s` is not an executable; install agentls or set `cmd` in setup() (:checkhealth agentls)'):format(
-        executable
+        config.options.cmd[1]
       ),
       vim.log.levels.ERROR
     )
@@ -190,13 +190,13 @@ function M.autostart()
   vim.api.nvim_create_autocmd({ 'BufReadPost', 'BufNewFile' }, {
     group = group,
     callback = function(args)
-      if M.is_file_buffer(args.buf) and vim.fn.executable(config.options.cmd[1]) == 1 then
+      if M.is_file_buffer(args.buf) and M.server_found() then
         M.ensure(args.buf)
       end
     end,
   })
   for _, bufnr in ipairs(vim.api.nvim_list_bufs()) do
-    if vim.api.nvim_buf_is_loaded(bufnr) and M.is_file_buffer(bufnr) and vim.fn.executable(config.options.cmd[1]) == 1 then
+    if vim.api.nvim_buf_is_loaded(bufnr) and M.is_file_buffer(bufnr) and M.server_found() then
       M.ensure(bufnr)
     end
   end
