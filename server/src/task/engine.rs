@@ -282,6 +282,18 @@ fn summarize(message: &str) -> String {
     }
 }
 
+/// The 0-based first and last line a selection covers. LSP ranges end before `end`, so a
+/// line-wise selection that ends at column 0 of the next line (what editors send for whole
+/// lines) does not include that line.
+fn selected_lines(range: &crate::protocol::Range) -> (usize, usize) {
+    let (first, end) = (range.start.line as usize, range.end.line as usize);
+    if range.end.character == 0 && end > first {
+        (first, end - 1)
+    } else {
+        (first, end)
+    }
+}
+
 /// The text of each context reference, as the task sees it (unsaved buffers included).
 fn context_snippets(root: &Path, view: &TaskView, refs: &[ContextRef]) -> Vec<ContextSnippet> {
     refs.iter()
@@ -301,7 +313,7 @@ fn context_snippets(root: &Path, view: &TaskView, refs: &[ContextRef]) -> Vec<Co
                     text,
                 });
             };
-            let (first, last) = (range.start.line as usize, range.end.line as usize);
+            let (first, last) = selected_lines(&range);
             let selected: Vec<&str> = text
                 .split_inclusive('\n')
                 .skip(first)
@@ -314,4 +326,35 @@ fn context_snippets(root: &Path, view: &TaskView, refs: &[ContextRef]) -> Vec<Co
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::selected_lines;
+    use crate::protocol::{Position, Range};
+
+    fn range(start: (u32, u32), end: (u32, u32)) -> Range {
+        Range {
+            start: Position {
+                line: start.0,
+                character: start.1,
+            },
+            end: Position {
+                line: end.0,
+                character: end.1,
+            },
+        }
+    }
+
+    #[test]
+    fn a_selection_ending_at_the_start_of_a_line_leaves_that_line_out() {
+        assert_eq!(selected_lines(&range((1, 0), (3, 0))), (1, 2));
+    }
+
+    #[test]
+    fn a_selection_ending_inside_a_line_includes_it() {
+        assert_eq!(selected_lines(&range((1, 0), (2, 4))), (1, 2));
+        assert_eq!(selected_lines(&range((2, 0), (2, 0))), (2, 2));
+        assert_eq!(selected_lines(&range((2, 3), (2, 7))), (2, 2));
+    }
 }

@@ -1,0 +1,120 @@
+-- What the plugin knows about tasks: their status and the last proposal fetched from the
+-- server. The server owns the truth (hunk ranges are rebased there as the user types);
+-- this is a cache refreshed by agent/getProposal, read by the renderer and the commands.
+
+local M = {}
+
+---@class agentls.Hunk
+---@field hunkId string
+---@field range {start: {line: integer, character: integer}, ['end']: {line: integer, character: integer}}
+---@field oldText string
+---@field newText string
+---@field status "pending"|"accepted"|"rejected"|"stale"|"conflict"
+---@field reason string?
+
+---@class agentls.Task
+---@field id string
+---@field client_id integer
+---@field prompt string
+---@field mode string
+---@field status string
+---@field summary string?
+---@field files {uri: string, kind: string, hunks: agentls.Hunk[]}[]
+
+---@type table<string, agentls.Task>
+M.tasks = {}
+
+-- Task ids in the order this editor learned about them (newest last).
+---@type string[]
+M.order = {}
+
+--- Hunks still waiting for the user; accepted and rejected ones are history.
+M.open_status = { pending = true, stale = true, conflict = true }
+
+---@param id string
+---@param client_id integer
+---@return agentls.Task
+function M.task(id, client_id)
+  local task = M.tasks[id]
+  if not task then
+    task = { id = id, client_id = client_id, prompt = '', mode = 'code', status = 'queued', files = {} }
+    M.tasks[id] = task
+    table.insert(M.order, id)
+  end
+  return task
+end
+
+---@class agentls.OpenHunk
+---@field task_id string
+---@field hunk agentls.Hunk
+
+--- The open hunks of one file, across tasks, in document order.
+---@param uri string
+---@return agentls.OpenHunk[]
+function M.open_hunks(uri)
+  local found = {}
+  for _, id in ipairs(M.order) do
+    for _, file in ipairs(M.tasks[id].files) do
+      if file.uri == uri then
+        for _, hunk in ipairs(file.hunks) do
+          if M.open_status[hunk.status] then
+            table.insert(found, { task_id = id, hunk = hunk })
+          end
+        end
+      end
+    end
+  end
+  table.sort(found, function(a, b)
+    local x, y = a.hunk.range.start, b.hunk.range.start
+    return x.line < y.line or (x.line == y.line and x.character < y.character)
+  end)
+  return found
+end
+
+--- Every file URI with open hunks, sorted.
+---@return string[]
+function M.files_with_open_hunks()
+  local seen, uris = {}, {}
+  for _, task in pairs(M.tasks) do
+    for _, file in ipairs(task.files) do
+      if not seen[file.uri] then
+        for _, hunk in ipairs(file.hunks) do
+          if M.open_status[hunk.status] then
+            seen[file.uri] = true
+            table.insert(uris, file.uri)
+            break
+          end
+        end
+      end
+    end
+  end
+  table.sort(uris)
+  return uris
+end
+
+--- How many open hunks a task has.
+---@param task agentls.Task
+function M.open_count(task)
+  local count = 0
+  for _, file in ipairs(task.files) do
+    for _, hunk in ipairs(file.hunks) do
+      if M.open_status[hunk.status] then
+        count = count + 1
+      end
+    end
+  end
+  return count
+end
+
+--- The newest task that is still running, if any.
+---@return agentls.Task?
+function M.latest_running()
+  for i = #M.order, 1, -1 do
+    local task = M.tasks[M.order[i]]
+    if task.status == 'queued' or task.status == 'running' then
+      return task
+    end
+  end
+end
+
+return M

@@ -1,0 +1,236 @@
+-- Tasks from the editor's side: starting them, following their `agent/taskUpdate`
+-- notifications, refetching the proposal when its hunks may have moved or changed status,
+-- and sending the user's accept/reject decisions.
+
+local lsp = require('agentls.lsp')
+local state = require('agentls.state')
+local hunks = require('agentls.hunks')
+local output = require('agentls.output')
+
+local M = {}
+
+-- Update kinds after which the proposal on the server differs from our copy.
+local REFETCH = { proposal = true, hunks = true, finished = true }
+
+-- Tasks with a getProposal already scheduled, so a burst of updates costs one request.
+---@type table<string, boolean>
+local scheduled = {}
+
+local function uris_of(task)
+  local uris = {}
+  for _, file in ipairs(task.files) do
+    table.insert(uris, file.uri)
+  end
+  return uris
+end
+
+--- Fetches a task's proposal and redraws the buffers it touches (before and after).
+---@param task_id string
+---@param on_done fun()?
+function M.refresh(task_id, on_done)
+  local task = state.tasks[task_id]
+  local client = task and lsp.client(task.client_id)
+  if not client then
+    return
+  end
+  lsp.request(client, 'agent/getProposal', { taskId = task_id }, function(result)
+    local before = uris_of(task)
+    task.files = result.files or {}
+    hunks.render_uris(before)
+    hunks.render_uris(uris_of(task))
+    if on_done then
+      on_done()
+    end
+  end)
+end
+
+--- Coalesces refreshes requested within one tick of the event loop.
+---@param task_id string
+function M.schedule_refresh(task_id)
+  if scheduled[task_id] then
+    return
+  end
+  scheduled[task_id] = true
+  vim.defer_fn(function()
+    scheduled[task_id] = nil
+    M.refresh(task_id)
+  end, 20)
+end
+
+local function on_finished(task, update)
+  task.status = update.status
+  task.summary = update.summary
+  local level = update.status == 'completed' and vim.log.levels.INFO or vim.log.levels.WARN
+  M.refresh(task.id, function()
+    local count = state.open_count(task)
+    local review = count > 0 and (' — %d hunk%s to review (]h)'):format(count, count == 1 and '' or 's') or ''
+    vim.notify(('agentls: task %s%s'):format(update.status, review), level)
+  end)
+end
+
+--- The `agent/taskUpdate` notification handler.
+function M.on_update(_, params, ctx)
+  if type(params) ~= 'table' or type(params.update) ~= 'table' then
+    return
+  end
+  local task = state.task(params.taskId, ctx.client_id)
+  local update = params.update
+  output.append(task.id, update)
+  if update.kind == 'status' then
+    task.status = update.status
+  elseif update.kind == 'error' and not update.willRetry then
+    vim.notify('agentls: ' .. update.message, vim.log.levels.ERROR)
+  end
+  if update.kind == 'finished' then
+    on_finished(task, update)
+  elseif REFETCH[update.kind] then
+    M.schedule_refresh(task.id)
+  end
+end
+
+--- Starts a task from the current buffer's workspace.
+---@param params {prompt: string, mode: string?, context: table[]?}
+function M.start(params)
+  local bufnr = vim.api.nvim_get_current_buf()
+  lsp.with_client(bufnr, function(client)
+    lsp.request(client, 'agent/startTask', params, function(result)
+      local task = state.task(result.taskId, client.id)
+      task.prompt = params.prompt
+      task.mode = params.mode or 'code'
+      output.begin(task)
+      output.show(task.id)
+    end, bufnr)
+  end)
+end
+
+--- Imports a diff as a task: `git:REF`, an http(s) URL, or a file path.
+---@param source string
+function M.import(source)
+  local params
+  if source:match('^git:') then
+    params = { gitRef = source:sub(5) }
+  elseif source:match('^https?://') then
+    params = { url = source }
+  else
+    params = { path = vim.fn.fnamemodify(vim.fn.expand(source), ':p') }
+  end
+  local bufnr = vim.api.nvim_get_current_buf()
+  lsp.with_client(bufnr, function(client)
+    lsp.request(client, 'agent/importDiff', params, function(result)
+      local task = state.task(result.taskId, client.id)
+      task.prompt = 'import ' .. source
+      M.refresh(task.id, function()
+        vim.notify(('agentls: imported %s — %d hunks to review (]h)'):format(source, state.open_count(task)))
+      end)
+    end, bufnr)
+  end)
+end
+
+--- Asks the server to accept or reject hunks, one request per task.
+---@param action "accept"|"reject"
+---@param entries agentls.OpenHunk[]
+---@param bufnr integer
+function M.resolve(action, entries, bufnr)
+  local by_task = {}
+  for _, entry in ipairs(entries) do
+    by_task[entry.task_id] = by_task[entry.task_id] or {}
+    table.insert(by_task[entry.task_id], entry.hunk.hunkId)
+  end
+  for task_id, ids in pairs(by_task) do
+    local task = state.tasks[task_id]
+    local client = task and lsp.client(task.client_id)
+    if client then
+      local params = { taskId = task_id, [action] = ids }
+      lsp.request(client, 'agent/resolveHunks', params, function(result)
+        for _, hunk in ipairs(result.hunks or {}) do
+          if hunk.status == 'stale' or hunk.status == 'conflict' then
+            vim.notify(
+              ('agentls: hunk not applied, it is %s%s'):format(hunk.status, hunk.reason and (': ' .. hunk.reason) or ''),
+              vim.log.levels.WARN
+            )
+          end
+        end
+        M.refresh(task_id)
+      end, bufnr)
+    end
+  end
+end
+
+--- Cancels a task (the newest running one when no id is given).
+---@param task_id string?
+function M.cancel(task_id)
+  local task = task_id and state.tasks[task_id] or state.latest_running()
+  if not task then
+    vim.notify('agentls: no running task to cancel', vim.log.levels.INFO)
+    return
+  end
+  local client = lsp.client(task.client_id)
+  if client then
+    lsp.request(client, 'agent/cancelTask', { taskId = task.id }, function()
+      vim.notify('agentls: cancelled ' .. task.id)
+    end)
+  end
+end
+
+--- Rebuilds the output of a task this editor did not start (or whose buffer was wiped)
+--- from the server's event log.
+local function replay(client, task)
+  lsp.request(client, 'agent/getTask', { taskId = task.id }, function(result)
+    task.prompt = result.prompt or task.prompt
+    task.mode = result.mode or task.mode
+    output.begin(task, true)
+    for _, event in ipairs(result.events or {}) do
+      output.append(task.id, event.update)
+    end
+    output.show(task.id)
+  end)
+end
+
+--- Opens a task picked from the list: its output, and its first open hunk.
+local function open(client, summary)
+  local task = state.task(summary.taskId, client.id)
+  task.prompt, task.mode, task.status = summary.prompt, summary.mode, summary.status
+  if output.has(task.id) then
+    output.show(task.id)
+  else
+    replay(client, task)
+  end
+  M.refresh(task.id, function()
+    if state.open_count(task) > 0 then
+      hunks.jump(1)
+    end
+  end)
+end
+
+--- Lists the workspace's tasks with vim.ui.select; picking one opens it.
+function M.pick()
+  local bufnr = vim.api.nvim_get_current_buf()
+  lsp.with_client(bufnr, function(client)
+    lsp.request(client, 'agent/listTasks', {}, function(result)
+      local list = result.tasks or {}
+      if #list == 0 then
+        vim.notify('agentls: no tasks yet; start one with :Agent {prompt}')
+        return
+      end
+      table.sort(list, function(a, b)
+        return (a.createdAt or 0) > (b.createdAt or 0)
+      end)
+      vim.ui.select(list, {
+        prompt = 'agentls tasks',
+        kind = 'agentls.task',
+        format_item = function(item)
+          local known = state.tasks[item.taskId]
+          local open_hunks = known and state.open_count(known) or 0
+          local pending = open_hunks > 0 and ('  (%d to review)'):format(open_hunks) or ''
+          return ('%-10s %s%s'):format(item.status, item.prompt, pending)
+        end,
+      }, function(choice)
+        if choice then
+          open(client, choice)
+        end
+      end)
+    end)
+  end)
+end
+
+return M

@@ -1,0 +1,235 @@
+-- End-to-end test of the Neovim plugin, run by run.sh as `nvim --headless -l test.lua` in a
+-- throwaway git workspace holding notes.txt (ten lines, "one" to "ten"). The scripted model
+-- answers the first :Agent with one apply_patch that capitalises "two" and "eight" (two
+-- hunks) and a text reply, the second with a patch for "five". Every step is what a user
+-- would do; any failure exits with status 1.
+
+local env = vim.env
+local TIMEOUT = 15000
+
+local function fail(message)
+  io.stderr:write('FAIL: ' .. message .. '\n')
+  os.exit(1)
+end
+
+local function check(condition, message)
+  if not condition then
+    fail(message)
+  end
+end
+
+local function wait(what, condition)
+  if not vim.wait(TIMEOUT, condition, 20) then
+    fail('timed out waiting for ' .. what)
+  end
+end
+
+-- Every notification the plugin shows, to assert on the readable ones.
+local notes = {}
+vim.notify = function(message, level)
+  table.insert(notes, { message = message, level = level or vim.log.levels.INFO })
+  io.stderr:write(('notify: %s\n'):format(message))
+end
+
+local function lines(bufnr)
+  return vim.api.nvim_buf_get_lines(bufnr, 0, -1, false)
+end
+
+local function lnums(list)
+  return vim.tbl_map(function(h)
+    return h.lnum
+  end, list)
+end
+
+-- ----- installed from a packpath, set up, attached -------------------------------------
+vim.opt.packpath:prepend(env.AGENTLS_TEST_PACK)
+vim.cmd.packadd('agentls')
+local agentls = require('agentls')
+agentls.setup({ cmd = { env.AGENTLS_BIN } })
+
+vim.cmd.edit('notes.txt')
+local buf = vim.api.nvim_get_current_buf()
+local client
+wait('the agentls client to initialize', function()
+  client = vim.lsp.get_clients({ bufnr = buf, name = 'agentls' })[1]
+  return client ~= nil and client.initialized
+end)
+check(client.root_dir == vim.fn.getcwd(), 'root is the workspace with .git: ' .. tostring(client.root_dir))
+check(client.offset_encoding == 'utf-8', 'utf-8 positions negotiated, got ' .. tostring(client.offset_encoding))
+
+-- ----- :Agent streams output and draws two pending hunks --------------------------------
+vim.cmd('Agent capitalise two and eight')
+local state = require('agentls.state')
+wait('the task to finish', function()
+  local id = state.order[1]
+  return id ~= nil and state.tasks[id].status == 'completed'
+end)
+local task_id = state.order[1]
+wait('two pending hunks drawn in notes.txt', function()
+  return #agentls.hunks(buf) == 2
+end)
+check(vim.deep_equal(lnums(agentls.hunks(buf)), { 2, 8 }), 'hunks on lines 2 and 8: ' .. vim.inspect(agentls.hunks(buf)))
+check(lines(buf)[2] == 'two', 'the buffer is untouched before accepting')
+
+local ns = require('agentls.hunks').ns
+local added, removed_rows = {}, {}
+for _, mark in ipairs(vim.api.nvim_buf_get_extmarks(buf, ns, 0, -1, { details = true })) do
+  for _, vline in ipairs(mark[4].virt_lines or {}) do
+    table.insert(added, vim.trim(vline[1][1]))
+  end
+  if mark[4].line_hl_group then
+    table.insert(removed_rows, mark[2] + 1)
+  end
+end
+check(vim.deep_equal(added, { 'TWO', 'EIGHT' }), 'added lines drawn as virtual lines: ' .. vim.inspect(added))
+check(vim.deep_equal(removed_rows, { 2, 8 }), 'removed lines highlighted: ' .. vim.inspect(removed_rows))
+
+local out = require('agentls.output').text(task_id)
+check(out:find('# Agent: capitalise two and eight', 1, true), 'output starts with the prompt:\n' .. out)
+check(out:find('`apply_patch` notes.txt', 1, true), 'output shows the tool call:\n' .. out)
+check(out:find('Capitalised two words.', 1, true), 'output streams the reply:\n' .. out)
+check(#vim.fn.win_findbuf(vim.fn.bufnr('agentls://task/' .. task_id)) == 1, 'output shown in a split')
+
+-- ----- the user types above the hunks; they follow -------------------------------------
+vim.api.nvim_buf_set_lines(buf, 0, 0, false, { 'zero' })
+check(vim.deep_equal(lnums(agentls.hunks(buf)), { 3, 9 }), 'hunks moved with the edit: ' .. vim.inspect(agentls.hunks(buf)))
+
+-- ----- ]h, :AgentAccept, ]h, :AgentReject, :write ----------------------------------------
+vim.api.nvim_win_set_cursor(0, { 1, 0 })
+vim.cmd('normal ]h')
+check(vim.api.nvim_win_get_cursor(0)[1] == 3, ']h goes to the first hunk (line 3)')
+vim.cmd('AgentAccept')
+wait('the accepted hunk applied and the other one still pending', function()
+  return lines(buf)[3] == 'TWO' and #agentls.hunks(buf) == 1
+end)
+check(vim.deep_equal(lnums(agentls.hunks(buf)), { 9 }), 'the other hunk stays on line 9: ' .. vim.inspect(agentls.hunks(buf)))
+
+vim.cmd('normal [h')
+check(vim.api.nvim_win_get_cursor(0)[1] == 9, '[h wraps around to the last hunk (line 9)')
+vim.cmd('AgentReject')
+wait('no pending hunks left', function()
+  return #agentls.hunks(buf) == 0
+end)
+check(#vim.api.nvim_buf_get_extmarks(buf, ns, 0, -1, {}) == 0, 'nothing drawn once every hunk is resolved')
+vim.cmd('write')
+local expected = 'zero\none\nTWO\nthree\nfour\nfive\nsix\nseven\neight\nnine\nten\n'
+local on_disk = table.concat(vim.fn.readfile('notes.txt', 'b'), '\n')
+check(on_disk == expected, 'notes.txt on disk:\n' .. on_disk)
+
+local proposal = client:request_sync('agent/getProposal', { taskId = task_id }, TIMEOUT, buf)
+check(proposal and proposal.result, 'getProposal answered')
+local statuses = vim.tbl_map(function(h)
+  return h.status
+end, proposal.result.files[1].hunks)
+check(vim.deep_equal(statuses, { 'accepted', 'rejected' }), 'server agrees: ' .. vim.inspect(statuses))
+
+-- ----- a selection goes along as context; typing inside a hunk makes it stale -------------
+vim.cmd('5,7Agent capitalise five')
+local second
+wait('the second task to finish', function()
+  second = state.order[2]
+  return second ~= nil and state.tasks[second].status == 'completed' and #agentls.hunks(buf) == 1
+end)
+local sent_context
+wait('the model to get the selected lines', function()
+  for _, line in ipairs(vim.fn.readfile(env.SCRIPTED_MODEL_LOG)) do
+    -- The last line may still be half written.
+    local ok, request = pcall(vim.json.decode, line)
+    for _, message in ipairs(ok and request.messages or {}) do
+      if message.role == 'user' and message.content:find('capitalise five', 1, true) then
+        sent_context = message.content
+      end
+    end
+  end
+  return sent_context ~= nil
+end)
+check(sent_context:find('The user selected notes.txt lines 5-7:\n```\nfour\nfive\nsix\n```', 1, true),
+  'the selection is sent as context:\n' .. sent_context)
+
+vim.api.nvim_buf_set_lines(buf, 5, 6, false, { 'five!' })
+wait('the hunk under the edit to turn stale', function()
+  local drawn = agentls.hunks(buf)
+  return #drawn == 1 and drawn[1].status == 'stale'
+end)
+local stale_header
+for _, mark in ipairs(vim.api.nvim_buf_get_extmarks(buf, ns, 0, -1, { details = true })) do
+  local chunk = (mark[4].virt_text or {})[1]
+  if chunk then
+    stale_header = chunk
+  end
+end
+check(stale_header and stale_header[1]:find('stale', 1, true) and stale_header[2] == 'AgentlsStale',
+  'a stale hunk is drawn as stale: ' .. vim.inspect(stale_header))
+vim.api.nvim_win_set_cursor(0, { 6, 0 })
+vim.cmd('AgentAccept')
+wait('accepting a stale hunk to be refused with a reason', function()
+  return notes[#notes].message:find('hunk not applied, it is stale', 1, true) ~= nil
+end)
+check(lines(buf)[6] == 'five!', 'a stale hunk is never applied: ' .. lines(buf)[6])
+vim.cmd('AgentReject!')
+wait('the stale hunk rejected', function()
+  return #agentls.hunks(buf) == 0
+end)
+
+-- ----- :AgentTasks lists the tasks ---------------------------------------------------------
+local picked
+vim.ui.select = function(items, opts, on_choice)
+  picked = vim.tbl_map(opts.format_item, items)
+  on_choice(nil)
+end
+vim.cmd('AgentTasks')
+wait(':AgentTasks to offer the task', function()
+  return picked ~= nil
+end)
+check(#picked == 2 and picked[1]:find('capitalise five', 1, true) and picked[2]:find('completed', 1, true)
+  and picked[2]:find('capitalise two and eight', 1, true), 'task list, newest first: ' .. vim.inspect(picked))
+
+-- ----- :AgentImport shows the server's error readably ------------------------------------
+vim.cmd('AgentImport does-not-exist.diff')
+wait('a readable error for :AgentImport', function()
+  for _, note in ipairs(notes) do
+    if note.level == vim.log.levels.ERROR and note.message:find('agent/importDiff', 1, true) then
+      return true
+    end
+  end
+end)
+
+-- ----- approvals: the handler waits for vim.ui.select and maps the choice ----------------
+local handle = require('agentls.lsp').handlers['agent/requestApproval']
+local asked
+vim.ui.select = function(items, opts, on_choice)
+  asked = opts.prompt
+  vim.schedule(function()
+    on_choice(items[2])
+  end)
+end
+local answer
+coroutine.wrap(function()
+  answer = handle(nil, { taskId = task_id, callId = 'c1', kind = 'command', command = { 'cargo', 'test' }, cwd = '/w' }, {})
+end)()
+wait('the approval answer', function()
+  return answer ~= nil
+end)
+check(answer.decision == 'allowForTask', 'approval decision: ' .. vim.inspect(answer))
+check(asked == 'agentls wants to run `cargo test` in /w', 'approval prompt: ' .. tostring(asked))
+vim.ui.select = function(_, _, on_choice)
+  on_choice(nil)
+end
+coroutine.wrap(function()
+  answer = handle(nil, { taskId = task_id, callId = 'c2', kind = 'patch', diff = '--- a/x\n+++ b/x\n' }, {})
+end)()
+check(answer.decision == 'deny', 'a dismissed prompt denies: ' .. vim.inspect(answer))
+
+-- ----- :checkhealth agentls ---------------------------------------------------------------
+vim.cmd('checkhealth agentls')
+local report = table.concat(lines(0), '\n')
+check(report:find('server: agentls %d+%.%d+%.%d+'), 'health shows the server version:\n' .. report)
+check(report:find('server running for', 1, true), 'health shows the running server:\n' .. report)
+check(not report:find('ERROR', 1, true), 'health has no errors:\n' .. report)
+
+vim.lsp.stop_client(client.id)
+wait('the server to shut down', function()
+  return vim.lsp.get_client_by_id(client.id) == nil
+end)
+io.stderr:write('nvim e2e: all checks passed\n')
+os.exit(0)
