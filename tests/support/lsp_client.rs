@@ -395,10 +395,10 @@ async fn read_stdout(
             }
         } else if message.get("method").is_some() {
             shared.lock().unwrap().notifications.push(message);
-        } else if let Some(id) = message["id"].as_i64() {
-            if let Some(tx) = shared.lock().unwrap().pending.remove(&id) {
-                let _ = tx.send(message);
-            }
+        } else if let Some(id) = message["id"].as_i64()
+            && let Some(tx) = shared.lock().unwrap().pending.remove(&id)
+        {
+            let _ = tx.send(message);
         }
         changed.notify_waiters();
     }
@@ -444,15 +444,14 @@ fn apply_workspace_edit(shared: &mut Shared, edit: &Value, options: ClientOption
         let Some(uri) = op["textDocument"]["uri"].as_str() else {
             continue;
         };
-        if let Some(doc) = shared.docs.get(uri) {
-            if !op["textDocument"]["version"].is_null()
-                && op["textDocument"]["version"] != doc.version
-            {
-                return Reply {
-                    result: json!({"applied": false, "failureReason": format!("version mismatch for {uri}")}),
-                    did_change: vec![],
-                };
-            }
+        if let Some(doc) = shared.docs.get(uri)
+            && !op["textDocument"]["version"].is_null()
+            && op["textDocument"]["version"] != doc.version
+        {
+            return Reply {
+                result: json!({"applied": false, "failureReason": format!("version mismatch for {uri}")}),
+                did_change: vec![],
+            };
         }
     }
     for op in operations {

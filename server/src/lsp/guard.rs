@@ -73,10 +73,10 @@ async fn read_headers(input: &mut (impl AsyncBufReadExt + Unpin)) -> Result<Opti
             };
         }
         saw_header = true;
-        if let Some((name, value)) = line.split_once(':') {
-            if name.trim().eq_ignore_ascii_case("content-length") {
-                length = value.trim().parse().ok();
-            }
+        if let Some((name, value)) = line.split_once(':')
+            && name.trim().eq_ignore_ascii_case("content-length")
+        {
+            length = value.trim().parse().ok();
         }
     }
 }

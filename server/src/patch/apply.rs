@@ -382,12 +382,12 @@ fn find_old_lines(
     from: usize,
     at_end_of_file: bool,
 ) -> Vec<usize> {
-    if at_end_of_file {
-        if let Some(start) = file.lines().len().checked_sub(old_lines.len()) {
-            if start >= from && file.matches_at(old_lines, start) {
-                return vec![start];
-            }
-        }
+    if at_end_of_file
+        && let Some(start) = file.lines().len().checked_sub(old_lines.len())
+        && start >= from
+        && file.matches_at(old_lines, start)
+    {
+        return vec![start];
     }
     file.find_all(old_lines, from)
 }

@@ -174,7 +174,7 @@ impl TaskRegistry {
             .unwrap_or_default();
         format!(
             "t{:x}{:03x}",
-            (nanos / 1_000_000) & 0xffff_ffff_ff,
+            (nanos / 1_000_000) & 0xff_ffff_ffff,
             n & 0xfff
         )
     }
