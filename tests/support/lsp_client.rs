@@ -229,6 +229,9 @@ impl LspClient {
     /// `text` in the client's copy and sends the incremental didChange.
     pub async fn edit(&self, rel: &str, start: (u32, u32), end: (u32, u32), text: &str) {
         let uri = self.uri(rel);
+        // Hold the pipe while the copy changes, as an editor's single thread would: a
+        // didChange reporting an applied edit must not overtake or trail this one.
+        let mut pipe = self.stdin.lock().await;
         let (version, params) = {
             let mut shared = self.shared.lock().unwrap();
             let utf8 = shared.utf8;
@@ -241,11 +244,9 @@ impl LspClient {
             doc.version += 1;
             (doc.version, range)
         };
-        self.notify(
-            "textDocument/didChange",
-            json!({"textDocument": {"uri": uri, "version": version}, "contentChanges": [{"range": params, "text": text}]}),
-        )
-        .await;
+        let message = json!({"jsonrpc": "2.0", "method": "textDocument/didChange", "params": {
+            "textDocument": {"uri": uri, "version": version}, "contentChanges": [{"range": params, "text": text}]}});
+        write_locked(&mut pipe, &message).await;
     }
 
     /// The client's current text of an open document.
@@ -340,8 +341,11 @@ impl LspClient {
 }
 
 async fn write_message(stdin: &tokio::sync::Mutex<ChildStdin>, message: &Value) {
+    write_locked(&mut *stdin.lock().await, message).await;
+}
+
+async fn write_locked(stdin: &mut ChildStdin, message: &Value) {
     let body = serde_json::to_vec(message).unwrap();
-    let mut stdin = stdin.lock().await;
     // A server that died makes writes fail; the waiting side reports it with context.
     let _ = stdin
         .write_all(format!("Content-Length: {}\r\n\r\n", body.len()).as_bytes())
@@ -384,14 +388,13 @@ async fn read_stdout(
             serde_json::from_slice(&body).expect("server wrote invalid JSON on stdout");
         let is_request = message.get("method").is_some() && message.get("id").is_some();
         if is_request {
+            // The pipe is held from applying the edit to reporting it (see `edit`).
+            let mut pipe = stdin.lock().await;
             let reply = answer_server_request(&message, &shared, options);
-            write_message(
-                &stdin,
-                &json!({"jsonrpc": "2.0", "id": message["id"], "result": reply.result}),
-            )
-            .await;
+            let response = json!({"jsonrpc": "2.0", "id": message["id"], "result": reply.result});
+            write_locked(&mut pipe, &response).await;
             for change in reply.did_change {
-                write_message(&stdin, &change).await;
+                write_locked(&mut pipe, &change).await;
             }
         } else if message.get("method").is_some() {
             shared.lock().unwrap().notifications.push(message);
