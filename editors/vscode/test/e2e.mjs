@@ -1,0 +1,235 @@
+// End-to-end test of the extension in a real VS Code (code-server in headless chromium):
+// a scripted model proposes two hunks in one file; the user runs "Agent: New Task" from the
+// command palette, accepts one hunk and rejects the other by clicking their CodeLenses,
+// saves, and the file on disk must hold exactly the accepted change.
+//
+// Usage: node test/e2e.mjs   (run by scripts/test-vscode; see there for the inputs)
+// Env: AGENTLS_BIN, SCRIPTED_MODEL_BIN, AGENTLS_VSIX, CODE_SERVER_DIR, ARTIFACTS_DIR,
+//      REVIEW_SCREENSHOT (where to save the picture of the review).
+
+import { spawn, execFileSync } from 'node:child_process';
+import { once } from 'node:events';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+
+const env = (name) => {
+  const value = process.env[name];
+  if (!value) {
+    throw new Error(`e2e: set ${name} (scripts/test-vscode sets them all)`);
+  }
+  return value;
+};
+const agentls = env('AGENTLS_BIN');
+const scriptedModel = env('SCRIPTED_MODEL_BIN');
+const vsix = env('AGENTLS_VSIX');
+const codeServerDir = env('CODE_SERVER_DIR');
+const artifacts = env('ARTIFACTS_DIR');
+const reviewShot = env('REVIEW_SCREENSHOT');
+const { chromium } = createRequire(path.join(codeServerDir, 'node_modules', 'x.js'))('playwright-core');
+const codeServer = path.join(codeServerDir, 'node_modules', '.bin', 'code-server');
+
+const TEN_LINES = 'one\ntwo\nthree\nfour\nfive\nsix\nseven\neight\nnine\nten\n';
+// Hunk 1 (line 2) is accepted, hunk 2 (line 8) rejected.
+const EXPECTED = TEN_LINES.replace('two', 'TWO');
+const PATCH = '*** Begin Patch\n*** Update File: notes.txt\n@@\n one\n-two\n+TWO\n three\n@@\n seven\n-eight\n+EIGHT\n nine\n*** End Patch\n';
+const STEP_TIMEOUT = 60_000;
+
+const children = [];
+let browser;
+
+function start(command, args, options) {
+  // Its own process group, so that stopping it also stops what it started (the extension
+  // host, agentls).
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true, ...options });
+  children.push(child);
+  return child;
+}
+
+async function freePort() {
+  const server = net.createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address();
+  server.close();
+  return port;
+}
+
+/** Starts the scripted model server and returns its base URL (its first stdout line). */
+async function startModel(dir) {
+  const script = path.join(dir, 'script.json');
+  fs.writeFileSync(script, JSON.stringify([
+    { toolCall: { name: 'apply_patch', arguments: { input: PATCH } } },
+    { text: 'Capitalised two and eight.' },
+  ]));
+  const model = start(scriptedModel, [script]);
+  model.stderr.pipe(fs.createWriteStream(path.join(artifacts, 'scripted-model.log')));
+  let out = '';
+  for await (const chunk of model.stdout) {
+    out += chunk;
+    const match = out.match(/listening on (\S+)/);
+    if (match) {
+      return match[1];
+    }
+  }
+  throw new Error(`the scripted model server exited before listening: ${out}`);
+}
+
+async function waitFor(what, check, timeout = STEP_TIMEOUT) {
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    const value = await check();
+    if (value) {
+      return value;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out waiting for ${what}`);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+async function main() {
+  fs.mkdirSync(artifacts, { recursive: true });
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'agentls-vscode-e2e-'));
+  const workspace = path.join(dir, 'workspace');
+  const home = path.join(dir, 'agentls-home');
+  const userData = path.join(dir, 'user-data');
+  const extensions = path.join(dir, 'extensions');
+  for (const d of [workspace, home, path.join(userData, 'User'), extensions]) {
+    fs.mkdirSync(d, { recursive: true });
+  }
+  fs.writeFileSync(path.join(workspace, 'notes.txt'), TEN_LINES);
+
+  const baseUrl = await startModel(dir);
+  fs.writeFileSync(path.join(home, 'config.toml'), [
+    'model = "scripted-model"',
+    'model_provider = "scripted"',
+    '[model_providers.scripted]',
+    `base_url = "${baseUrl}"`,
+    'wire_api = "chat"',
+    '',
+  ].join('\n'));
+  fs.writeFileSync(path.join(userData, 'User', 'settings.json'), JSON.stringify({
+    'agentls.serverPath': agentls,
+    'workbench.startupEditor': 'none',
+    'workbench.tips.enabled': false,
+    'security.workspace.trust.enabled': false,
+    'extensions.autoCheckUpdates': false,
+    'telemetry.telemetryLevel': 'off',
+  }));
+
+  const serverEnv = { ...process.env, AGENTLS_HOME: home, XDG_CONFIG_HOME: path.join(dir, 'xdg'), RUST_LOG: 'info' };
+  execFileSync(codeServer, ['--user-data-dir', userData, '--extensions-dir', extensions, '--install-extension', vsix], {
+    env: serverEnv,
+    stdio: 'inherit',
+  });
+  const port = await freePort();
+  const server = start(codeServer, [
+    '--bind-addr', `127.0.0.1:${port}`, '--auth', 'none', '--disable-telemetry', '--disable-update-check',
+    '--disable-workspace-trust', '--user-data-dir', userData, '--extensions-dir', extensions, workspace,
+  ], { env: serverEnv });
+  server.stdout.pipe(fs.createWriteStream(path.join(artifacts, 'code-server.log')));
+  server.stderr.pipe(fs.createWriteStream(path.join(artifacts, 'code-server.err.log')));
+  await waitFor('code-server to listen', () => fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false));
+
+  browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  const page = await browser.newPage({ viewport: { width: 1400, height: 800 } });
+  page.setDefaultTimeout(STEP_TIMEOUT);
+  try {
+    await review(page, workspace, port);
+  } catch (error) {
+    const shot = path.join(artifacts, 'vscode-e2e-failure.png');
+    await page.screenshot({ path: shot }).catch(() => undefined);
+    console.error(`e2e: failed; screenshot at ${shot}, logs in ${artifacts}`);
+    copyServerLogs(userData);
+    throw error;
+  }
+  copyServerLogs(userData);
+}
+
+async function review(page, workspace, port) {
+  await page.goto(`http://127.0.0.1:${port}/?folder=${encodeURIComponent(workspace)}`);
+  await page.waitForSelector('.monaco-workbench');
+  // The extension announces itself in the status bar once the server is up.
+  await page.waitForSelector('.statusbar-item:has-text("agent")');
+
+  await runCommand(page, 'Go to File', 'notes.txt', { pick: true });
+  await page.waitForSelector('.monaco-editor .view-line:has-text("eight")');
+  await page.click('.monaco-editor .view-line:has-text("three")');
+
+  await runCommand(page, 'Agent: New Task', 'capitalise two and eight');
+  const lenses = page.locator('.monaco-editor .codelens-decoration a', { hasText: 'Accept' });
+  await waitFor('two Accept CodeLenses', async () => (await lenses.count()) === 2);
+  await page.waitForSelector('.monaco-editor .view-line:has-text("EIGHT")'); // the inline preview
+  fs.mkdirSync(path.dirname(reviewShot), { recursive: true });
+  await page.screenshot({ path: reviewShot });
+
+  await lenses.first().click();
+  await waitFor('the accepted hunk in the editor', async () => (await page.locator('.monaco-editor .view-line', { hasText: /^TWO$/ }).count()) === 1);
+  await waitFor('one Accept CodeLens left', async () => (await lenses.count()) === 1);
+
+  await page.locator('.monaco-editor .codelens-decoration a', { hasText: 'Reject' }).first().click();
+  await waitFor('no CodeLens left', async () => (await page.locator('.monaco-editor .codelens-decoration a').count()) === 0);
+
+  await page.click('.monaco-editor .view-line:has-text("three")');
+  await page.keyboard.press('Control+S');
+  await waitFor('notes.txt saved with only the accepted hunk', () => fs.readFileSync(path.join(workspace, 'notes.txt'), 'utf8') === EXPECTED, 15_000)
+    .catch((error) => {
+      const disk = fs.readFileSync(path.join(workspace, 'notes.txt'), 'utf8');
+      throw new Error(`${error.message}; on disk: ${JSON.stringify(disk)}, expected ${JSON.stringify(EXPECTED)}`);
+    });
+}
+
+/**
+ * Runs a command from the command palette; `input` answers the prompt it opens, and with
+ * `pick` it is a filter whose first match is chosen.
+ */
+async function runCommand(page, command, input, { pick = false } = {}) {
+  await page.keyboard.press('F1');
+  const box = page.locator('.quick-input-widget input');
+  await box.waitFor({ state: 'visible' });
+  await box.fill(`>${command}`);
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: command }).first().waitFor();
+  await page.keyboard.press('Enter');
+  if (input !== undefined) {
+    await waitFor(`the input box of "${command}"`, async () => (await box.isVisible()) && !(await box.inputValue()).startsWith('>'));
+    await box.fill(input);
+    if (pick) {
+      await page.locator('.quick-input-list .monaco-list-row', { hasText: input }).first().waitFor();
+    }
+    await page.keyboard.press('Enter');
+  }
+}
+
+/** The extension's output channel (it includes the server's stderr) as a test artifact. */
+function copyServerLogs(userData) {
+  const logs = path.join(userData, 'logs');
+  if (!fs.existsSync(logs)) {
+    return;
+  }
+  for (const file of fs.readdirSync(logs, { recursive: true })) {
+    if (String(file).endsWith('agentls.log')) {
+      fs.copyFileSync(path.join(logs, file), path.join(artifacts, 'agentls-output.log'));
+    }
+  }
+}
+
+try {
+  await main();
+  console.log('e2e: VS Code review passed');
+} finally {
+  await browser?.close().catch(() => undefined);
+  for (const child of children) {
+    try {
+      process.kill(-child.pid, 'SIGTERM');
+    } catch {
+      // already gone
+    }
+  }
+}
