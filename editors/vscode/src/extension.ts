@@ -118,6 +118,11 @@ class StatusBar implements vscode.Disposable {
   }
 
   private render(): void {
+    if (this.server === State.Starting) {
+      this.item.text = '$(loading~spin) agent: starting';
+      this.item.tooltip = 'The agentls server is starting.';
+      return;
+    }
     if (this.server === State.Stopped) {
       this.item.text = '$(circle-slash) agent: stopped';
       this.item.tooltip = 'The agentls server is not running. Click for tasks; run "Agent: Restart Server" to start it.';

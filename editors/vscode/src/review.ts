@@ -103,8 +103,9 @@ export class Review implements vscode.Disposable {
         removed.push({ range, hoverMessage });
       }
       if (hunk.newText) {
+        const at = previewAnchor(editor.document, range);
         added.push({
-          range: new vscode.Range(range.end, range.end),
+          range: new vscode.Range(at, at),
           hoverMessage,
           renderOptions: { after: { contentText: preview(hunk.newText) } },
         });
@@ -176,6 +177,18 @@ function lensesFor(ref: HunkRef): vscode.CodeLens[] {
 function toRange(hunk: HunkInfo): vscode.Range {
   const { start, end } = hunk.range;
   return new vscode.Range(start.line, start.character, end.line, end.character);
+}
+
+/**
+ * Where the added text is shown: after the replaced text, except that a hunk ending at
+ * the start of a line (whole lines replaced or inserted) shows it at the end of the line
+ * before, not glued to the next line's text.
+ */
+function previewAnchor(document: vscode.TextDocument, range: vscode.Range): vscode.Position {
+  if (range.end.character === 0 && range.end.line > 0) {
+    return document.lineAt(range.end.line - 1).range.end;
+  }
+  return range.end;
 }
 
 function preview(text: string): string {

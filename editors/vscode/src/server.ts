@@ -9,7 +9,6 @@ import {
   LanguageClientOptions,
   ResponseError,
   ServerOptions,
-  TransportKind,
 } from 'vscode-languageclient/node';
 
 const SERVER_NAME = 'agentls';
@@ -74,10 +73,9 @@ export function initializationOptions(): Record<string, string> {
 }
 
 export function createClient(serverPath: string, output: vscode.LogOutputChannel): LanguageClient {
-  const serverOptions: ServerOptions = {
-    command: serverPath,
-    transport: TransportKind.stdio,
-  };
+  // No `transport`: the client would append `--stdio`, and agentls serves stdio without
+  // any argument.
+  const serverOptions: ServerOptions = { command: serverPath };
   const clientOptions: LanguageClientOptions = {
     // Every file: the server only cares about documents inside the workspace, and hunks
     // can land in any language.

@@ -157,7 +157,14 @@ async function review(page, workspace, port) {
   await page.goto(`http://127.0.0.1:${port}/?folder=${encodeURIComponent(workspace)}`);
   await page.waitForSelector('.monaco-workbench');
   // The extension announces itself in the status bar once the server is up.
-  await page.waitForSelector('.statusbar-item:has-text("agent")');
+  const status = page.locator('.statusbar-item', { hasText: 'agent' });
+  await waitFor('the agentls server to start', async () => {
+    const text = await status.first().textContent().catch(() => '');
+    if (text.includes('stopped')) {
+      throw new Error('the extension reports the server stopped; see agentls-output.log');
+    }
+    return text.trim() === 'agent';
+  });
 
   await runCommand(page, 'Go to File', 'notes.txt', { pick: true });
   await page.waitForSelector('.monaco-editor .view-line:has-text("eight")');
@@ -166,7 +173,12 @@ async function review(page, workspace, port) {
   await runCommand(page, 'Agent: New Task', 'capitalise two and eight');
   const lenses = page.locator('.monaco-editor .codelens-decoration a', { hasText: 'Accept' });
   await waitFor('two Accept CodeLenses', async () => (await lenses.count()) === 2);
-  await page.waitForSelector('.monaco-editor .view-line:has-text("EIGHT")'); // the inline preview
+  await waitFor('the decorations: "eight" struck through, "EIGHT" shown after it', () => page.evaluate(decorated));
+  // The Tasks view: task → notes.txt → one row per hunk.
+  await page.locator('.pane-header', { hasText: 'Agent Tasks' }).click();
+  const tree = page.locator('.pane-body .monaco-list-row');
+  await tree.filter({ hasText: 'line 2: TWO' }).waitFor();
+  await tree.filter({ hasText: 'line 8: EIGHT' }).waitFor();
   fs.mkdirSync(path.dirname(reviewShot), { recursive: true });
   await page.screenshot({ path: reviewShot });
 
@@ -177,6 +189,9 @@ async function review(page, workspace, port) {
   await page.locator('.monaco-editor .codelens-decoration a', { hasText: 'Reject' }).first().click();
   await waitFor('no CodeLens left', async () => (await page.locator('.monaco-editor .codelens-decoration a').count()) === 0);
 
+  await tree.filter({ hasText: 'line 2: TWO' }).filter({ hasText: 'accepted' }).waitFor();
+  await tree.filter({ hasText: 'line 8: EIGHT' }).filter({ hasText: 'rejected' }).waitFor();
+
   await page.click('.monaco-editor .view-line:has-text("three")');
   await page.keyboard.press('Control+S');
   await waitFor('notes.txt saved with only the accepted hunk', () => fs.readFileSync(path.join(workspace, 'notes.txt'), 'utf8') === EXPECTED, 15_000)
@@ -184,6 +199,14 @@ async function review(page, workspace, port) {
       const disk = fs.readFileSync(path.join(workspace, 'notes.txt'), 'utf8');
       throw new Error(`${error.message}; on disk: ${JSON.stringify(disk)}, expected ${JSON.stringify(EXPECTED)}`);
     });
+}
+
+/** Decorations are CSS (a line-through class, an ::after with the new text): read styles. */
+function decorated() {
+  const spans = [...document.querySelectorAll('.monaco-editor .view-line span span')];
+  const struck = spans.some((s) => s.textContent.includes('eight') && getComputedStyle(s).textDecorationLine.includes('line-through'));
+  const shown = spans.some((s) => getComputedStyle(s, '::after').content.includes('EIGHT'));
+  return struck && shown;
 }
 
 /**
