@@ -95,7 +95,7 @@ export function createClient(serverPath: string, output: vscode.LogOutputChannel
 export function describeError(error: unknown): string {
   if (error instanceof ResponseError) {
     if (error.code === -32601) {
-      return `this agentls server does not implement that request yet (${error.message}). Update agentls.`;
+      return 'this agentls server does not support that request yet; update agentls';
     }
     return error.message;
   }

@@ -1,7 +1,8 @@
 // End-to-end test of the extension in a real VS Code (code-server in headless chromium):
 // a scripted model proposes two hunks in one file; the user runs "Agent: New Task" from the
-// command palette, accepts one hunk and rejects the other by clicking their CodeLenses,
-// saves, and the file on disk must hold exactly the accepted change.
+// command palette, sees the hunks in the Tasks view, the editor's decorations and a diff
+// editor, accepts one hunk and rejects the other by clicking their CodeLenses, saves, and
+// the file on disk must hold exactly the accepted change.
 //
 // Usage: node test/e2e.mjs   (run by scripts/test-vscode; see there for the inputs)
 // Env: AGENTLS_BIN, SCRIPTED_MODEL_BIN, AGENTLS_VSIX, CODE_SERVER_DIR, ARTIFACTS_DIR,
@@ -181,6 +182,13 @@ async function review(page, workspace, port) {
   await tree.filter({ hasText: 'line 8: EIGHT' }).waitFor();
   fs.mkdirSync(path.dirname(reviewShot), { recursive: true });
   await page.screenshot({ path: reviewShot });
+
+  // The whole file as proposed, in a diff editor; then back to the file.
+  await tree.filter({ hasText: 'modify' }).click();
+  await page.locator('.monaco-diff-editor .view-line', { hasText: /^EIGHT$/ }).waitFor();
+  await runCommand(page, 'View: Close Editor');
+  await runCommand(page, 'Go to File', 'notes.txt', { pick: true });
+  await waitFor('the file editor back', async () => (await lenses.count()) === 2);
 
   await lenses.first().click();
   await waitFor('the accepted hunk in the editor', async () => (await page.locator('.monaco-editor .view-line', { hasText: /^TWO$/ }).count()) === 1);
