@@ -147,6 +147,11 @@ async function resolveRefs(tasks: Tasks, decision: Decision, refs: HunkRef[]): P
   }
 }
 
+/** A stale hunk can only be rejected: accepting it would overwrite the user's typing. */
+function decidable(ref: HunkRef, decision: Decision): boolean {
+  return decision === 'reject' || ref.hunk.status !== 'stale';
+}
+
 async function resolveOne(tasks: Tasks, decision: Decision, a: string | Node, b?: string): Promise<void> {
   const [taskId, hunkId] = typeof a === 'string' ? [a, b] : a.type === 'hunk' ? [a.taskId, a.hunk.hunkId] : [undefined, undefined];
   if (taskId && hunkId) {
@@ -160,8 +165,7 @@ async function resolveFile(tasks: Tasks, decision: Decision): Promise<void> {
     void vscode.window.showInformationMessage('agentls: open a file with proposed changes first.');
     return;
   }
-  // A stale hunk can only be rejected: accepting it would overwrite the user's typing.
-  const refs = tasks.hunksIn(editor.document.uri).filter((r) => (decision === 'accept' ? r.hunk.status !== 'stale' : true) && isOpen(r.hunk.status));
+  const refs = tasks.hunksIn(editor.document.uri).filter((r) => isOpen(r.hunk.status) && decidable(r, decision));
   if (refs.length === 0) {
     void vscode.window.showInformationMessage(`agentls: no hunks to ${decision} in ${vscode.workspace.asRelativePath(editor.document.uri)}.`);
     return;
@@ -175,7 +179,7 @@ async function resolveTask(tasks: Tasks, decision: Decision, given?: string): Pr
   if (!taskId) {
     return;
   }
-  const refs = tasks.openHunks(taskId).filter((r) => decision === 'reject' || r.hunk.status !== 'stale');
+  const refs = tasks.openHunks(taskId).filter((r) => decidable(r, decision));
   await resolveRefs(tasks, decision, refs);
 }
 

@@ -2,7 +2,8 @@
 // a scripted model proposes two hunks in one file; the user runs "Agent: New Task" from the
 // command palette, sees the hunks in the Tasks view, the editor's decorations and a diff
 // editor, accepts one hunk and rejects the other by clicking their CodeLenses, saves, and
-// the file on disk must hold exactly the accepted change.
+// the file on disk must hold exactly the accepted change. The agentls.model setting must
+// have reached the model requests (settings → initializationOptions).
 //
 // Usage: node test/e2e.mjs   (run by scripts/test-vscode; see there for the inputs)
 // Env: AGENTLS_BIN, SCRIPTED_MODEL_BIN, AGENTLS_VSIX, CODE_SERVER_DIR, ARTIFACTS_DIR,
@@ -37,6 +38,7 @@ const TEN_LINES = 'one\ntwo\nthree\nfour\nfive\nsix\nseven\neight\nnine\nten\n';
 const EXPECTED = TEN_LINES.replace('two', 'TWO');
 const PATCH = '*** Begin Patch\n*** Update File: notes.txt\n@@\n one\n-two\n+TWO\n three\n@@\n seven\n-eight\n+EIGHT\n nine\n*** End Patch\n';
 const STEP_TIMEOUT = 60_000;
+const MODEL_SETTING = 'model-from-vscode-settings';
 
 const children = [];
 let browser;
@@ -64,7 +66,7 @@ async function startModel(dir) {
     { toolCall: { name: 'apply_patch', arguments: { input: PATCH } } },
     { text: 'Capitalised two and eight.' },
   ]));
-  const model = start(scriptedModel, [script]);
+  const model = start(scriptedModel, [script], { env: { ...process.env, SCRIPTED_MODEL_LOG: requestLog(dir) } });
   model.stderr.pipe(fs.createWriteStream(path.join(artifacts, 'scripted-model.log')));
   let out = '';
   for await (const chunk of model.stdout) {
@@ -76,6 +78,8 @@ async function startModel(dir) {
   }
   throw new Error(`the scripted model server exited before listening: ${out}`);
 }
+
+const requestLog = (dir) => path.join(dir, 'model-requests.jsonl');
 
 async function waitFor(what, check, timeout = STEP_TIMEOUT) {
   const deadline = Date.now() + timeout;
@@ -105,7 +109,7 @@ async function main() {
 
   const baseUrl = await startModel(dir);
   fs.writeFileSync(path.join(home, 'config.toml'), [
-    'model = "scripted-model"',
+    'model = "model-from-config-toml"',
     'model_provider = "scripted"',
     '[model_providers.scripted]',
     `base_url = "${baseUrl}"`,
@@ -114,6 +118,8 @@ async function main() {
   ].join('\n'));
   fs.writeFileSync(path.join(userData, 'User', 'settings.json'), JSON.stringify({
     'agentls.serverPath': agentls,
+    // Reaches the server as initializationOptions and beats config.toml's model.
+    'agentls.model': MODEL_SETTING,
     'workbench.startupEditor': 'none',
     'workbench.tips.enabled': false,
     'security.workspace.trust.enabled': false,
@@ -144,6 +150,10 @@ async function main() {
   page.setDefaultTimeout(STEP_TIMEOUT);
   try {
     await review(page, workspace, port);
+    const models = fs.readFileSync(requestLog(dir), 'utf8').trim().split('\n').map((line) => JSON.parse(line).model);
+    if (models.length === 0 || models.some((m) => m !== MODEL_SETTING)) {
+      throw new Error(`the model requests should name the agentls.model setting ${MODEL_SETTING}, got ${JSON.stringify(models)}`);
+    }
   } catch (error) {
     const shot = path.join(artifacts, 'vscode-e2e-failure.png');
     await page.screenshot({ path: shot }).catch(() => undefined);
