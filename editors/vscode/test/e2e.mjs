@@ -4,8 +4,11 @@
 // editor, accepts one hunk and rejects the other by clicking their CodeLenses, saves, and
 // the file on disk must hold exactly the accepted change. The agentls.model setting must
 // have reached the model requests (settings → initializationOptions).
+// A second session answers an `agent/requestApproval` in the modal dialog, against a
+// stand-in server (test/approval-server.mjs): agentls does not ask for approvals yet.
 //
-// Usage: node test/e2e.mjs   (run by scripts/test-vscode; see there for the inputs)
+// Usage: node test/e2e.mjs   (run by scripts/test-vscode, which sets the inputs below).
+// On failure: ARTIFACTS_DIR/<session>-failure.png, plus each session's logs.
 // Env: AGENTLS_BIN, SCRIPTED_MODEL_BIN, AGENTLS_VSIX, CODE_SERVER_DIR, ARTIFACTS_DIR,
 //      REVIEW_SCREENSHOT (where to save the picture of the review).
 
@@ -32,6 +35,7 @@ const artifacts = env('ARTIFACTS_DIR');
 const reviewShot = env('REVIEW_SCREENSHOT');
 const { chromium } = createRequire(path.join(codeServerDir, 'node_modules', 'x.js'))('playwright-core');
 const codeServer = path.join(codeServerDir, 'node_modules', '.bin', 'code-server');
+const approvalServer = path.join(path.dirname(new URL(import.meta.url).pathname), 'approval-server.mjs');
 
 const TEN_LINES = 'one\ntwo\nthree\nfour\nfive\nsix\nseven\neight\nnine\nten\n';
 // Hunk 1 (line 2) is accepted, hunk 2 (line 8) rejected.
@@ -67,7 +71,7 @@ async function startModel(dir) {
     { text: 'Capitalised two and eight.' },
   ]));
   const model = start(scriptedModel, [script], { env: { ...process.env, SCRIPTED_MODEL_LOG: requestLog(dir) } });
-  model.stderr.pipe(fs.createWriteStream(path.join(artifacts, 'scripted-model.log')));
+  model.stderr.pipe(fs.createWriteStream(path.join(artifacts, 'review-scripted-model.log')));
   let out = '';
   for await (const chunk of model.stdout) {
     out += chunk;
@@ -95,9 +99,13 @@ async function waitFor(what, check, timeout = STEP_TIMEOUT) {
   }
 }
 
-async function main() {
-  fs.mkdirSync(artifacts, { recursive: true });
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'agentls-vscode-e2e-'));
+/**
+ * One VS Code session: a fresh workspace, user settings and $AGENTLS_HOME, the .vsix
+ * installed, code-server and chromium started; `run(page)` drives it. On failure a
+ * screenshot and the logs are kept under ARTIFACTS_DIR/<name>-*.
+ */
+async function session(name, { workspaceFiles, settings, agentlsConfig = '', serverEnv = {}, run }) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `agentls-vscode-${name}-`));
   const workspace = path.join(dir, 'workspace');
   const home = path.join(dir, 'agentls-home');
   const userData = path.join(dir, 'user-data');
@@ -105,43 +113,34 @@ async function main() {
   for (const d of [workspace, home, path.join(userData, 'User'), extensions]) {
     fs.mkdirSync(d, { recursive: true });
   }
-  fs.writeFileSync(path.join(workspace, 'notes.txt'), TEN_LINES);
-
-  const baseUrl = await startModel(dir);
-  fs.writeFileSync(path.join(home, 'config.toml'), [
-    'model = "model-from-config-toml"',
-    'model_provider = "scripted"',
-    '[model_providers.scripted]',
-    `base_url = "${baseUrl}"`,
-    'wire_api = "chat"',
-    '',
-  ].join('\n'));
+  for (const [file, text] of Object.entries(workspaceFiles)) {
+    fs.writeFileSync(path.join(workspace, file), text);
+  }
+  fs.writeFileSync(path.join(home, 'config.toml'), agentlsConfig);
   fs.writeFileSync(path.join(userData, 'User', 'settings.json'), JSON.stringify({
-    'agentls.serverPath': agentls,
-    // Reaches the server as initializationOptions and beats config.toml's model.
-    'agentls.model': MODEL_SETTING,
     'workbench.startupEditor': 'none',
     'workbench.tips.enabled': false,
     'security.workspace.trust.enabled': false,
     'extensions.autoCheckUpdates': false,
     'telemetry.telemetryLevel': 'off',
+    ...settings,
   }));
 
-  const serverEnv = { ...process.env, AGENTLS_HOME: home, XDG_CONFIG_HOME: path.join(dir, 'xdg'), RUST_LOG: 'info' };
+  const env = { ...process.env, AGENTLS_HOME: home, XDG_CONFIG_HOME: path.join(dir, 'xdg'), RUST_LOG: 'info', ...serverEnv };
   execFileSync(codeServer, ['--user-data-dir', userData, '--extensions-dir', extensions, '--install-extension', vsix], {
-    env: serverEnv,
-    stdio: 'inherit',
+    env,
+    stdio: ['ignore', 'ignore', 'inherit'],
   });
   const port = await freePort();
   const server = start(codeServer, [
     '--bind-addr', `127.0.0.1:${port}`, '--auth', 'none', '--disable-telemetry', '--disable-update-check',
     '--disable-workspace-trust', '--user-data-dir', userData, '--extensions-dir', extensions, workspace,
-  ], { env: serverEnv });
-  server.stdout.pipe(fs.createWriteStream(path.join(artifacts, 'code-server.log')));
-  server.stderr.pipe(fs.createWriteStream(path.join(artifacts, 'code-server.err.log')));
+  ], { env });
+  server.stdout.pipe(fs.createWriteStream(path.join(artifacts, `${name}-code-server.log`)));
+  server.stderr.pipe(fs.createWriteStream(path.join(artifacts, `${name}-code-server.err.log`)));
   await waitFor('code-server to listen', () => fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false));
 
-  browser = await chromium.launch({
+  browser ??= await chromium.launch({
     executablePath: '/usr/bin/chromium',
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
       '--disable-background-networking', '--disable-component-update', '--disable-sync'],
@@ -149,33 +148,86 @@ async function main() {
   const page = await browser.newPage({ viewport: { width: 1400, height: 800 } });
   page.setDefaultTimeout(STEP_TIMEOUT);
   try {
-    await review(page, workspace, port);
-    const models = fs.readFileSync(requestLog(dir), 'utf8').trim().split('\n').map((line) => JSON.parse(line).model);
-    if (models.length === 0 || models.some((m) => m !== MODEL_SETTING)) {
-      throw new Error(`the model requests should name the agentls.model setting ${MODEL_SETTING}, got ${JSON.stringify(models)}`);
-    }
+    await page.goto(`http://127.0.0.1:${port}/?folder=${encodeURIComponent(workspace)}`);
+    await page.waitForSelector('.monaco-workbench');
+    await run(page, workspace);
+    console.log(`e2e: ${name} passed`);
   } catch (error) {
-    const shot = path.join(artifacts, 'vscode-e2e-failure.png');
+    const shot = path.join(artifacts, `${name}-failure.png`);
     await page.screenshot({ path: shot }).catch(() => undefined);
-    console.error(`e2e: failed; screenshot at ${shot}, logs in ${artifacts}`);
-    copyServerLogs(userData);
+    console.error(`e2e: ${name} failed; screenshot at ${shot}, logs in ${artifacts}`);
     throw error;
+  } finally {
+    copyServerLogs(userData, name);
+    await page.close();
+    stop(server);
   }
-  copyServerLogs(userData);
 }
 
-async function review(page, workspace, port) {
-  await page.goto(`http://127.0.0.1:${port}/?folder=${encodeURIComponent(workspace)}`);
-  await page.waitForSelector('.monaco-workbench');
-  // The extension announces itself in the status bar once the server is up.
+async function reviewSession() {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'agentls-vscode-model-'));
+  const baseUrl = await startModel(dir);
+  await session('review', {
+    workspaceFiles: { 'notes.txt': TEN_LINES },
+    agentlsConfig: [
+      'model = "model-from-config-toml"',
+      'model_provider = "scripted"',
+      '[model_providers.scripted]',
+      `base_url = "${baseUrl}"`,
+      'wire_api = "chat"',
+      '',
+    ].join('\n'),
+    settings: {
+      'agentls.serverPath': agentls,
+      // Reaches the server as initializationOptions and beats config.toml's model.
+      'agentls.model': MODEL_SETTING,
+    },
+    run: review,
+  });
+  const models = fs.readFileSync(requestLog(dir), 'utf8').trim().split('\n').map((line) => JSON.parse(line).model);
+  if (models.length === 0 || models.some((m) => m !== MODEL_SETTING)) {
+    throw new Error(`the model requests should name the agentls.model setting ${MODEL_SETTING}, got ${JSON.stringify(models)}`);
+  }
+}
+
+/** `agent/requestApproval`, answered in the modal dialog (against a stand-in server). */
+async function approvalSession() {
+  const decisions = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'agentls-vscode-approvals-')), 'decisions.jsonl');
+  await session('approval', {
+    workspaceFiles: { 'README.md': '# demo\n' },
+    settings: { 'agentls.serverPath': approvalServer, 'agentls.openTaskPanel': false },
+    serverEnv: { APPROVAL_LOG: decisions },
+    run: async (page) => {
+      await waitForServer(page);
+      await runCommand(page, 'Agent: New Task', 'run the tests');
+      const dialog = page.locator('.monaco-dialog-box');
+      await dialog.filter({ hasText: 'The agent wants to run a command' }).waitFor();
+      await dialog.filter({ hasText: '$ cargo test --workspace' }).waitFor();
+      await dialog.filter({ hasText: 'run the tests against the proposed change' }).waitFor();
+      await dialog.getByRole('button', { name: 'Allow for Task' }).click();
+      await waitFor('the decision to reach the server', () => fs.existsSync(decisions));
+      const answer = JSON.parse(fs.readFileSync(decisions, 'utf8').trim());
+      if (answer.decision !== 'allowForTask') {
+        throw new Error(`the server got ${JSON.stringify(answer)}, expected {"decision":"allowForTask"}`);
+      }
+    },
+  });
+}
+
+/** The extension announces itself in the status bar once the server is up. */
+async function waitForServer(page) {
   const status = page.locator('.statusbar-item', { hasText: 'agent' });
   await waitFor('the agentls server to start', async () => {
     const text = await status.first().textContent().catch(() => '');
     if (text.includes('stopped')) {
-      throw new Error('the extension reports the server stopped; see agentls-output.log');
+      throw new Error('the extension reports the server stopped; see the *-agentls-output.log artifact');
     }
     return text.trim() === 'agent';
   });
+}
+
+async function review(page, workspace) {
+  await waitForServer(page);
 
   await runCommand(page, 'Go to File', 'notes.txt', { pick: true });
   await page.waitForSelector('.monaco-editor .view-line:has-text("eight")');
@@ -185,6 +237,11 @@ async function review(page, workspace, port) {
   const lenses = page.locator('.monaco-editor .codelens-decoration a', { hasText: 'Accept' });
   await waitFor('two Accept CodeLenses', async () => (await lenses.count()) === 2);
   await waitFor('the decorations: "eight" struck through, "EIGHT" shown after it', () => page.evaluate(decorated));
+  // The task panel (a webview: two nested frames) streamed the transcript.
+  const panel = page.frameLocator('iframe.webview').frameLocator('#active-frame');
+  await panel.getByText('apply_patch').waitFor();
+  await panel.getByText('Task completed: Capitalised two and eight.').waitFor();
+
   // The Tasks view: task → notes.txt → one row per hunk.
   await page.locator('.pane-header', { hasText: 'Agent Tasks' }).click();
   const tree = page.locator('.pane-body .monaco-list-row');
@@ -249,28 +306,31 @@ async function runCommand(page, command, input, { pick = false } = {}) {
 }
 
 /** The extension's output channel (it includes the server's stderr) as a test artifact. */
-function copyServerLogs(userData) {
+function copyServerLogs(userData, name) {
   const logs = path.join(userData, 'logs');
   if (!fs.existsSync(logs)) {
     return;
   }
   for (const file of fs.readdirSync(logs, { recursive: true })) {
     if (String(file).endsWith('agentls.log')) {
-      fs.copyFileSync(path.join(logs, file), path.join(artifacts, 'agentls-output.log'));
+      fs.copyFileSync(path.join(logs, file), path.join(artifacts, `${name}-agentls-output.log`));
     }
   }
 }
 
+function stop(child) {
+  try {
+    process.kill(-child.pid, 'SIGTERM');
+  } catch {
+    // already gone
+  }
+}
+
+fs.mkdirSync(artifacts, { recursive: true });
 try {
-  await main();
-  console.log('e2e: VS Code review passed');
+  await reviewSession();
+  await approvalSession();
 } finally {
   await browser?.close().catch(() => undefined);
-  for (const child of children) {
-    try {
-      process.kill(-child.pid, 'SIGTERM');
-    } catch {
-      // already gone
-    }
-  }
+  children.forEach(stop);
 }
