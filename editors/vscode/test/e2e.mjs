@@ -1,8 +1,9 @@
 // End-to-end test of the extension in a real VS Code (code-server in headless chromium):
 // a scripted model proposes two hunks in one file; the user runs "Agent: New Task" from the
 // command palette, sees the hunks in the Tasks view, the editor's decorations and a diff
-// editor, accepts one hunk and rejects the other by clicking their CodeLenses, saves, and
-// the file on disk must hold exactly the accepted change. The agentls.model setting must
+// editor, types above the hunks (they follow), accepts one hunk and rejects the other by
+// clicking their CodeLenses, saves, and the file on disk must hold exactly the user's
+// typing and the accepted change. The agentls.model setting must
 // have reached the model requests (settings → initializationOptions).
 // A second session answers an `agent/requestApproval` in the modal dialog, against a
 // stand-in server (test/approval-server.mjs): agentls does not ask for approvals yet.
@@ -38,8 +39,8 @@ const codeServer = path.join(codeServerDir, 'node_modules', '.bin', 'code-server
 const approvalServer = path.join(path.dirname(new URL(import.meta.url).pathname), 'approval-server.mjs');
 
 const TEN_LINES = 'one\ntwo\nthree\nfour\nfive\nsix\nseven\neight\nnine\nten\n';
-// Hunk 1 (line 2) is accepted, hunk 2 (line 8) rejected.
-const EXPECTED = TEN_LINES.replace('two', 'TWO');
+// The user types a line above the hunks, accepts hunk 1 ("two") and rejects hunk 2.
+const EXPECTED = `zero\n${TEN_LINES.replace('two', 'TWO')}`;
 const PATCH = '*** Begin Patch\n*** Update File: notes.txt\n@@\n one\n-two\n+TWO\n three\n@@\n seven\n-eight\n+EIGHT\n nine\n*** End Patch\n';
 const STEP_TIMEOUT = 60_000;
 const MODEL_SETTING = 'model-from-vscode-settings';
@@ -257,6 +258,15 @@ async function review(page, workspace) {
   await runCommand(page, 'Go to File', 'notes.txt', { pick: true });
   await waitFor('the file editor back', async () => (await lenses.count()) === 2);
 
+  // Typing above the hunks moves them; they must follow (the server rebases them, the
+  // extension refetches).
+  await page.click('.monaco-editor .view-line:has-text("one")');
+  await page.keyboard.press('Control+Home');
+  await page.keyboard.type('zero');
+  await page.keyboard.press('Enter');
+  await tree.filter({ hasText: 'line 3: TWO' }).waitFor();
+  await tree.filter({ hasText: 'line 9: EIGHT' }).waitFor();
+
   await lenses.first().click();
   await waitFor('the accepted hunk in the editor', async () => (await page.locator('.monaco-editor .view-line', { hasText: /^TWO$/ }).count()) === 1);
   await waitFor('one Accept CodeLens left', async () => (await lenses.count()) === 1);
@@ -264,8 +274,8 @@ async function review(page, workspace) {
   await page.locator('.monaco-editor .codelens-decoration a', { hasText: 'Reject' }).first().click();
   await waitFor('no CodeLens left', async () => (await page.locator('.monaco-editor .codelens-decoration a').count()) === 0);
 
-  await tree.filter({ hasText: 'line 2: TWO' }).filter({ hasText: 'accepted' }).waitFor();
-  await tree.filter({ hasText: 'line 8: EIGHT' }).filter({ hasText: 'rejected' }).waitFor();
+  await tree.filter({ hasText: 'line 3: TWO' }).filter({ hasText: 'accepted' }).waitFor();
+  await tree.filter({ hasText: 'line 9: EIGHT' }).filter({ hasText: 'rejected' }).waitFor();
 
   await page.click('.monaco-editor .view-line:has-text("three")');
   await page.keyboard.press('Control+S');
