@@ -8,7 +8,7 @@ import { HunkInfo } from './protocol';
 import { HunkRef, isOpen, Tasks } from './tasks';
 
 /** `agentls-proposed:` documents: a file with every open hunk of one task applied. */
-export const PROPOSED_SCHEME = 'agentls-proposed';
+const PROPOSED_SCHEME = 'agentls-proposed';
 
 /** Longest inline preview of added text; the hover shows all of it. */
 const PREVIEW_CHARS = 120;
@@ -143,7 +143,7 @@ export class Review implements vscode.Disposable {
    * refetch the proposals of a file shortly after it changes.
    */
   private onTyped(event: vscode.TextDocumentChangeEvent): void {
-    if (event.contentChanges.length === 0 || this.tasks.hunksIn(event.document.uri).length === 0) {
+    if (event.contentChanges.length === 0 || !this.tasks.hunksIn(event.document.uri).some((ref) => isOpen(ref.hunk.status))) {
       return;
     }
     this.typedIn.add(event.document.uri.toString());
@@ -212,7 +212,7 @@ function lines(text: string): string[] {
 }
 
 /** The document text with the hunks' replacements made, last first so ranges stay valid. */
-export function applyHunks(document: vscode.TextDocument, hunks: HunkInfo[]): string {
+function applyHunks(document: vscode.TextDocument, hunks: HunkInfo[]): string {
   let text = document.getText();
   const ordered = [...hunks].sort((a, b) => document.offsetAt(toRange(b).start) - document.offsetAt(toRange(a).start));
   for (const hunk of ordered) {
