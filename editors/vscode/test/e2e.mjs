@@ -1,0 +1,346 @@
+// End-to-end test of the extension in a real VS Code (code-server in headless chromium):
+// a scripted model proposes two hunks in one file; the user runs "Agent: New Task" from the
+// command palette, sees the hunks in the Tasks view, the editor's decorations and a diff
+// editor, types above the hunks (they follow), accepts one hunk and rejects the other by
+// clicking their CodeLenses, saves, and the file on disk must hold exactly the user's
+// typing and the accepted change. The agentls.model setting must
+// have reached the model requests (settings → initializationOptions).
+// A second session answers an `agent/requestApproval` in the modal dialog, against a
+// stand-in server (test/approval-server.mjs): agentls does not ask for approvals yet.
+//
+// Usage: node test/e2e.mjs   (run by scripts/test-vscode, which sets the inputs below).
+// On failure: ARTIFACTS_DIR/<session>-failure.png, plus each session's logs.
+// Env: AGENTLS_BIN, SCRIPTED_MODEL_BIN, AGENTLS_VSIX, CODE_SERVER_DIR, ARTIFACTS_DIR,
+//      REVIEW_SCREENSHOT (where to save the picture of the review).
+
+import { spawn, execFileSync } from 'node:child_process';
+import { once } from 'node:events';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+
+const env = (name) => {
+  const value = process.env[name];
+  if (!value) {
+    throw new Error(`e2e: set ${name} (scripts/test-vscode sets them all)`);
+  }
+  return value;
+};
+const agentls = env('AGENTLS_BIN');
+const scriptedModel = env('SCRIPTED_MODEL_BIN');
+const vsix = env('AGENTLS_VSIX');
+const codeServerDir = env('CODE_SERVER_DIR');
+const artifacts = env('ARTIFACTS_DIR');
+const reviewShot = env('REVIEW_SCREENSHOT');
+const { chromium } = createRequire(path.join(codeServerDir, 'node_modules', 'x.js'))('playwright-core');
+const codeServer = path.join(codeServerDir, 'node_modules', '.bin', 'code-server');
+const approvalServer = path.join(path.dirname(new URL(import.meta.url).pathname), 'approval-server.mjs');
+
+const TEN_LINES = 'one\ntwo\nthree\nfour\nfive\nsix\nseven\neight\nnine\nten\n';
+// The user types a line above the hunks, accepts hunk 1 ("two") and rejects hunk 2.
+const EXPECTED = `zero\n${TEN_LINES.replace('two', 'TWO')}`;
+const PATCH = '*** Begin Patch\n*** Update File: notes.txt\n@@\n one\n-two\n+TWO\n three\n@@\n seven\n-eight\n+EIGHT\n nine\n*** End Patch\n';
+const STEP_TIMEOUT = 60_000;
+const MODEL_SETTING = 'model-from-vscode-settings';
+
+const children = [];
+let browser;
+
+function start(command, args, options) {
+  // Its own process group, so that stopping it also stops what it started (the extension
+  // host, agentls).
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true, ...options });
+  children.push(child);
+  return child;
+}
+
+async function freePort() {
+  const server = net.createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address();
+  server.close();
+  return port;
+}
+
+/** Starts the scripted model server and returns its base URL (its first stdout line). */
+async function startModel(dir) {
+  const script = path.join(dir, 'script.json');
+  fs.writeFileSync(script, JSON.stringify([
+    { toolCall: { name: 'apply_patch', arguments: { input: PATCH } } },
+    { text: 'Capitalised two and eight.' },
+  ]));
+  const model = start(scriptedModel, [script], { env: { ...process.env, SCRIPTED_MODEL_LOG: requestLog(dir) } });
+  model.stderr.pipe(fs.createWriteStream(path.join(artifacts, 'review-scripted-model.log')));
+  let out = '';
+  for await (const chunk of model.stdout) {
+    out += chunk;
+    const match = out.match(/listening on (\S+)/);
+    if (match) {
+      return match[1];
+    }
+  }
+  throw new Error(`the scripted model server exited before listening: ${out}`);
+}
+
+const requestLog = (dir) => path.join(dir, 'model-requests.jsonl');
+
+async function waitFor(what, check, timeout = STEP_TIMEOUT) {
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    const value = await check();
+    if (value) {
+      return value;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out waiting for ${what}`);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/**
+ * One VS Code session: a fresh workspace, user settings and $AGENTLS_HOME, the .vsix
+ * installed, code-server and chromium started; `run(page)` drives it. On failure a
+ * screenshot and the logs are kept under ARTIFACTS_DIR/<name>-*.
+ */
+async function session(name, { workspaceFiles, settings, agentlsConfig = '', serverEnv = {}, run }) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `agentls-vscode-${name}-`));
+  const workspace = path.join(dir, 'workspace');
+  const home = path.join(dir, 'agentls-home');
+  const userData = path.join(dir, 'user-data');
+  const extensions = path.join(dir, 'extensions');
+  for (const d of [workspace, home, path.join(userData, 'User'), extensions]) {
+    fs.mkdirSync(d, { recursive: true });
+  }
+  for (const [file, text] of Object.entries(workspaceFiles)) {
+    fs.writeFileSync(path.join(workspace, file), text);
+  }
+  fs.writeFileSync(path.join(home, 'config.toml'), agentlsConfig);
+  fs.writeFileSync(path.join(userData, 'User', 'settings.json'), JSON.stringify({
+    'workbench.startupEditor': 'none',
+    'workbench.tips.enabled': false,
+    'security.workspace.trust.enabled': false,
+    'extensions.autoCheckUpdates': false,
+    'telemetry.telemetryLevel': 'off',
+    ...settings,
+  }));
+
+  const env = { ...process.env, AGENTLS_HOME: home, XDG_CONFIG_HOME: path.join(dir, 'xdg'), RUST_LOG: 'info', ...serverEnv };
+  execFileSync(codeServer, ['--user-data-dir', userData, '--extensions-dir', extensions, '--install-extension', vsix], {
+    env,
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const port = await freePort();
+  const server = start(codeServer, [
+    '--bind-addr', `127.0.0.1:${port}`, '--auth', 'none', '--disable-telemetry', '--disable-update-check',
+    '--disable-workspace-trust', '--user-data-dir', userData, '--extensions-dir', extensions, workspace,
+  ], { env });
+  server.stdout.pipe(fs.createWriteStream(path.join(artifacts, `${name}-code-server.log`)));
+  server.stderr.pipe(fs.createWriteStream(path.join(artifacts, `${name}-code-server.err.log`)));
+  await waitFor('code-server to listen', () => fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false));
+
+  browser ??= await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  const page = await browser.newPage({ viewport: { width: 1400, height: 800 } });
+  page.setDefaultTimeout(STEP_TIMEOUT);
+  try {
+    await page.goto(`http://127.0.0.1:${port}/?folder=${encodeURIComponent(workspace)}`);
+    await page.waitForSelector('.monaco-workbench');
+    await run(page, workspace);
+    console.log(`e2e: ${name} passed`);
+  } catch (error) {
+    const shot = path.join(artifacts, `${name}-failure.png`);
+    await page.screenshot({ path: shot }).catch(() => undefined);
+    console.error(`e2e: ${name} failed; screenshot at ${shot}, logs in ${artifacts}`);
+    throw error;
+  } finally {
+    copyServerLogs(userData, name);
+    await page.close();
+    stop(server);
+  }
+}
+
+async function reviewSession() {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'agentls-vscode-model-'));
+  const baseUrl = await startModel(dir);
+  await session('review', {
+    workspaceFiles: { 'notes.txt': TEN_LINES },
+    agentlsConfig: [
+      'model = "model-from-config-toml"',
+      'model_provider = "scripted"',
+      '[model_providers.scripted]',
+      `base_url = "${baseUrl}"`,
+      'wire_api = "chat"',
+      '',
+    ].join('\n'),
+    settings: {
+      'agentls.serverPath': agentls,
+      // Reaches the server as initializationOptions and beats config.toml's model.
+      'agentls.model': MODEL_SETTING,
+    },
+    run: review,
+  });
+  const models = fs.readFileSync(requestLog(dir), 'utf8').trim().split('\n').map((line) => JSON.parse(line).model);
+  if (models.length === 0 || models.some((m) => m !== MODEL_SETTING)) {
+    throw new Error(`the model requests should name the agentls.model setting ${MODEL_SETTING}, got ${JSON.stringify(models)}`);
+  }
+}
+
+/** `agent/requestApproval`, answered in the modal dialog (against a stand-in server). */
+async function approvalSession() {
+  const decisions = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'agentls-vscode-approvals-')), 'decisions.jsonl');
+  await session('approval', {
+    workspaceFiles: { 'README.md': '# demo\n' },
+    settings: { 'agentls.serverPath': approvalServer, 'agentls.openTaskPanel': false },
+    serverEnv: { APPROVAL_LOG: decisions },
+    run: async (page) => {
+      await waitForServer(page);
+      await runCommand(page, 'Agent: New Task', 'run the tests');
+      const dialog = page.locator('.monaco-dialog-box');
+      await dialog.filter({ hasText: 'The agent wants to run a command' }).waitFor();
+      await dialog.filter({ hasText: '$ cargo test --workspace' }).waitFor();
+      await dialog.filter({ hasText: 'run the tests against the proposed change' }).waitFor();
+      await dialog.getByRole('button', { name: 'Allow for Task' }).click();
+      await waitFor('the decision to reach the server', () => fs.existsSync(decisions));
+      const answer = JSON.parse(fs.readFileSync(decisions, 'utf8').trim());
+      if (answer.decision !== 'allowForTask') {
+        throw new Error(`the server got ${JSON.stringify(answer)}, expected {"decision":"allowForTask"}`);
+      }
+    },
+  });
+}
+
+/** The extension announces itself in the status bar once the server is up. */
+async function waitForServer(page) {
+  const status = page.locator('.statusbar-item', { hasText: 'agent' });
+  await waitFor('the agentls server to start', async () => {
+    const text = await status.first().textContent().catch(() => '');
+    if (text.includes('stopped')) {
+      throw new Error('the extension reports the server stopped; see the *-agentls-output.log artifact');
+    }
+    return text.trim() === 'agent';
+  });
+}
+
+async function review(page, workspace) {
+  await waitForServer(page);
+
+  await runCommand(page, 'Go to File', 'notes.txt', { pick: true });
+  await page.waitForSelector('.monaco-editor .view-line:has-text("eight")');
+  await page.click('.monaco-editor .view-line:has-text("three")');
+
+  await runCommand(page, 'Agent: New Task', 'capitalise two and eight');
+  const lenses = page.locator('.monaco-editor .codelens-decoration a', { hasText: 'Accept' });
+  await waitFor('two Accept CodeLenses', async () => (await lenses.count()) === 2);
+  await waitFor('the decorations: "eight" struck through, "EIGHT" shown after it', () => page.evaluate(decorated));
+  // The task panel (a webview: two nested frames) streamed the transcript.
+  const panel = page.frameLocator('iframe.webview').frameLocator('#active-frame');
+  await panel.getByText('apply_patch').waitFor();
+  await panel.getByText('Task completed: Capitalised two and eight.').waitFor();
+
+  // The Tasks view: task → notes.txt → one row per hunk.
+  await page.locator('.pane-header', { hasText: 'Agent Tasks' }).click();
+  const tree = page.locator('.pane-body .monaco-list-row');
+  await tree.filter({ hasText: 'line 2: TWO' }).waitFor();
+  await tree.filter({ hasText: 'line 8: EIGHT' }).waitFor();
+  fs.mkdirSync(path.dirname(reviewShot), { recursive: true });
+  await page.screenshot({ path: reviewShot });
+
+  // The whole file as proposed, in a diff editor; then back to the file.
+  await tree.filter({ hasText: 'modify' }).click();
+  await page.locator('.monaco-diff-editor .view-line', { hasText: /^EIGHT$/ }).waitFor();
+  await runCommand(page, 'View: Close Editor');
+  await runCommand(page, 'Go to File', 'notes.txt', { pick: true });
+  await waitFor('the file editor back', async () => (await lenses.count()) === 2);
+
+  // Typing above the hunks moves them; they must follow (the server rebases them, the
+  // extension refetches).
+  await page.click('.monaco-editor .view-line:has-text("one")');
+  await page.keyboard.press('Control+Home');
+  await page.keyboard.type('zero');
+  await page.keyboard.press('Enter');
+  await tree.filter({ hasText: 'line 3: TWO' }).waitFor();
+  await tree.filter({ hasText: 'line 9: EIGHT' }).waitFor();
+
+  await lenses.first().click();
+  await waitFor('the accepted hunk in the editor', async () => (await page.locator('.monaco-editor .view-line', { hasText: /^TWO$/ }).count()) === 1);
+  await waitFor('one Accept CodeLens left', async () => (await lenses.count()) === 1);
+
+  await page.locator('.monaco-editor .codelens-decoration a', { hasText: 'Reject' }).first().click();
+  await waitFor('no CodeLens left', async () => (await page.locator('.monaco-editor .codelens-decoration a').count()) === 0);
+
+  await tree.filter({ hasText: 'line 3: TWO' }).filter({ hasText: 'accepted' }).waitFor();
+  await tree.filter({ hasText: 'line 9: EIGHT' }).filter({ hasText: 'rejected' }).waitFor();
+
+  await page.click('.monaco-editor .view-line:has-text("three")');
+  await page.keyboard.press('Control+S');
+  await waitFor('notes.txt saved with only the accepted hunk', () => fs.readFileSync(path.join(workspace, 'notes.txt'), 'utf8') === EXPECTED, 15_000)
+    .catch((error) => {
+      const disk = fs.readFileSync(path.join(workspace, 'notes.txt'), 'utf8');
+      throw new Error(`${error.message}; on disk: ${JSON.stringify(disk)}, expected ${JSON.stringify(EXPECTED)}`);
+    });
+}
+
+/** Decorations are CSS (a line-through class, an ::after with the new text): read styles. */
+function decorated() {
+  const spans = [...document.querySelectorAll('.monaco-editor .view-line span span')];
+  const struck = spans.some((s) => s.textContent.includes('eight') && getComputedStyle(s).textDecorationLine.includes('line-through'));
+  const shown = spans.some((s) => getComputedStyle(s, '::after').content.includes('EIGHT'));
+  return struck && shown;
+}
+
+/**
+ * Runs a command from the command palette; `input` answers the prompt it opens, and with
+ * `pick` it is a filter whose first match is chosen.
+ */
+async function runCommand(page, command, input, { pick = false } = {}) {
+  await page.keyboard.press('F1');
+  const box = page.locator('.quick-input-widget input');
+  await box.waitFor({ state: 'visible' });
+  await box.fill(`>${command}`);
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: command }).first().waitFor();
+  await page.keyboard.press('Enter');
+  if (input !== undefined) {
+    await waitFor(`the input box of "${command}"`, async () => (await box.isVisible()) && !(await box.inputValue()).startsWith('>'));
+    await box.fill(input);
+    if (pick) {
+      await page.locator('.quick-input-list .monaco-list-row', { hasText: input }).first().waitFor();
+    }
+    await page.keyboard.press('Enter');
+  }
+}
+
+/** The extension's output channel (it includes the server's stderr) as a test artifact. */
+function copyServerLogs(userData, name) {
+  const logs = path.join(userData, 'logs');
+  if (!fs.existsSync(logs)) {
+    return;
+  }
+  for (const file of fs.readdirSync(logs, { recursive: true })) {
+    if (String(file).endsWith('agentls.log')) {
+      fs.copyFileSync(path.join(logs, file), path.join(artifacts, `${name}-agentls-output.log`));
+    }
+  }
+}
+
+function stop(child) {
+  try {
+    process.kill(-child.pid, 'SIGTERM');
+  } catch {
+    // already gone
+  }
+}
+
+fs.mkdirSync(artifacts, { recursive: true });
+try {
+  await reviewSession();
+  await approvalSession();
+} finally {
+  await browser?.close().catch(() => undefined);
+  children.forEach(stop);
+}
