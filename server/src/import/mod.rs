@@ -5,7 +5,8 @@
 //! real tools emit (and Codex's `*** Begin Patch`), [`source`] fetches the text from a file,
 //! URL, git ref or cloud task payload, [`place`] finds where each hunk goes in the text the
 //! user has now, falling back to a 3-way merge ([`merge`]) when the diff's base is known, and
-//! [`plan`] does that for every file. Nothing is dropped: what cannot be placed is reported
+//! [`plan`] does that for every file; [`review`] turns the result into a proposal. Nothing
+//! is dropped: what cannot be placed is reported
 //! as a conflict with both sides.
 
 pub mod cli;
@@ -13,6 +14,7 @@ pub mod merge;
 pub mod parse;
 pub mod place;
 pub mod plan;
+pub mod review;
 pub mod source;
 
 pub use parse::{DiffError, parse_diff};

@@ -35,6 +35,8 @@ pub struct FileOutcome {
     /// Changes that could not be made, in the lines of `conflict_path`'s current text.
     pub conflicts: Vec<Conflict>,
     pub conflict_path: String,
+    /// The text of `conflict_path` the conflicts' lines refer to.
+    pub conflict_text: String,
     pub outcomes: Vec<Outcome>,
     /// The section cannot be applied at all (binary, unreadable file); why.
     pub problem: Option<String>,
@@ -92,6 +94,7 @@ fn plan_file(index: usize, patch: &FilePatch, tree: &Staged, three_way: bool) ->
         writes: Vec::new(),
         conflicts: Vec::new(),
         conflict_path: patch.source().unwrap_or(&target).to_string(),
+        conflict_text: String::new(),
         outcomes: Vec::new(),
         problem: None,
         mode: patch
@@ -134,6 +137,7 @@ fn plan_file(index: usize, patch: &FilePatch, tree: &Staged, three_way: bool) ->
     let result = placed.apply(&current);
     outcome.outcomes = placed.outcomes.clone();
     outcome.conflicts = placed.conflicts.clone();
+    outcome.conflict_text = current;
     if patch.source().is_some() && source_text.is_none() {
         mark_missing(&mut outcome, &placed);
     }
@@ -174,6 +178,7 @@ fn writes(
         FileOp::Create => match existing_target {
             Some(existing) if existing != result => {
                 outcome.conflict_path = target.clone();
+                outcome.conflict_text = existing.clone();
                 outcome.conflicts.push(whole_file_conflict(
                     &existing,
                     result,
@@ -188,8 +193,9 @@ fn writes(
             }],
         },
         FileOp::Delete if !result.is_empty() && outcome.conflicts.is_empty() => {
+            let current = source_text.unwrap_or_default();
             outcome.conflicts.push(whole_file_conflict(
-                &result,
+                &current,
                 String::new(),
                 format!("{target} has lines the diff does not delete"),
             ));

@@ -12,6 +12,8 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use serde_json::Value;
 
+use crate::protocol::ImportDiffParams;
+
 /// Largest diff accepted from a URL; bigger bodies are refused, not truncated.
 const MAX_DOWNLOAD_BYTES: usize = 64 << 20;
 const DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(60);
@@ -36,6 +38,28 @@ impl Source {
             Source::Url(argument.to_string())
         } else {
             Source::Path(PathBuf::from(argument))
+        }
+    }
+
+    /// The one source `agent/importDiff` names; an error unless exactly one is given.
+    pub fn from_params(params: ImportDiffParams) -> Result<Source, String> {
+        let sources: Vec<Source> = [
+            params.diff.map(Source::Text),
+            params.path.map(|p| Source::Path(PathBuf::from(p))),
+            params.url.map(Source::Url),
+            params.git_ref.map(Source::GitRef),
+            params.cloud_task.map(Source::CloudTask),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        match <[Source; 1]>::try_from(sources) {
+            Ok([source]) => Ok(source),
+            Err(given) => Err(format!(
+                "agent/importDiff takes exactly one of `diff`, `path`, `url`, `gitRef`, \
+                 `cloudTask`; got {}",
+                given.len()
+            )),
         }
     }
 
