@@ -3,7 +3,8 @@
 //!
 //! All files or none: everything is placed in memory first and written only if every
 //! change places, each file through a temp file renamed over it, and files already
-//! written are put back if a later write fails ([`crate::patch::commit_to_dir`]). With
+//! written are put back if a later write fails ([`crate::patch::commit_to_dir_with`];
+//! unsynced, like `git apply`, so a large diff is not one disk flush per file). With
 //! `--reject`, what places is written and every other hunk goes to `<file>.rej`, as
 //! `git apply --reject` does.
 
@@ -71,7 +72,8 @@ pub fn apply(root: &Path, diff: &str, options: Options) -> Result<Report, String
         return Ok(Report { text, clean });
     }
     let changes = changes(&patches, &outcomes);
-    patch::commit_to_dir(root, &changes).map_err(|e| e.to_string())?;
+    patch::commit_to_dir_with(root, &changes, patch::Durability::Unsynced)
+        .map_err(|e| e.to_string())?;
     set_modes(root, &patches, &outcomes, &mut text);
     Ok(Report { text, clean })
 }
@@ -182,6 +184,9 @@ pub fn report(patches: &[FilePatch], outcomes: &[FileOutcome]) -> String {
     for outcome in outcomes {
         let patch = &patches[outcome.patch];
         let _ = writeln!(text, "{}", file_line(patch, outcome));
+        if let Some(mode) = &outcome.mode {
+            let _ = writeln!(text, "  mode {mode}");
+        }
         if let Some(problem) = &outcome.problem {
             let _ = writeln!(text, "  error: {problem}");
         }

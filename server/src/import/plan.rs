@@ -119,7 +119,11 @@ fn plan_file(index: usize, patch: &FilePatch, tree: &Staged, three_way: bool) ->
             return outcome;
         }
     };
-    let existing_target = match tree.read(&target) {
+    let existing_target = match patch.source() {
+        Some(source) if source == target => Ok(source_text.clone()),
+        _ => tree.read(&target),
+    };
+    let existing_target = match existing_target {
         Ok(text) => text,
         Err(reason) => {
             outcome.problem = Some(format!("{target}: cannot read it: {reason}"));
