@@ -42,7 +42,11 @@ fn real_crate_history_applies_exactly_and_under_drift_like_git() {
             check_drift(&pair[0], &diff, &mut totals);
         }
     }
-    println!(
+    // Straight to stderr, past libtest's capture (which only takes `print!`/`eprint!`), so
+    // the counts show in every CI log, not just when the test fails.
+    use std::io::Write as _;
+    let _ = writeln!(
+        std::io::stderr(),
         "real history: {} file-level diffs applied byte-identically; drift: {} files \
          applied by both identically, {} applied by agentls where git conflicted, {} \
          reported as conflicts by both ({} drift lines inserted)",

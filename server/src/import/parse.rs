@@ -375,10 +375,9 @@ fn with_newline(body: &str) -> String {
 fn strip_last_newline(lines: &mut [HunkLine]) {
     if let Some(HunkLine::Context(text) | HunkLine::Removed(text) | HunkLine::Added(text)) =
         lines.last_mut()
+        && text.ends_with('\n')
     {
-        if text.ends_with('\n') {
-            text.pop();
-        }
+        text.pop();
     }
 }
 
@@ -537,10 +536,10 @@ fn binary_marker(line: &str) -> Option<(String, String)> {
 /// Settles what the headers left implicit: a section with both paths equal and no
 /// rename header is a modification; a rename to the same name is one too.
 fn finish_ops(file: &mut FilePatch) {
-    if let FileOp::Rename { .. } = file.op {
-        if file.old_path == file.new_path {
-            file.op = FileOp::Modify;
-        }
+    if let FileOp::Rename { .. } = file.op
+        && file.old_path == file.new_path
+    {
+        file.op = FileOp::Modify;
     }
     if file.op == FileOp::Modify {
         match (&file.old_path, &file.new_path) {

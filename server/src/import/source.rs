@@ -93,10 +93,10 @@ pub async fn load(source: &Source, root: &Path) -> Result<String, String> {
         Source::GitRef(git_ref) => git_diff(root, git_ref).await?,
         Source::CloudTask(payload) => return cloud_task_diff(payload),
     };
-    if text.trim_start().starts_with('{') {
-        if let Ok(payload) = serde_json::from_str::<Value>(&text) {
-            return cloud_task_diff(&payload);
-        }
+    if text.trim_start().starts_with('{')
+        && let Ok(payload) = serde_json::from_str::<Value>(&text)
+    {
+        return cloud_task_diff(&payload);
     }
     Ok(text)
 }
