@@ -9,6 +9,7 @@ pub mod agent;
 pub mod config;
 pub mod documents;
 pub mod exec;
+pub mod import;
 pub mod lsp;
 pub mod model;
 pub mod patch;

@@ -45,6 +45,22 @@ enum Command {
         /// What to do.
         prompt: String,
     },
+    /// Apply a diff (git, `diff -u`, Codex patch or cloud task payload) to the files in
+    /// the current directory: all files or none, unless --reject.
+    Apply {
+        /// Report what would happen; write nothing. Exits 1 if anything would not apply.
+        #[arg(long)]
+        check: bool,
+        /// Merge against the base blob named by the diff's `index` lines when context
+        /// does not match.
+        #[arg(long = "3way")]
+        three_way: bool,
+        /// Write what applies; put each hunk that does not into `<file>.rej`.
+        #[arg(long)]
+        reject: bool,
+        /// A file, `-` for standard input, an http(s) URL, or `git:REF` (a ref or range).
+        source: String,
+    },
     /// Apply a Codex `*** Begin Patch` patch to the current directory, atomically.
     ApplyPatch {
         /// The patch file; standard input when absent.
@@ -104,6 +120,19 @@ fn main() -> ExitCode {
             };
             runtime().block_on(agentls::exec::run(settings, request))
         }
+        Command::Apply {
+            check,
+            three_way,
+            reject,
+            source,
+        } => {
+            let options = agentls::import::cli::Options {
+                check,
+                three_way,
+                reject,
+            };
+            apply_diff(&source, options)
+        }
         Command::ApplyPatch { file } => apply_patch(file),
     }
 }
@@ -133,6 +162,39 @@ fn apply_patch(file: Option<PathBuf>) -> ExitCode {
         Err(message) => {
             eprintln!("agentls apply-patch: {message}");
             ExitCode::from(1)
+        }
+    }
+}
+
+fn apply_diff(source: &str, options: agentls::import::cli::Options) -> ExitCode {
+    use agentls::import::source::{self, Source};
+    let result = (|| {
+        let cwd = std::env::current_dir()
+            .map_err(|e| format!("cannot find the current directory: {e}"))?;
+        let source = if source == "-" {
+            let mut text = String::new();
+            std::io::stdin()
+                .read_to_string(&mut text)
+                .map_err(|e| format!("cannot read the diff from standard input: {e}"))?;
+            Source::Text(text)
+        } else {
+            Source::from_argument(source)
+        };
+        let diff = runtime().block_on(source::load(&source, &cwd))?;
+        agentls::import::cli::apply(&cwd, &diff, options)
+    })();
+    match result {
+        Ok(report) => {
+            print!("{}", report.text); // stdout-ok: CLI output
+            if report.clean {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
+        }
+        Err(message) => {
+            eprintln!("agentls apply: {message}");
+            ExitCode::from(2)
         }
     }
 }

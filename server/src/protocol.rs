@@ -104,6 +104,27 @@ pub struct TaskIdResult {
     pub task_id: String,
 }
 
+// ----- agent/importDiff -----------------------------------------------------------------
+
+/// Exactly one source: the diff itself, a file, an http(s) URL, a git ref or range of the
+/// workspace's repository, or a Codex cloud task payload.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImportDiffParams {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub diff: Option<String>,
+    /// Absolute, or relative to the workspace root.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// `feature` (diffed from its merge base with HEAD) or a range such as `main..feature`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub git_ref: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cloud_task: Option<Value>,
+}
+
 // ----- agent/cancelTask, agent/getTask, agent/getProposal --------------------------------
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -20,12 +20,14 @@ use tower_lsp_server::ls_types::*;
 use tower_lsp_server::{Client, LanguageServer, LspService, Server};
 
 use crate::documents::PositionEncoding;
+use crate::import::source::Source;
 use crate::proposal::store::ProposalStore;
 use crate::protocol::{
     self as proto, ACCEPT_CODE_ACTION_KIND, ACCEPT_HUNKS_COMMAND, AgentCapability,
-    CancelTaskParams, Empty, GetTaskResult, HunkCommandArgs, HunkStatus, InvalidMessageParams,
-    ListTasksResult, REJECT_CODE_ACTION_KIND, REJECT_HUNKS_COMMAND, ResolveHunksParams,
-    ResolveHunksResult, StartTaskParams, TaskIdParams, TaskIdResult, TaskUpdate,
+    CancelTaskParams, Empty, GetTaskResult, HunkCommandArgs, HunkStatus, ImportDiffParams,
+    InvalidMessageParams, ListTasksResult, REJECT_CODE_ACTION_KIND, REJECT_HUNKS_COMMAND,
+    ResolveHunksParams, ResolveHunksResult, StartTaskParams, TaskIdParams, TaskIdResult,
+    TaskUpdate,
 };
 use crate::task::engine::{Engine, EngineError, EngineSettings};
 use crate::uri;
@@ -61,6 +63,7 @@ pub async fn serve(settings: EngineSettings) -> bool {
     .custom_method("agent/getTask", Backend::get_task)
     .custom_method("agent/getProposal", Backend::get_proposal)
     .custom_method("agent/resolveHunks", Backend::resolve_hunks)
+    .custom_method("agent/importDiff", Backend::import_diff)
     .custom_method(guard::INVALID_REQUEST_METHOD, Backend::invalid_request)
     .custom_method(guard::MALFORMED_MESSAGE_METHOD, Backend::malformed_message)
     .finish();
@@ -307,6 +310,12 @@ impl Backend {
         Ok(TaskIdResult { task_id })
     }
 
+    async fn import_diff(&self, params: ImportDiffParams) -> Result<TaskIdResult> {
+        let source = Source::from_params(params).map_err(invalid_params)?;
+        let task_id = self.engine()?.import_diff(source);
+        Ok(TaskIdResult { task_id })
+    }
+
     async fn cancel_task(&self, params: CancelTaskParams) -> Result<Empty> {
         self.engine()?
             .cancel(&params.task_id, params.revert)
@@ -382,6 +391,14 @@ impl Backend {
         engine.task(&params.task_id).map_err(engine_error)?;
         let (plan, hunks) = {
             let mut store = engine.store();
+            let conflicts = store.conflicts_among(&params.task_id, &params.accept);
+            if !conflicts.is_empty() {
+                return Err(invalid_params(format!(
+                    "cannot accept {}: a conflict hunk is a change that could not be placed \
+                     in the current text; make it by hand if you want it, then reject the hunk",
+                    conflicts.join(", ")
+                )));
+            }
             store.reject(&params.task_id, &params.reject);
             let plan = store.begin_accept(&params.task_id, &params.accept);
             let ids: Vec<String> = params

@@ -21,14 +21,33 @@ pub fn apply_to_dir(root: &Path, patch_text: &str) -> Result<Vec<FileChange>, Pa
         source.resolve(path)?;
     }
     let changes = apply_patch(&patch, &source)?;
-    source.commit(&changes)?;
+    source.commit(&changes, Durability::Synced)?;
     Ok(changes)
 }
 
 /// Writes `changes` (from [`apply_patch`]) under `root`: all of them, or none when `Err`
 /// is returned. Lets a caller summarize against the old files before committing.
 pub fn commit_to_dir(root: &Path, changes: &[FileChange]) -> Result<(), PatchError> {
-    DirSource::new(root)?.commit(changes)
+    commit_to_dir_with(root, changes, Durability::Synced)
+}
+
+/// Whether each written file reaches the disk before the next one is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// `fsync` every file: a crash leaves each file old or new, never empty.
+    Synced,
+    /// Leave flushing to the OS, as `git apply` does: all-or-nothing still holds against
+    /// failures, and thousands of files are not thousands of disk flushes.
+    Unsynced,
+}
+
+/// [`commit_to_dir`] with a choice of [`Durability`].
+pub fn commit_to_dir_with(
+    root: &Path,
+    changes: &[FileChange],
+    durability: Durability,
+) -> Result<(), PatchError> {
+    DirSource::new(root)?.commit(changes, durability)
 }
 
 /// The files under a directory, as a [`PatchSource`]; paths leading outside it read as
@@ -62,12 +81,15 @@ impl DirSource {
         Ok(lexical)
     }
 
-    fn commit(&self, changes: &[FileChange]) -> Result<(), PatchError> {
+    fn commit(&self, changes: &[FileChange], durability: Durability) -> Result<(), PatchError> {
         let targets = changes
             .iter()
             .map(|change| self.resolve(change.path()))
             .collect::<Result<Vec<_>, _>>()?;
-        let mut journal = Journal::default();
+        let mut journal = Journal {
+            undo: Vec::new(),
+            durability,
+        };
         for (change, target) in changes.iter().zip(&targets) {
             if let Err(failure) = journal.apply(change, target) {
                 return Err(journal.roll_back(failure));
@@ -138,9 +160,9 @@ struct Failure {
 }
 
 /// What was done so far, so it can be undone.
-#[derive(Default)]
 struct Journal {
     undo: Vec<Undo>,
+    durability: Durability,
 }
 
 enum Undo {
@@ -174,7 +196,7 @@ impl Journal {
                 self.create_parents(target)
                     .map_err(failure("create its directory"))?;
                 let permissions = previous.as_ref().map(|previous| &previous.permissions);
-                replace_file(target, contents.as_bytes(), permissions)
+                replace_file(target, contents.as_bytes(), permissions, self.durability)
                     .map_err(failure("write the file"))?;
             }
             FileChange::Delete { .. } => {
@@ -242,7 +264,13 @@ impl Undo {
                 target,
                 previous: Some(previous),
                 ..
-            } => replace_file(target, &previous.bytes, Some(&previous.permissions)),
+            } => replace_file(
+                target,
+                &previous.bytes,
+                Some(&previous.permissions),
+                // A rollback is rare and must stick.
+                Durability::Synced,
+            ),
             Undo::Restore {
                 target,
                 previous: None,
@@ -277,10 +305,15 @@ fn read_previous(target: &Path) -> io::Result<Option<Previous>> {
 
 /// Writes `bytes` to a temp file next to `target` and renames it over `target`, so readers
 /// see the old file or the new one, never a mix.
-fn replace_file(target: &Path, bytes: &[u8], permissions: Option<&Permissions>) -> io::Result<()> {
+fn replace_file(
+    target: &Path,
+    bytes: &[u8],
+    permissions: Option<&Permissions>,
+    durability: Durability,
+) -> io::Result<()> {
     let temp = temp_sibling(target);
-    let written =
-        write_new_file(&temp, bytes, permissions).and_then(|()| fs::rename(&temp, target));
+    let written = write_new_file(&temp, bytes, permissions, durability)
+        .and_then(|()| fs::rename(&temp, target));
     if written.is_err() {
         // Best effort: the temp file may not even have been created.
         let _ = fs::remove_file(&temp);
@@ -288,13 +321,21 @@ fn replace_file(target: &Path, bytes: &[u8], permissions: Option<&Permissions>) 
     written
 }
 
-fn write_new_file(path: &Path, bytes: &[u8], permissions: Option<&Permissions>) -> io::Result<()> {
+fn write_new_file(
+    path: &Path,
+    bytes: &[u8],
+    permissions: Option<&Permissions>,
+    durability: Durability,
+) -> io::Result<()> {
     let mut file = OpenOptions::new().write(true).create_new(true).open(path)?;
     file.write_all(bytes)?;
     if let Some(permissions) = permissions {
         file.set_permissions(permissions.clone())?;
     }
-    file.sync_all()
+    match durability {
+        Durability::Synced => file.sync_all(),
+        Durability::Unsynced => Ok(()),
+    }
 }
 
 fn temp_sibling(target: &Path) -> PathBuf {

@@ -30,7 +30,7 @@ mod parse;
 mod seek;
 
 pub use apply::{FileChange, PatchSource, apply_patch, summarize};
-pub use disk::{DirSource, apply_to_dir, commit_to_dir};
+pub use disk::{DirSource, Durability, apply_to_dir, commit_to_dir, commit_to_dir_with};
 pub use error::PatchError;
 pub use parse::parse_patch;
 

@@ -29,7 +29,7 @@ pub struct Hunk {
     pub old_text: String,
     pub new_text: String,
     pub status: HunkStatus,
-    /// Why the hunk became stale, in words for the user.
+    /// Why the hunk became stale, or why it is a conflict, in words for the user.
     pub stale_reason: Option<String>,
 }
 
@@ -46,18 +46,38 @@ pub struct FileHunks {
 impl FileHunks {
     /// Pending hunks from a diff; `raw` must not overlap. Ids come from `next_id` in
     /// order of position and never change afterwards.
-    pub fn new(mut raw: Vec<RawHunk>, mut next_id: impl FnMut() -> String) -> Self {
-        raw.sort_by_key(|h| (h.start, h.end));
-        let hunks = raw
+    pub fn new(raw: Vec<RawHunk>, next_id: impl FnMut() -> String) -> Self {
+        Self::with_conflicts(raw, Vec::new(), next_id)
+    }
+
+    /// Like [`FileHunks::new`], plus `conflicts`: changes that could not be placed, shown
+    /// over the text they were meant for (`old_text`, the current text there) with the
+    /// incoming `new_text` and a reason. They can be rejected, never accepted.
+    pub fn with_conflicts(
+        raw: Vec<RawHunk>,
+        conflicts: Vec<(RawHunk, String)>,
+        mut next_id: impl FnMut() -> String,
+    ) -> Self {
+        let mut all: Vec<(RawHunk, Option<String>)> = raw
             .into_iter()
-            .map(|h| Hunk {
+            .map(|h| (h, None))
+            .chain(conflicts.into_iter().map(|(h, reason)| (h, Some(reason))))
+            .collect();
+        all.sort_by_key(|(h, _)| (h.start, h.end));
+        let hunks = all
+            .into_iter()
+            .map(|(h, reason)| Hunk {
                 id: next_id(),
                 start: h.start,
                 end: h.end,
                 old_text: h.old_text,
                 new_text: h.new_text,
-                status: HunkStatus::Pending,
-                stale_reason: None,
+                status: if reason.is_some() {
+                    HunkStatus::Conflict
+                } else {
+                    HunkStatus::Pending
+                },
+                stale_reason: reason,
             })
             .collect();
         Self {

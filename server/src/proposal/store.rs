@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use crate::documents::{Change, Document, PositionEncoding, Replacement, char_to_position};
-use crate::proposal::{FileHunks, Hunk, diff_hunks};
+use crate::proposal::{FileHunks, Hunk, RawHunk, diff_hunks};
 use crate::protocol::{FileKind, HunkInfo, HunkState, HunkStatus, Range};
 use crate::workspace::FileChange;
 
@@ -168,11 +168,27 @@ impl ProposalStore {
         &mut self,
         task_id: &str,
         changes: Vec<FileChange>,
+        next_id: impl FnMut() -> String,
+    ) -> (usize, usize) {
+        let files = changes
+            .into_iter()
+            .map(|change| (change, Vec::new()))
+            .collect();
+        self.install_with_conflicts(task_id, files, next_id)
+    }
+
+    /// [`ProposalStore::install`] for changes that come with conflicts: per file, hunks
+    /// (char offsets in the file's base text) that could not be placed, with the reason.
+    /// They are shown as `conflict` hunks and can only be rejected.
+    pub fn install_with_conflicts(
+        &mut self,
+        task_id: &str,
+        changes: Vec<(FileChange, Vec<(RawHunk, String)>)>,
         mut next_id: impl FnMut() -> String,
     ) -> (usize, usize) {
         let mut files = Vec::new();
         let mut bases = Vec::new();
-        for change in changes {
+        for (change, conflicts) in changes {
             let kind = match (&change.base, &change.new) {
                 (None, _) => FileKind::Create,
                 (_, None) => FileKind::Delete,
@@ -180,7 +196,11 @@ impl ProposalStore {
             };
             let base = change.base.unwrap_or_default();
             let target = change.new.unwrap_or_default();
-            let hunks = FileHunks::new(diff_hunks(&base, &target, DIFF_DEADLINE), &mut next_id);
+            let hunks = FileHunks::with_conflicts(
+                diff_hunks(&base, &target, DIFF_DEADLINE),
+                conflicts,
+                &mut next_id,
+            );
             if hunks.hunks().is_empty() {
                 continue;
             }
@@ -329,6 +349,22 @@ impl ProposalStore {
                 file.hunks.reject(ids);
             }
         }
+    }
+
+    /// The ids among `ids` of hunks in conflict: those an accept must refuse.
+    pub fn conflicts_among(&self, task_id: &str, ids: &[String]) -> Vec<String> {
+        let Some(files) = self.tasks.get(task_id) else {
+            return Vec::new();
+        };
+        ids.iter()
+            .filter(|id| {
+                files
+                    .iter()
+                    .filter_map(|f| f.hunks.get(id))
+                    .any(|h| h.status == HunkStatus::Conflict)
+            })
+            .cloned()
+            .collect()
     }
 
     /// Current status of each named hunk; unknown ids are left out.

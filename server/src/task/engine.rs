@@ -12,9 +12,10 @@ use super::{ClientSink, Task, TaskRegistry};
 use crate::agent::prompt::{self, ContextSnippet};
 use crate::agent::{Agent, Outcome};
 use crate::config::{self, ConfigSources};
+use crate::import::{self, review::WorkspaceTree, source::Source};
 use crate::model::ModelClient;
 use crate::proposal::store::ProposalStore;
-use crate::protocol::{ContextRef, HunkState, StartTaskParams, TaskStatus, TaskUpdate};
+use crate::protocol::{ContextRef, HunkState, StartTaskParams, TaskMode, TaskStatus, TaskUpdate};
 use crate::uri;
 use crate::workspace::TaskView;
 
@@ -93,6 +94,69 @@ impl Engine {
             engine.conclude(&task, outcome);
         });
         id
+    }
+
+    /// Imports a diff made elsewhere as a task whose proposal is the diff placed against
+    /// the current text (open buffers included); no model is involved. Returns its id.
+    pub fn import_diff(self: &Arc<Self>, source: Source) -> String {
+        let task = self.tasks.create(
+            format!("import {}", source.describe()),
+            TaskMode::Code,
+            self.sink.clone(),
+        );
+        let engine = self.clone();
+        let id = task.id.clone();
+        tokio::spawn(async move {
+            task.set_status(TaskStatus::Running);
+            match engine.import(&task, &source).await {
+                Ok(summary) => task.finish(TaskStatus::Completed, Some(summary)),
+                Err(message) => {
+                    task.emit(TaskUpdate::Error {
+                        message: message.clone(),
+                        will_retry: false,
+                    });
+                    task.finish(TaskStatus::Failed, Some(message))
+                }
+            };
+        });
+        id
+    }
+
+    /// Loads, parses and places the diff, installs the proposal, and reports every file
+    /// that could not be imported (binary changes, unreadable files) as an error update.
+    async fn import(&self, task: &Arc<Task>, source: &Source) -> Result<String, String> {
+        let text = import::source::load(source, &self.root).await?;
+        let patches = import::parse_diff(&text).map_err(|e| e.to_string())?;
+        let tree = WorkspaceTree::new(&self.root, self.store().open_buffers())?;
+        // Placement reads the disk and may run git for a 3-way base.
+        let (patches, outcomes) = tokio::task::spawn_blocking(move || {
+            let outcomes = import::plan::plan(&patches, &tree, true);
+            (patches, outcomes)
+        })
+        .await
+        .map_err(|e| format!("placing the diff failed: {e}"))?;
+        task.emit(TaskUpdate::Message {
+            delta: import::cli::report(&patches, &outcomes),
+        });
+        for problem in outcomes.iter().filter_map(|o| o.problem.as_ref()) {
+            task.emit(TaskUpdate::Error {
+                message: problem.clone(),
+                will_retry: false,
+            });
+        }
+        let files = import::review::review_files(&outcomes);
+        let (files, hunks) =
+            self.store()
+                .install_with_conflicts(&task.id, files, hunk_ids(&task.id));
+        task.emit(TaskUpdate::Proposal { files, hunks });
+        let conflicts: usize = outcomes.iter().map(|o| o.conflicts.len()).sum();
+        let problems = outcomes.iter().filter(|o| o.problem.is_some()).count();
+        Ok(format!(
+            "imported {} from {}: {hunks} hunks in {files} files, {conflicts} in conflict, \
+             {problems} files not importable",
+            plural(patches.len(), "file section"),
+            source.describe()
+        ))
     }
 
     /// Cancels a running task (its model stream is dropped at once). With `revert`, its
@@ -202,15 +266,9 @@ impl Engine {
         // A revert that raced the task's own ending still wins: the user asked for nothing.
         let keep = !task.revert_on_cancel.load(Ordering::SeqCst);
         if keep && !run.changes.is_empty() {
-            let counter = AtomicU64::new(0);
-            let next_id = || {
-                format!(
-                    "{}-{}",
-                    task.id,
-                    counter.fetch_add(1, Ordering::Relaxed) + 1
-                )
-            };
-            let (files, hunks) = self.store().install(&task.id, run.changes, next_id);
+            let (files, hunks) = self
+                .store()
+                .install(&task.id, run.changes, hunk_ids(&task.id));
             task.emit(TaskUpdate::Proposal { files, hunks });
         }
         match run.outcome {
@@ -256,6 +314,20 @@ impl Engine {
                 self.root.clone()
             }
         }
+    }
+}
+
+/// Hunk ids of a task: `<taskId>-1`, `<taskId>-2`, …
+fn hunk_ids(task_id: &str) -> impl FnMut() -> String + '_ {
+    let counter = AtomicU64::new(0);
+    move || format!("{task_id}-{}", counter.fetch_add(1, Ordering::Relaxed) + 1)
+}
+
+fn plural(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
     }
 }
 

@@ -1,0 +1,211 @@
+//! `agentls apply`: the real binary on a scratch working tree — atomic writes, `--check`,
+//! `--reject` with `.rej` files, `--3way` against the repository's objects, and diffs
+//! from standard input, `git:REF` and an http URL on loopback.
+
+use std::fs;
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+const GOOD_AND_BAD: &str = "--- a/good.txt\n+++ b/good.txt\n@@ -2,2 +2,2 @@\n a\n-b\n+B\n\
+--- a/bad.txt\n+++ b/bad.txt\n@@ -1,2 +1,2 @@\n x\n-y\n+Y\n";
+
+fn tree(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (path, text) in files {
+        fs::write(dir.path().join(path), text).unwrap();
+    }
+    dir
+}
+
+fn apply(cwd: &Path, args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_agentls"))
+        .current_dir(cwd)
+        .arg("apply")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn read(dir: &Path, path: &str) -> String {
+    fs::read_to_string(dir.join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[test]
+fn all_files_or_none_and_check_writes_nothing() {
+    let dir = tree(&[("good.txt", "0\na\nb\n"), ("bad.txt", "x\nchanged\n")]);
+    let checked = apply(dir.path(), &["--check", "-"], GOOD_AND_BAD);
+    assert_eq!(checked.status.code(), Some(1));
+    assert!(
+        stdout(&checked).contains("conflict at bad.txt:1"),
+        "{}",
+        stdout(&checked)
+    );
+
+    let refused = apply(dir.path(), &["-"], GOOD_AND_BAD);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(stdout(&refused).contains("nothing written"));
+    assert_eq!(read(dir.path(), "good.txt"), "0\na\nb\n");
+
+    fs::write(dir.path().join("bad.txt"), "x\ny\n").unwrap();
+    let clean = apply(dir.path(), &["--check", "-"], GOOD_AND_BAD);
+    assert_eq!(clean.status.code(), Some(0), "{}", stdout(&clean));
+    assert_eq!(
+        read(dir.path(), "good.txt"),
+        "0\na\nb\n",
+        "--check writes nothing"
+    );
+    let applied = apply(dir.path(), &["-"], GOOD_AND_BAD);
+    assert!(applied.status.success());
+    assert_eq!(read(dir.path(), "good.txt"), "0\na\nB\n");
+    assert_eq!(read(dir.path(), "bad.txt"), "x\nY\n");
+}
+
+#[test]
+fn reject_applies_what_places_and_writes_the_rest_to_rej_files() {
+    let dir = tree(&[("good.txt", "top\n0\na\nb\n"), ("bad.txt", "x\nchanged\n")]);
+    let output = apply(dir.path(), &["--reject", "-"], GOOD_AND_BAD);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stdout(&output).contains("modify good.txt: 1 hunk: 1 at offset +1"));
+    assert_eq!(read(dir.path(), "good.txt"), "top\n0\na\nB\n");
+    assert_eq!(read(dir.path(), "bad.txt"), "x\nchanged\n");
+    assert_eq!(
+        read(dir.path(), "bad.txt.rej"),
+        "diff a/bad.txt b/bad.txt\t(rejected hunks)\n@@ -1,2 +1,2 @@\n x\n-y\n+Y\n"
+    );
+}
+
+fn git(root: &Path, args: &[&str]) -> String {
+    let output = Command::new("git")
+        .current_dir(root)
+        .args(["-c", "user.name=t", "-c", "user.email=t@t"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "git {args:?}: {output:?}");
+    String::from_utf8(output.stdout).unwrap()
+}
+
+const LINES: &str = "1\n2\n3\n4\n5\n6\n7\n8\n9\n";
+
+#[test]
+fn three_way_merges_with_the_base_blob_and_git_refs_are_sources() {
+    let dir = tree(&[("n.txt", LINES)]);
+    let root = dir.path();
+    git(root, &["init", "-q", "-b", "main"]);
+    git(root, &["add", "-A"]);
+    git(root, &["commit", "-q", "-m", "base"]);
+    git(root, &["checkout", "-q", "-b", "feature"]);
+    fs::write(root.join("n.txt"), LINES.replace("5\n", "five\n")).unwrap();
+    git(root, &["commit", "-q", "-am", "five"]);
+    let diff = git(root, &["diff", "main", "feature"]);
+    git(root, &["checkout", "-q", "main"]);
+    let drifted = LINES.replace("3\n", "three\n").replace("7\n", "seven\n");
+    fs::write(root.join("n.txt"), &drifted).unwrap();
+
+    let without = apply(root, &["--check", "-"], &diff);
+    assert_eq!(without.status.code(), Some(1), "context no longer matches");
+    let merged = apply(root, &["--3way", "git:feature"], "");
+    assert!(merged.status.success(), "{}", stdout(&merged));
+    assert!(stdout(&merged).contains("1 by 3-way merge"));
+    assert_eq!(read(root, "n.txt"), drifted.replace("5\n", "five\n"));
+}
+
+#[test]
+fn renames_modes_and_binary_changes() {
+    let dir = tree(&[("old.sh", "echo hi\n")]);
+    let diff = "diff --git a/old.sh b/new.sh\nold mode 100644\nnew mode 100755\nsimilarity index 80%\nrename from old.sh\nrename to new.sh\n\
+--- a/old.sh\n+++ b/new.sh\n@@ -1 +1 @@\n-echo hi\n+echo hello\n";
+    let output = apply(dir.path(), &["-"], diff);
+    assert!(output.status.success(), "{}", stdout(&output));
+    assert!(!dir.path().join("old.sh").exists());
+    assert_eq!(read(dir.path(), "new.sh"), "echo hello\n");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = fs::metadata(dir.path().join("new.sh"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o100, 0o100, "executable");
+    }
+
+    let binary = "diff --git a/logo.png b/logo.png\nindex 1111111..2222222 100644\nBinary files a/logo.png and b/logo.png differ\n";
+    let output = apply(dir.path(), &["-"], binary);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stdout(&output).contains("logo.png: binary change"),
+        "{}",
+        stdout(&output)
+    );
+}
+
+#[test]
+fn malformed_diffs_name_the_line() {
+    let dir = tree(&[]);
+    let output = apply(
+        dir.path(),
+        &["-"],
+        "--- a/x\n+++ b/x\n@@ -1,2 +1,2 @@\n-a\n",
+    );
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("diff line 5: the hunk at line 3 ends early"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn urls_are_downloaded_with_bounded_redirects() {
+    use axum::Router;
+    use axum::response::Redirect;
+    use axum::routing::get;
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let address = runtime.block_on(async {
+        let app = Router::new()
+            .route("/change.diff", get(|| async { GOOD_AND_BAD }))
+            .route("/loop", get(|| async { Redirect::temporary("/loop") }))
+            .route(
+                "/missing",
+                get(|| async { (axum::http::StatusCode::NOT_FOUND, "no") }),
+            );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        address
+    });
+    let dir = tree(&[("good.txt", "0\na\nb\n"), ("bad.txt", "x\ny\n")]);
+    let url = |path: &str| format!("http://{address}{path}");
+
+    let output = apply(dir.path(), &[&url("/change.diff")], "");
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(read(dir.path(), "good.txt"), "0\na\nB\n");
+
+    let looping = apply(dir.path(), &[&url("/loop")], "");
+    assert_eq!(looping.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&looping.stderr).contains("redirect"),
+        "{looping:?}"
+    );
+    let missing = apply(dir.path(), &[&url("/missing")], "");
+    assert!(
+        String::from_utf8_lossy(&missing.stderr).contains("404"),
+        "{missing:?}"
+    );
+}
