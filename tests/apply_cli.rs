@@ -2,10 +2,11 @@
 //! `--reject` with `.rej` files, `--3way` against the repository's objects, and diffs
 //! from standard input, `git:REF` and an http URL on loopback.
 
+mod support;
+
 use std::fs;
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 const GOOD_AND_BAD: &str = "--- a/good.txt\n+++ b/good.txt\n@@ -2,2 +2,2 @@\n a\n-b\n+B\n\
 --- a/bad.txt\n+++ b/bad.txt\n@@ -1,2 +1,2 @@\n x\n-y\n+Y\n";
@@ -19,22 +20,7 @@ fn tree(files: &[(&str, &str)]) -> tempfile::TempDir {
 }
 
 fn apply(cwd: &Path, args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_agentls"))
-        .current_dir(cwd)
-        .arg("apply")
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
+    support::cli::agentls(cwd, cwd, &[&["apply"], args].concat(), stdin)
 }
 
 fn read(dir: &Path, path: &str) -> String {

@@ -2,31 +2,10 @@
 
 mod support;
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
-
 use serde_json::{Value, json};
+use support::cli::agentls;
 use support::fixture::Fixture;
 use support::model_server::Reply;
-
-fn agentls(dir: &std::path::Path, home: &std::path::Path, args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_agentls"))
-        .args(args)
-        .current_dir(dir)
-        .env("AGENTLS_HOME", home)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
-}
 
 #[test]
 fn apply_patch_applies_in_the_current_directory_and_summarizes() {

@@ -10,6 +10,8 @@
 //!    with the same bytes; every file git leaves in conflict, agentls applies or reports
 //!    in a `.rej` file — never drops.
 
+mod support;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -261,22 +263,7 @@ fn targets(diff: &str) -> Vec<PathBuf> {
 }
 
 fn agentls(cwd: &Path, args: &[&str], stdin: &str) -> Output {
-    use std::io::Write;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_agentls"))
-        .current_dir(cwd)
-        .args(args)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
+    support::cli::agentls(cwd, cwd, args, stdin)
 }
 
 fn git(cwd: &Path, args: &[&str]) -> String {

@@ -184,11 +184,29 @@ end)
 check(#picked == 2 and picked[1]:find('capitalise five', 1, true) and picked[2]:find('completed', 1, true)
   and picked[2]:find('capitalise two and eight', 1, true), 'task list, newest first: ' .. vim.inspect(picked))
 
--- ----- :AgentImport shows the server's error readably ------------------------------------
-vim.cmd('AgentImport does-not-exist.diff')
-wait('a readable error for :AgentImport', function()
+-- ----- :AgentImport: a diff made elsewhere becomes hunks; a bad source a readable error -----
+local diff_path = vim.fn.tempname() .. '.diff'
+vim.fn.writefile({
+  'diff --git a/imported.txt b/imported.txt',
+  'new file mode 100644',
+  '--- /dev/null',
+  '+++ b/imported.txt',
+  '@@ -0,0 +1,2 @@',
+  '+made elsewhere',
+  '+reviewed here',
+}, diff_path)
+vim.cmd('AgentImport ' .. diff_path)
+wait(':AgentImport to propose the diff', function()
   for _, note in ipairs(notes) do
-    if note.level == vim.log.levels.ERROR and note.message:find('agent/importDiff', 1, true) then
+    if note.message:find('imported ' .. diff_path .. ' — 1 hunks to review', 1, true) then
+      return true
+    end
+  end
+end)
+vim.cmd('AgentImport does-not-exist.diff')
+wait('a readable error for a missing diff file', function()
+  for _, note in ipairs(notes) do
+    if note.level == vim.log.levels.ERROR and note.message:find('does-not-exist.diff', 1, true) then
       return true
     end
   end
