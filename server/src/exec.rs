@@ -7,11 +7,14 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use serde::Serialize;
-use tokio::sync::watch;
+use tokio::sync::{oneshot, watch};
 
 use crate::documents::PositionEncoding;
 use crate::proposal::store::ProposalStore;
-use crate::protocol::{StartTaskParams, TaskMode, TaskStatus, TaskUpdate, TaskUpdateParams};
+use crate::protocol::{
+    ApprovalDecision, ApprovalRequestParams, StartTaskParams, TaskMode, TaskStatus, TaskUpdate,
+    TaskUpdateParams,
+};
 use crate::task::engine::{Engine, EngineSettings};
 use crate::task::{ClientSink, ProgressEvent};
 
@@ -22,6 +25,9 @@ pub struct Request {
     pub profile: Option<String>,
     /// JSON lines on stdout instead of text.
     pub json: bool,
+    /// Answer every approval request with `allow`; without it, every request is denied
+    /// (there is nobody to ask).
+    pub approve: bool,
 }
 
 /// One line of `--json` output.
@@ -41,6 +47,7 @@ struct JsonFile {
 
 struct ExecSink {
     json: bool,
+    approve: bool,
     finished: watch::Sender<Option<TaskStatus>>,
 }
 
@@ -57,6 +64,30 @@ impl ClientSink for ExecSink {
     }
 
     fn progress(&self, _task_id: &str, _event: ProgressEvent) {}
+
+    fn request_approval(
+        &self,
+        request: ApprovalRequestParams,
+    ) -> oneshot::Receiver<ApprovalDecision> {
+        let decision = if self.approve {
+            ApprovalDecision::Allow
+        } else {
+            ApprovalDecision::Deny
+        };
+        eprintln!(
+            "[approval] {:?} {}: {decision:?}{}",
+            request.kind,
+            request
+                .command
+                .map(|argv| argv.join(" "))
+                .or(request.reason)
+                .unwrap_or_default(),
+            if self.approve { "" } else { " (pass --approve to allow)" }
+        );
+        let (answer, receiver) = oneshot::channel();
+        let _ = answer.send(decision);
+        receiver
+    }
 }
 
 pub async fn run(settings: EngineSettings, request: Request) -> ExitCode {
@@ -70,6 +101,7 @@ pub async fn run(settings: EngineSettings, request: Request) -> ExitCode {
     let (finished, mut finished_rx) = watch::channel(None);
     let sink = Arc::new(ExecSink {
         json: request.json,
+        approve: request.approve,
         finished,
     });
     let store = ProposalStore::new(root.clone(), PositionEncoding::Utf8);

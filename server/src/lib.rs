@@ -14,6 +14,8 @@ pub mod lsp;
 pub mod model;
 pub mod patch;
 pub mod proposal;
+pub mod sandbox;
+pub mod sandbox_command;
 pub mod protocol;
 pub mod task;
 pub mod tools;

@@ -42,6 +42,10 @@ enum Command {
         /// Use a `[profiles.<name>]` from config.toml.
         #[arg(short, long)]
         profile: Option<String>,
+        /// Allow every approval request (commands outside the sandbox, patches under
+        /// `untrusted`); without it, every request is denied.
+        #[arg(long)]
+        approve: bool,
         /// What to do.
         prompt: String,
     },
@@ -61,6 +65,19 @@ enum Command {
         /// A file, `-` for standard input, an http(s) URL, or `git:REF` (a ref or range).
         source: String,
     },
+    /// Run a command the way a task's `shell` tool does: in a throwaway view of the
+    /// current directory, under the configured sandbox. For seeing what the sandbox allows.
+    Sandbox {
+        /// Allow network access for this command.
+        #[arg(long)]
+        network: bool,
+        /// The command and its arguments (after `--`).
+        #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+        command: Vec<String>,
+    },
+    /// The sandbox helper the server re-executes for each command (internal).
+    #[command(name = agentls::sandbox::HELPER_SUBCOMMAND, hide = true)]
+    SandboxHelper { spec: String },
     /// Apply a Codex `*** Begin Patch` patch to the current directory, atomically.
     ApplyPatch {
         /// The patch file; standard input when absent.
@@ -69,6 +86,11 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // The helper must stay single-threaded and quick: nothing else is set up for it.
+    if let Some(Command::SandboxHelper { spec }) = &cli.command {
+        return agentls::sandbox::helper::main(spec);
+    }
     init_logging();
     if rustls::crypto::ring::default_provider()
         .install_default()
@@ -76,7 +98,6 @@ fn main() -> ExitCode {
     {
         tracing::debug!("a TLS crypto provider was already installed");
     }
-    let cli = Cli::parse();
     let home = match agentls::config::agentls_home(&agentls::config::process_env) {
         Ok(home) => home,
         Err(error) => {
@@ -108,6 +129,7 @@ fn main() -> ExitCode {
             ask,
             model,
             profile,
+            approve,
             prompt,
         } => {
             let mode = if ask { TaskMode::Ask } else { TaskMode::Code };
@@ -117,6 +139,7 @@ fn main() -> ExitCode {
                 model,
                 profile,
                 json,
+                approve,
             };
             runtime().block_on(agentls::exec::run(settings, request))
         }
@@ -134,6 +157,10 @@ fn main() -> ExitCode {
             apply_diff(&source, options)
         }
         Command::ApplyPatch { file } => apply_patch(file),
+        Command::Sandbox { network, command } => {
+            runtime().block_on(agentls::sandbox_command::run(settings, network, command))
+        }
+        Command::SandboxHelper { .. } => unreachable!("dispatched before logging is set up"),
     }
 }
 

@@ -338,6 +338,21 @@ pub enum TaskUpdate {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         summary: Option<String>,
     },
+    /// The task's directory for commands was created: how, and where.
+    View {
+        strategy: ViewStrategy,
+        path: String,
+    },
+}
+
+/// How a task's view became a real directory (docs/architecture.md compares them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ViewStrategy {
+    /// An overlay over the workspace, mounted in a user namespace: costs nothing up front.
+    Overlay,
+    /// A copy of the workspace (reflinked where the filesystem can).
+    Copy,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -363,3 +378,50 @@ pub enum PlanStatus {
 }
 
 pub const TASK_UPDATE_NOTIFICATION: &str = "agent/taskUpdate";
+
+// ----- agent/requestApproval (server -> client) ----------------------------------------
+
+pub const REQUEST_APPROVAL_METHOD: &str = "agent/requestApproval";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ApprovalKind {
+    /// Run a command (outside the sandbox when `reason` says so).
+    Command,
+    /// Apply a patch to the task's view; `diff` carries it.
+    Patch,
+    /// Run a command with network access.
+    Network,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApprovalRequestParams {
+    pub task_id: String,
+    pub call_id: String,
+    pub kind: ApprovalKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cwd: Option<String>,
+    /// For a patch: the patch as the model wrote it (`*** Begin Patch` format).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub diff: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ApprovalDecision {
+    Allow,
+    /// Allow, and do not ask again for the same thing in this task.
+    AllowForTask,
+    Deny,
+    Cancel,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApprovalResult {
+    pub decision: ApprovalDecision,
+}

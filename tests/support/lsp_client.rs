@@ -30,6 +30,10 @@ pub struct ClientOptions {
     pub resource_operations: bool,
     /// Refuse every workspace/applyEdit (a client that says no).
     pub refuse_edits: bool,
+    /// Advertise `experimental.agent.approvals` and answer every `agent/requestApproval`
+    /// with this decision (`allow`, `allowForTask`, `deny`, `cancel`); `None`: a client
+    /// without the capability.
+    pub approval: Option<&'static str>,
 }
 
 impl Default for ClientOptions {
@@ -39,6 +43,7 @@ impl Default for ClientOptions {
             full_text_after_apply: false,
             resource_operations: true,
             refuse_edits: false,
+            approval: None,
         }
     }
 }
@@ -101,6 +106,7 @@ impl LspClient {
                     "workspaceFolders": [{"uri": file_uri(root), "name": "ws"}],
                     "initializationOptions": init_options,
                     "capabilities": {
+                        "experimental": {"agent": {"approvals": options.approval.is_some()}},
                         "general": {"positionEncodings": encodings},
                         "window": {"workDoneProgress": true},
                         "workspace": {"applyEdit": true, "workspaceEdit": {"documentChanges": true, "resourceOperations": resource_ops}},
@@ -427,6 +433,10 @@ fn answer_server_request(message: &Value, shared: &Mutex<Shared>, options: Clien
             }
             apply_workspace_edit(&mut shared, &edit, options)
         }
+        Some("agent/requestApproval") => Reply {
+            result: json!({"decision": options.approval.unwrap_or("deny")}),
+            did_change: vec![],
+        },
         _ => Reply {
             result: Value::Null,
             did_change: vec![],

@@ -5,6 +5,7 @@
 //! error: it goes back to the model, which reads it and tries something else.
 
 pub mod prompt;
+pub mod shell;
 
 use std::sync::{Arc, Mutex};
 
@@ -34,6 +35,7 @@ pub struct Agent {
     pub view: Arc<Mutex<TaskView>>,
     pub mode: TaskMode,
     pub max_turns: u32,
+    pub commands: shell::Commands,
 }
 
 /// Tool output shown to the client is cut to this; the model always gets all of it.
@@ -132,7 +134,7 @@ impl Agent {
                 "the arguments of `{name}` are not valid JSON; send a JSON object matching the tool's schema"
             ))
         } else {
-            self.run_blocking(name.to_string(), args.clone()).await
+            self.dispatch(call_id, name, &args).await
         };
         let (ok, text) = match result {
             Ok(output) => {
@@ -162,6 +164,33 @@ impl Agent {
             },
         });
         if ok { text } else { format!("error: {text}") }
+    }
+
+    /// Commands (and patch approvals) wait on processes and the user; the rest are quick
+    /// blocking work.
+    async fn dispatch(
+        &self,
+        call_id: &str,
+        name: &str,
+        args: &Value,
+    ) -> Result<tools::ToolOutput, String> {
+        if name == tools::shell::NAME && self.mode == TaskMode::Code {
+            let (text, changed_files) = self
+                .commands
+                .run(&self.task, &self.view, call_id, args)
+                .await?;
+            return Ok(tools::ToolOutput {
+                text,
+                changed_files,
+                ..tools::ToolOutput::default()
+            });
+        }
+        if name == tools::APPLY_PATCH && self.mode == TaskMode::Code {
+            self.commands
+                .approve_patch(&self.task, call_id, args)
+                .await?;
+        }
+        self.run_blocking(name.to_string(), args.clone()).await
     }
 
     /// Tools read files and walk directories: keep them off the async workers.

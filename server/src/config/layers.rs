@@ -22,6 +22,8 @@ const CONFIG_KEYS: &[&str] = &[
     "project_doc_fallback_filenames",
     "model_reasoning_effort",
     "max_turns",
+    "approval_timeout_ms",
+    "shell_environment_policy",
     "profile",
 ];
 const PROVIDER_KEYS: &[&str] = &[
@@ -36,7 +38,7 @@ const PROVIDER_KEYS: &[&str] = &[
     "stream_max_retries",
     "stream_idle_timeout_ms",
 ];
-const SANDBOX_WORKSPACE_WRITE_KEYS: &[&str] = &["writable_roots", "network_access"];
+const SANDBOX_WORKSPACE_WRITE_KEYS: &[&str] = &["writable_roots", "readable_roots", "network_access"];
 
 /// Where a layer came from, for messages.
 #[derive(Debug, Clone, PartialEq, Eq)]

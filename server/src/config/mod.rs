@@ -121,6 +121,10 @@ pub enum ReasoningEffort {
 #[serde(default)]
 pub struct SandboxWorkspaceWrite {
     pub writable_roots: Vec<PathBuf>,
+    /// Ours, not Codex's: directories outside the system ones that commands may read,
+    /// such as toolchains in the home directory (`~/.cargo`, `~/.rustup`). A leading `~/`
+    /// means the home directory.
+    pub readable_roots: Vec<PathBuf>,
     pub network_access: bool,
 }
 
@@ -257,6 +261,11 @@ pub struct Config {
     pub model_reasoning_effort: Option<ReasoningEffort>,
     /// Ours, not Codex's: model turns a task may take before it is stopped.
     pub max_turns: u32,
+    /// Ours: how long an `agent/requestApproval` may stay unanswered before it counts as
+    /// a denial.
+    pub approval_timeout_ms: u64,
+    /// The environment commands get.
+    pub shell_environment_policy: crate::sandbox::env::EnvPolicy,
     /// The profile that was applied, if any.
     pub profile: Option<String>,
 }
@@ -275,6 +284,8 @@ impl Default for Config {
             project_doc_fallback_filenames: Vec::new(),
             model_reasoning_effort: None,
             max_turns: 50,
+            approval_timeout_ms: 300_000,
+            shell_environment_policy: Default::default(),
             profile: None,
         }
     }

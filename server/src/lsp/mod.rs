@@ -102,6 +102,8 @@ impl LanguageServer for Backend {
             .and_then(|w| w.work_done_progress)
             .unwrap_or(false);
         self.sink.set_progress_supported(progress);
+        self.sink
+            .set_approvals_supported(approvals_supported(&params.capabilities));
 
         let mut settings = self.settings.clone();
         settings.init_options = params.initialization_options.clone();
@@ -515,6 +517,17 @@ fn code_action(
 }
 
 /// utf-8 when the client offers it (no conversion cost for us), else LSP's default utf-16.
+/// A client that can answer `agent/requestApproval` says so with
+/// `capabilities.experimental.agent.approvals: true`.
+fn approvals_supported(capabilities: &ClientCapabilities) -> bool {
+    capabilities
+        .experimental
+        .as_ref()
+        .and_then(|experimental| experimental.pointer("/agent/approvals"))
+        .and_then(serde_json::Value::as_bool)
+        .unwrap_or(false)
+}
+
 fn negotiate_encoding(capabilities: &ClientCapabilities) -> PositionEncoding {
     let offered = capabilities
         .general

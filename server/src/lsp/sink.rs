@@ -3,19 +3,27 @@
 //! tower-lsp's `send_notification` is async; spawning one future per update could reorder
 //! them, and awaiting inside a task's emitter would let one slow client stall every task.
 //! So updates go through a queue that a single forwarder drains in order.
+//!
+//! Approval requests go through the same queue (so a tool call's update reaches the
+//! client before the question about it), and their answers are awaited in a task of
+//! their own: the forwarder, like an LSP handler, never waits on the client.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tower_lsp_server::Client;
 use tower_lsp_server::ls_types::notification::{Notification, Progress};
+use tower_lsp_server::ls_types::request::Request;
 use tower_lsp_server::ls_types::{
     NumberOrString, ProgressParams, ProgressParamsValue, WorkDoneProgress, WorkDoneProgressBegin,
     WorkDoneProgressEnd, WorkDoneProgressReport,
 };
 
-use crate::protocol::{TASK_UPDATE_NOTIFICATION, TaskUpdateParams};
+use crate::protocol::{
+    ApprovalDecision, ApprovalRequestParams, ApprovalResult, REQUEST_APPROVAL_METHOD,
+    TASK_UPDATE_NOTIFICATION, TaskUpdateParams,
+};
 use crate::task::{ClientSink, ProgressEvent};
 
 /// `agent/taskUpdate`, for tower-lsp's typed notification API.
@@ -26,15 +34,27 @@ impl Notification for TaskUpdateNotification {
     const METHOD: &'static str = TASK_UPDATE_NOTIFICATION;
 }
 
+/// `agent/requestApproval`, for tower-lsp's typed request API.
+pub enum RequestApproval {}
+
+impl Request for RequestApproval {
+    type Params = ApprovalRequestParams;
+    type Result = ApprovalResult;
+    const METHOD: &'static str = REQUEST_APPROVAL_METHOD;
+}
+
 enum Outgoing {
     Update(TaskUpdateParams),
     Progress(String, ProgressEvent),
+    Approval(ApprovalRequestParams, oneshot::Sender<ApprovalDecision>),
 }
 
 pub struct LspSink {
     queue: mpsc::UnboundedSender<Outgoing>,
     /// The client announced `window.workDoneProgress`.
     progress_supported: AtomicBool,
+    /// The client announced `experimental.agent.approvals`.
+    approvals_supported: AtomicBool,
 }
 
 /// A client that never answers `window/workDoneProgress/create` must not stall updates.
@@ -54,13 +74,22 @@ impl LspSink {
                     Outgoing::Progress(task_id, event) => {
                         send_progress(&client, task_id, event).await
                     }
+                    Outgoing::Approval(params, answer) => {
+                        let client = client.clone();
+                        tokio::spawn(ask(client, params, answer));
+                    }
                 }
             }
         });
         LspSink {
             queue,
             progress_supported: AtomicBool::new(false),
+            approvals_supported: AtomicBool::new(false),
         }
+    }
+
+    pub fn set_approvals_supported(&self, supported: bool) {
+        self.approvals_supported.store(supported, Ordering::Relaxed);
     }
 
     pub fn set_progress_supported(&self, supported: bool) {
@@ -80,6 +109,33 @@ impl ClientSink for LspSink {
                 .send(Outgoing::Progress(task_id.to_string(), event));
         }
     }
+
+    fn request_approval(
+        &self,
+        request: ApprovalRequestParams,
+    ) -> oneshot::Receiver<ApprovalDecision> {
+        let (answer, receiver) = oneshot::channel();
+        if self.approvals_supported.load(Ordering::Relaxed) {
+            let _ = self.queue.send(Outgoing::Approval(request, answer));
+        }
+        receiver
+    }
+}
+
+/// A client error or a malformed answer is a denial.
+async fn ask(
+    client: Client,
+    params: ApprovalRequestParams,
+    answer: oneshot::Sender<ApprovalDecision>,
+) {
+    let decision = match client.send_request::<RequestApproval>(params).await {
+        Ok(result) => result.decision,
+        Err(error) => {
+            tracing::info!("approval request failed ({error}); treating it as a denial");
+            ApprovalDecision::Deny
+        }
+    };
+    let _ = answer.send(decision);
 }
 
 async fn send_progress(client: &Client, task_id: String, event: ProgressEvent) {

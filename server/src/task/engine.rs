@@ -5,11 +5,13 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use serde_json::Value;
 
 use super::{ClientSink, Task, TaskRegistry};
 use crate::agent::prompt::{self, ContextSnippet};
+use crate::agent::shell::Commands;
 use crate::agent::{Agent, Outcome};
 use crate::config::{self, ConfigSources};
 use crate::import::{self, review::WorkspaceTree, source::Source};
@@ -17,7 +19,9 @@ use crate::model::ModelClient;
 use crate::proposal::store::ProposalStore;
 use crate::protocol::{ContextRef, HunkState, StartTaskParams, TaskMode, TaskStatus, TaskUpdate};
 use crate::uri;
+use crate::sandbox;
 use crate::workspace::TaskView;
+use crate::workspace::materialize;
 
 /// Settings fixed for the life of the server.
 #[derive(Debug, Clone, Default)]
@@ -51,6 +55,7 @@ impl Engine {
         sink: Arc<dyn ClientSink>,
         settings: EngineSettings,
     ) -> Arc<Self> {
+        materialize::sweep_orphans(&views_dir(&settings.home));
         Arc::new(Engine {
             tasks: TaskRegistry::default(),
             store: Arc::new(Mutex::new(store)),
@@ -236,6 +241,12 @@ impl Engine {
         };
         let snippets = context_snippets(&self.root, &view, &params.context);
         let cwd_rel = uri::relative(&self.root, &cwd);
+        let commands = Commands::new(
+            views_dir(&self.settings.home),
+            sandbox::Policy::from_config(&config, home_dir().as_deref()),
+            config.approval_policy,
+            Duration::from_millis(config.approval_timeout_ms),
+        );
         let agent = Agent {
             task: task.clone(),
             client,
@@ -244,6 +255,7 @@ impl Engine {
             view: Arc::new(Mutex::new(view)),
             mode: params.mode,
             max_turns: config.max_turns,
+            commands,
         };
         task.set_status(TaskStatus::Running);
         let outcome = agent
@@ -253,6 +265,7 @@ impl Engine {
                 &snippets,
             ))
             .await;
+        agent.commands.close().await;
         let changes = agent
             .view
             .lock()
@@ -343,6 +356,16 @@ impl Run {
             changes: Vec::new(),
         }
     }
+}
+
+/// Where task views live: `$AGENTLS_HOME/views/<taskId>`.
+pub fn views_dir(home: &Path) -> PathBuf {
+    home.join("views")
+}
+
+/// The user's home directory, for `~/` in `readable_roots` and `writable_roots`.
+pub fn home_dir() -> Option<PathBuf> {
+    std::env::var_os("HOME").map(PathBuf::from)
 }
 
 /// The summary shown in task lists: the model's last message, first paragraph, bounded.

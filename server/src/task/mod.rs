@@ -14,10 +14,15 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use tokio::sync::mpsc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-use crate::protocol::{TaskMode, TaskStatus, TaskSummary, TaskUpdate, TaskUpdateParams};
+use crate::protocol::{
+    ApprovalDecision, ApprovalRequestParams, TaskMode, TaskStatus, TaskSummary, TaskUpdate,
+    TaskUpdateParams,
+};
 
 pub use emitter::FLUSH_HZ;
 
@@ -27,6 +32,11 @@ pub trait ClientSink: Send + Sync + 'static {
     /// A status line for the task (LSP `$/progress`): `begin` when it starts running,
     /// `report` as it works, `end` when it finishes.
     fn progress(&self, task_id: &str, event: ProgressEvent);
+    /// Asks the user to approve a command or patch (`agent/requestApproval`). The answer
+    /// arrives on the receiver; dropping the sender unanswered means the client cannot
+    /// be asked, which counts as a denial.
+    fn request_approval(&self, request: ApprovalRequestParams)
+    -> oneshot::Receiver<ApprovalDecision>;
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,6 +56,7 @@ pub struct Task {
     pub revert_on_cancel: AtomicBool,
     state: Mutex<TaskState>,
     updates: mpsc::UnboundedSender<TaskUpdate>,
+    sink: Arc<dyn ClientSink>,
 }
 
 struct TaskState {
@@ -61,6 +72,24 @@ impl Task {
     pub fn emit(&self, update: TaskUpdate) {
         // The emitter only goes away after `finish`; later updates have nowhere to go.
         let _ = self.updates.send(update);
+    }
+
+    /// Asks the user and waits for the decision. No answer within `timeout`, or a client
+    /// that cannot be asked, is a denial; cancelling the task answers `cancel` at once.
+    pub async fn request_approval(
+        &self,
+        request: ApprovalRequestParams,
+        timeout: Duration,
+    ) -> ApprovalDecision {
+        let answer = self.sink.request_approval(request);
+        tokio::select! {
+            answer = answer => answer.unwrap_or(ApprovalDecision::Deny),
+            () = tokio::time::sleep(timeout) => {
+                tracing::info!("task {}: no approval decision within {} ms; denied", self.id, timeout.as_millis());
+                ApprovalDecision::Deny
+            }
+            () = self.cancel.cancelled() => ApprovalDecision::Cancel,
+        }
     }
 
     pub fn status(&self) -> TaskStatus {
@@ -144,6 +173,7 @@ impl TaskRegistry {
                 events: Vec::new(),
             }),
             updates: tx,
+            sink: sink.clone(),
         });
         emitter::spawn(Arc::downgrade(&task), rx, sink);
         task.emit(TaskUpdate::Status {

@@ -7,6 +7,7 @@
 pub mod grep;
 pub mod list_dir;
 pub mod read_file;
+pub mod shell;
 
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -55,6 +56,7 @@ pub fn specs(mode: TaskMode) -> Vec<ToolSpec> {
             APPLY_PATCH_DESCRIPTION,
             apply_patch_parameters(),
         ));
+        tools.push(spec(shell::NAME, shell::description(), shell::parameters()));
     }
     tools
 }
@@ -80,6 +82,9 @@ pub fn run(
         UPDATE_PLAN => update_plan(args),
         APPLY_PATCH if mode == TaskMode::Code => apply_patch(view, args),
         APPLY_PATCH => Err("apply_patch is not available in ask mode: this task may only read. Answer the question instead.".into()),
+        // Commands wait on processes and approvals, so the agent runs them itself.
+        shell::NAME if mode == TaskMode::Code => Err("shell cannot run here; this is a bug in agentls".into()),
+        shell::NAME => Err("shell is not available in ask mode: this task may only read. Answer the question instead.".into()),
         other => Err(format!(
             "unknown tool `{other}`; available tools: {}",
             specs(mode).iter().map(|t| t.name.as_str()).collect::<Vec<_>>().join(", ")

@@ -9,6 +9,7 @@
 //! as produced by [`TaskView::resolve`]. Methods taking such a `rel` trust it: paths from
 //! the model must go through `resolve` first, which is where escapes are refused.
 
+pub mod materialize;
 mod paths;
 
 use std::cmp::Ordering;
@@ -187,6 +188,38 @@ impl TaskView {
                 new: edit.current.clone(),
             })
             .collect()
+    }
+
+    /// The unsaved buffers the task started from.
+    pub fn buffers(&self) -> &BTreeMap<String, String> {
+        &self.snapshot.buffers
+    }
+
+    /// Every path the task wrote or deleted, with its text now (`None`: deleted).
+    pub fn written(&self) -> impl Iterator<Item = (&str, Option<&str>)> {
+        self.edits
+            .iter()
+            .map(|(path, edit)| (path.as_str(), edit.current.as_deref()))
+    }
+
+    /// Files that exist only because of the task or the editor: written files and
+    /// unsaved buffers the task has not deleted.
+    pub fn held_in_memory(&self) -> Vec<String> {
+        self.memory_files().map(str::to_owned).collect()
+    }
+
+    /// Takes `text` (`None`: deleted) as the file's new state if it differs from what the
+    /// task sees; returns whether it did. How a command's changes join the view.
+    pub fn absorb(&mut self, rel: &str, text: Option<String>) -> bool {
+        let current = self.read(rel).ok().flatten();
+        if current == text {
+            return false;
+        }
+        match text {
+            Some(text) => self.write(rel, text),
+            None => self.delete(rel),
+        }
+        true
     }
 
     fn edit_mut(&mut self, rel: &str) -> &mut Edit {

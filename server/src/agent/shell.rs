@@ -1,0 +1,265 @@
+//! Running the model's `shell` calls: approvals first (design §6, decided here in the
+//! server, not in the client), then the command in the task's view directory under the
+//! sandbox, then whatever it changed folded back into the task's view.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::config::ApprovalPolicy;
+use crate::protocol::{ApprovalDecision, ApprovalKind, ApprovalRequestParams, TaskUpdate};
+use crate::sandbox::run::{self, Finished, Output};
+use crate::sandbox::{HelperSpec, Policy, approval};
+use crate::task::Task;
+use crate::tools::shell::{self, ShellArgs};
+use crate::workspace::TaskView;
+use crate::workspace::materialize::ViewDir;
+
+/// The task's command runner: its policies, its view directory (created on the first
+/// command) and the approvals the user granted for the whole task.
+pub struct Commands {
+    /// `$AGENTLS_HOME/views`.
+    pub views: PathBuf,
+    pub sandbox: Policy,
+    pub approval_policy: ApprovalPolicy,
+    pub approval_timeout: Duration,
+    dir: tokio::sync::Mutex<Option<ViewDir>>,
+    allowed_for_task: Mutex<HashSet<String>>,
+}
+
+/// How to run one command, as far as the sandbox is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Confine {
+    Sandboxed { network: bool },
+    Unsandboxed,
+}
+
+impl Commands {
+    pub fn new(
+        views: PathBuf,
+        sandbox: Policy,
+        approval_policy: ApprovalPolicy,
+        approval_timeout: Duration,
+    ) -> Self {
+        Commands {
+            views,
+            sandbox,
+            approval_policy,
+            approval_timeout,
+            dir: tokio::sync::Mutex::new(None),
+            allowed_for_task: Mutex::new(HashSet::new()),
+        }
+    }
+
+    /// Runs a `shell` call. `Ok(text)` for the model whatever the exit code; `Err` when the
+    /// command could not run (bad arguments, denied, no sandbox available).
+    pub async fn run(
+        &self,
+        task: &Task,
+        view: &Arc<Mutex<TaskView>>,
+        call_id: &str,
+        args: &Value,
+    ) -> Result<(String, bool), String> {
+        let args = shell::parse(args)?;
+        let workdir = match &args.workdir {
+            Some(dir) => lock(view).resolve(dir).map_err(|e| e.to_string())?,
+            None => String::new(),
+        };
+        let root = lock(view).root().to_path_buf();
+        let cwd = if workdir.is_empty() { root } else { root.join(&workdir) };
+        let cwd = cwd.display().to_string();
+        let mut confine = Confine::Sandboxed { network: false };
+        if let Some(reason) =
+            approval::before_command(self.approval_policy, &args.argv, args.escalation.as_deref())
+        {
+            self.ask_command(task, call_id, ApprovalKind::Command, &args, cwd.clone(), reason)
+                .await?;
+            if args.escalation.is_some() {
+                confine = Confine::Unsandboxed;
+            }
+        }
+        let mut finished = self.execute(task, view, &args, &workdir, confine).await?;
+        if self.approval_policy == ApprovalPolicy::OnFailure
+            && self.sandbox.mode != crate::config::SandboxMode::DangerFullAccess
+            && let Some(kind) = approval::sandbox_denial(finished.exit_code, &finished.output)
+        {
+            let reason = "the command failed in the sandbox; run it again without that restriction?";
+            if self
+                .ask_command(task, call_id, kind, &args, cwd, reason.into())
+                .await
+                .is_ok()
+            {
+                let retry = match kind {
+                    ApprovalKind::Network => Confine::Sandboxed { network: true },
+                    _ => Confine::Unsandboxed,
+                };
+                finished = self.execute(task, view, &args, &workdir, retry).await?;
+            }
+        }
+        let changed = self.absorb_changes(view).await;
+        Ok((shell::report(&finished, args.timeout), changed))
+    }
+
+    /// Under `untrusted`, a patch is shown to the user before it enters the view.
+    pub async fn approve_patch(&self, task: &Task, call_id: &str, args: &Value) -> Result<(), String> {
+        if !approval::before_patch(self.approval_policy) {
+            return Ok(());
+        }
+        let request = ApprovalRequestParams {
+            task_id: task.id.clone(),
+            call_id: call_id.to_string(),
+            kind: ApprovalKind::Patch,
+            command: None,
+            cwd: None,
+            diff: args.get("input").and_then(Value::as_str).map(str::to_owned),
+            reason: None,
+        };
+        self.ask(task, request, "patch".into(), "this patch").await
+    }
+
+    /// Asks about a command, unless it was already allowed for the whole task.
+    async fn ask_command(
+        &self,
+        task: &Task,
+        call_id: &str,
+        kind: ApprovalKind,
+        args: &ShellArgs,
+        cwd: String,
+        reason: String,
+    ) -> Result<(), String> {
+        let key = match kind {
+            ApprovalKind::Network => "network".to_string(),
+            _ => format!("{kind:?}:{}", args.argv.join("\u{0}")),
+        };
+        let request = ApprovalRequestParams {
+            task_id: task.id.clone(),
+            call_id: call_id.to_string(),
+            kind,
+            command: Some(args.argv.clone()),
+            cwd: Some(cwd),
+            diff: None,
+            reason: Some(reason),
+        };
+        let what = format!("running `{}`", args.argv.join(" "));
+        self.ask(task, request, key, &what).await
+    }
+
+    /// `Err` carries the message the model gets for a refusal.
+    async fn ask(
+        &self,
+        task: &Task,
+        request: ApprovalRequestParams,
+        key: String,
+        what: &str,
+    ) -> Result<(), String> {
+        if lock(&self.allowed_for_task).contains(&key) {
+            return Ok(());
+        }
+        match task.request_approval(request, self.approval_timeout).await {
+            ApprovalDecision::Allow => Ok(()),
+            ApprovalDecision::AllowForTask => {
+                lock(&self.allowed_for_task).insert(key);
+                Ok(())
+            }
+            ApprovalDecision::Deny => Err(format!(
+                "the user did not approve {what} (denied, unanswered, or the editor cannot ask); do not retry it, find another way or explain what you need"
+            )),
+            ApprovalDecision::Cancel => Err("the task was cancelled".into()),
+        }
+    }
+
+    /// Writes the task's edits into its directory and runs the command there.
+    async fn execute(
+        &self,
+        task: &Task,
+        view: &Arc<Mutex<TaskView>>,
+        args: &ShellArgs,
+        workdir: &str,
+        confine: Confine,
+    ) -> Result<Finished, String> {
+        let mut dir = self.dir.lock().await;
+        if dir.is_none() {
+            let created = self.create_dir(task, view).await?;
+            *dir = Some(created);
+        }
+        let Some(dir) = dir.as_mut() else {
+            return Err("the task's directory is missing".into());
+        };
+        {
+            let view = lock(view);
+            dir.flush(view.written())
+                .map_err(|e| format!("cannot write your edits into the task's directory: {e}"))?;
+        }
+        let tree = dir.tree();
+        let confinement = match confine {
+            Confine::Sandboxed { network } => {
+                self.sandbox
+                    .confinement(&tree, &dir.tmp(), &dir.extra_readable(), network)
+            }
+            Confine::Unsandboxed => None,
+        };
+        let spec = HelperSpec {
+            overlay: dir.overlay(),
+            tmp: dir.tmp(),
+            cwd: if workdir.is_empty() { tree.clone() } else { tree.join(workdir) },
+            confine: confinement,
+            command: args.argv.clone(),
+        };
+        let env = self.sandbox.command_env(&dir.tmp());
+        run::run(
+            &spec,
+            &env,
+            Output::Capture(shell::OUTPUT_LIMIT),
+            Some(args.timeout),
+            &task.cancel,
+        )
+        .await
+        .map_err(|e| format!("cannot start the command: {e}"))
+    }
+
+    async fn create_dir(&self, task: &Task, view: &Arc<Mutex<TaskView>>) -> Result<ViewDir, String> {
+        let (root, buffers) = {
+            let view = lock(view);
+            (view.root().to_path_buf(), view.buffers().clone())
+        };
+        let views = self.views.clone();
+        let id = task.id.clone();
+        let created = tokio::task::spawn_blocking(move || ViewDir::create(&views, &id, &root, &buffers))
+            .await
+            .map_err(|e| format!("creating the task's directory crashed: {e}"))?
+            .map_err(|e| format!("cannot create the task's directory under {}: {e}", self.views.display()))?;
+        task.emit(TaskUpdate::View {
+            strategy: created.strategy(),
+            path: created.tree().display().to_string(),
+        });
+        Ok(created)
+    }
+
+    /// Folds what the command changed into the task's view; true if anything changed.
+    async fn absorb_changes(&self, view: &Arc<Mutex<TaskView>>) -> bool {
+        let mut dir = self.dir.lock().await;
+        let Some(dir) = dir.as_mut() else {
+            return false;
+        };
+        let known = lock(view).held_in_memory();
+        let found = dir.collect(&known);
+        let mut view = lock(view);
+        let mut changed = false;
+        for (path, text) in found {
+            changed |= view.absorb(&path, text);
+        }
+        changed
+    }
+
+    /// Removes the task's directory (its changes are already in the view).
+    pub async fn close(&self) {
+        self.dir.lock().await.take();
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
