@@ -40,9 +40,8 @@ async fn fixture(files: &[(&str, &str)], script: Vec<Reply>, extra: &str) -> Fix
     let (_, prefix) = python();
     let config_path = fixture.home().join("config.toml");
     let mut config = std::fs::read_to_string(&config_path).unwrap();
-    config = format!(
-        "{extra}\n{config}\n[sandbox_workspace_write]\nreadable_roots = [{prefix:?}]\n"
-    );
+    config =
+        format!("{extra}\n{config}\n[sandbox_workspace_write]\nreadable_roots = [{prefix:?}]\n");
     std::fs::write(config_path, config).unwrap();
     fixture
 }
@@ -97,6 +96,16 @@ async fn run_task(client: &mut LspClient, prompt: &str) -> (String, Value) {
 
 #[tokio::test]
 async fn the_agent_runs_the_failing_test_fixes_the_code_and_sees_it_pass() {
+    feedback_loop(None).await;
+}
+
+/// The same loop where overlays are unavailable (stock Ubuntu 24.04), on a copy.
+#[tokio::test]
+async fn the_feedback_loop_works_on_a_copied_view() {
+    feedback_loop(Some("copy")).await;
+}
+
+async fn feedback_loop(view_strategy: Option<&'static str>) {
     let (py, _) = python();
     let test = json!({"command": [py, "-m", "unittest", "-v", "test_calc"]});
     let fixture = fixture(
@@ -110,19 +119,32 @@ async fn the_agent_runs_the_failing_test_fixes_the_code_and_sees_it_pass() {
         "",
     )
     .await;
-    let mut client = fixture.client(ClientOptions::default()).await;
+    let mut client = fixture
+        .client(ClientOptions {
+            view_strategy,
+            ..ClientOptions::default()
+        })
+        .await;
     let (task, finished) = run_task(&mut client, "make the tests pass").await;
     assert_eq!(finished["status"], "completed", "{finished}");
 
     let outputs = tool_outputs(&fixture);
     assert_eq!(outputs.len(), 3, "{outputs:#?}");
     assert!(outputs[0].contains("Exit code: 1"), "{}", outputs[0]);
-    assert!(outputs[0].contains("AssertionError: -1 != 5"), "{}", outputs[0]);
+    assert!(
+        outputs[0].contains("AssertionError: -1 != 5"),
+        "{}",
+        outputs[0]
+    );
     assert!(outputs[2].contains("Exit code: 0"), "{}", outputs[2]);
     assert!(outputs[2].contains("OK"), "{}", outputs[2]);
 
     let files = proposal_files(&mut client, &task).await;
-    assert_eq!(files.len(), 1, "only the fix, no bytecode caches: {files:#?}");
+    assert_eq!(
+        files.len(),
+        1,
+        "only the fix, no bytecode caches: {files:#?}"
+    );
     assert!(new_texts(file(&files, "/calc.py").unwrap()).contains("a + b"));
     assert_eq!(fixture.disk("calc.py").as_deref(), Some(CALC));
     assert!(!fixture.root().join("__pycache__").exists());
@@ -131,15 +153,27 @@ async fn the_agent_runs_the_failing_test_fixes_the_code_and_sees_it_pass() {
         .into_iter()
         .find(|u| u["update"]["kind"] == "view")
         .expect("the task reports how its directory was made");
-    assert!(["overlay", "copy"].contains(&view["update"]["strategy"].as_str().unwrap()));
-    assert_eq!(views_left(fixture.home()), 0, "the view is removed when the task ends");
+    let strategy = view["update"]["strategy"].as_str().unwrap();
+    assert!(["overlay", "copy"].contains(&strategy));
+    if let Some(forced) = view_strategy {
+        assert_eq!(strategy, forced);
+    }
+    assert_eq!(
+        views_left(fixture.home()),
+        0,
+        "the view is removed when the task ends"
+    );
 }
 
 #[tokio::test]
 async fn what_a_command_creates_changes_and_deletes_becomes_hunks() {
     let script = "printf 'one\\nTWO\\n' > edited.txt; echo fresh > made/new.txt; rm gone.txt";
     let fixture = fixture(
-        &[("edited.txt", "one\ntwo\n"), ("gone.txt", "bye\n"), ("made/keep", "")],
+        &[
+            ("edited.txt", "one\ntwo\n"),
+            ("gone.txt", "bye\n"),
+            ("made/keep", ""),
+        ],
         vec![
             Reply::tool_call("shell", json!({"command": script})),
             Reply::text("done"),
@@ -153,11 +187,20 @@ async fn what_a_command_creates_changes_and_deletes_becomes_hunks() {
     let files = proposal_files(&mut client, &task).await;
     let kinds: Vec<(&str, &str)> = ["edited.txt", "made/new.txt", "gone.txt"]
         .iter()
-        .map(|p| (*p, file(&files, p).map_or("missing", |f| f["kind"].as_str().unwrap())))
+        .map(|p| {
+            (
+                *p,
+                file(&files, p).map_or("missing", |f| f["kind"].as_str().unwrap()),
+            )
+        })
         .collect();
     assert_eq!(
         kinds,
-        [("edited.txt", "modify"), ("made/new.txt", "create"), ("gone.txt", "delete")]
+        [
+            ("edited.txt", "modify"),
+            ("made/new.txt", "create"),
+            ("gone.txt", "delete")
+        ]
     );
     assert!(new_texts(file(&files, "edited.txt").unwrap()).contains("TWO"));
     assert_eq!(fixture.disk("gone.txt").as_deref(), Some("bye\n"));
@@ -171,7 +214,10 @@ async fn commands_see_unsaved_buffers_and_the_tasks_own_edits() {
         &[("draft.txt", "saved\n")],
         vec![
             Reply::tool_call("apply_patch", json!({"input": patch})),
-            Reply::tool_call("shell", json!({"command": ["cat", "draft.txt", "added.txt"]})),
+            Reply::tool_call(
+                "shell",
+                json!({"command": ["cat", "draft.txt", "added.txt"]}),
+            ),
             Reply::text("done"),
         ],
         "",
@@ -193,7 +239,10 @@ async fn a_command_that_runs_too_long_is_killed_and_reported() {
     let fixture = fixture(
         &[],
         vec![
-            Reply::tool_call("shell", json!({"command": ["sleep", "30"], "timeout_ms": 300})),
+            Reply::tool_call(
+                "shell",
+                json!({"command": ["sleep", "30"], "timeout_ms": 300}),
+            ),
             Reply::text("gave up"),
         ],
         "",
@@ -204,7 +253,11 @@ async fn a_command_that_runs_too_long_is_killed_and_reported() {
     run_task(&mut client, "wait").await;
     assert!(started.elapsed() < Duration::from_secs(15));
     let outputs = tool_outputs(&fixture);
-    assert!(outputs[0].contains("Timed out after 300 ms"), "{}", outputs[0]);
+    assert!(
+        outputs[0].contains("Timed out after 300 ms"),
+        "{}",
+        outputs[0]
+    );
 }
 
 #[tokio::test]
@@ -220,7 +273,10 @@ async fn cancelling_a_task_kills_its_running_command() {
     let task = client.start_task(json!({"prompt": "wait"})).await;
     let deadline = std::time::Instant::now() + Duration::from_secs(15);
     while !support::processes_running(marker) {
-        assert!(std::time::Instant::now() < deadline, "the command never started");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the command never started"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     client
@@ -230,7 +286,10 @@ async fn cancelling_a_task_kills_its_running_command() {
     let finished = client.wait_finished(&task).await;
     assert_eq!(finished["status"], "cancelled");
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert!(!support::processes_running(marker), "the command survived the cancel");
+    assert!(
+        !support::processes_running(marker),
+        "the command survived the cancel"
+    );
 }
 
 // ----- approvals -------------------------------------------------------------------------
@@ -268,7 +327,11 @@ async fn untrusted_touch(approval: Option<&'static str>) -> (Fixture, LspClient,
 async fn an_untrusted_command_runs_only_after_the_editor_allows_it() {
     let (fixture, mut client, task) = untrusted_touch(Some("allow")).await;
     let requests = approval_requests(&client);
-    assert_eq!(requests.len(), 2, "plain allow is asked again: {requests:#?}");
+    assert_eq!(
+        requests.len(),
+        2,
+        "plain allow is asked again: {requests:#?}"
+    );
     assert_eq!(requests[0]["kind"], "command");
     assert_eq!(requests[0]["taskId"], task.as_str());
     assert_eq!(requests[0]["command"], json!(MAKE));

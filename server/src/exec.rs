@@ -82,7 +82,11 @@ impl ClientSink for ExecSink {
                 .map(|argv| argv.join(" "))
                 .or(request.reason)
                 .unwrap_or_default(),
-            if self.approve { "" } else { " (pass --approve to allow)" }
+            if self.approve {
+                ""
+            } else {
+                " (pass --approve to allow)"
+            }
         );
         let (answer, receiver) = oneshot::channel();
         let _ = answer.send(decision);

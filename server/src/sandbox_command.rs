@@ -72,10 +72,20 @@ async fn try_run(
         command,
     };
     let env = policy.command_env(&view.tmp());
-    let finished = run::run(&spec, &env, Output::Inherit, None, &CancellationToken::new())
-        .await
-        .map_err(|e| format!("cannot start the helper: {e}"))?;
-    let changed: Vec<String> = view.collect(&[]).into_iter().map(|(path, _)| path).collect();
+    let finished = run::run(
+        &spec,
+        &env,
+        Output::Inherit,
+        None,
+        &CancellationToken::new(),
+    )
+    .await
+    .map_err(|e| format!("cannot start the helper: {e}"))?;
+    let changed: Vec<String> = view
+        .collect(&[])
+        .into_iter()
+        .map(|(path, _)| path)
+        .collect();
     if !changed.is_empty() {
         eprintln!(
             "agentls sandbox: the command changed {} (discarded with the view)",
@@ -83,6 +93,8 @@ async fn try_run(
         );
     }
     Ok(ExitCode::from(
-        finished.exit_code.map_or(1, |code| code.clamp(0, 255) as u8),
+        finished
+            .exit_code
+            .map_or(1, |code| code.clamp(0, 255) as u8),
     ))
 }

@@ -34,6 +34,8 @@ pub struct ClientOptions {
     /// with this decision (`allow`, `allowForTask`, `deny`, `cancel`); `None`: a client
     /// without the capability.
     pub approval: Option<&'static str>,
+    /// Force how task views are made (`AGENTLS_VIEW_STRATEGY`: `overlay` or `copy`).
+    pub view_strategy: Option<&'static str>,
 }
 
 impl Default for ClientOptions {
@@ -44,6 +46,7 @@ impl Default for ClientOptions {
             resource_operations: true,
             refuse_edits: false,
             approval: None,
+            view_strategy: None,
         }
     }
 }
@@ -127,7 +130,11 @@ impl LspClient {
 
     /// Spawns the server without initializing it.
     pub fn spawn(root: &Path, home: &Path, options: ClientOptions) -> LspClient {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_agentls"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_agentls"));
+        if let Some(strategy) = options.view_strategy {
+            command.env("AGENTLS_VIEW_STRATEGY", strategy);
+        }
+        let mut child = command
             .current_dir(root)
             .env("AGENTLS_HOME", home)
             .env("AGENTLS_LOG", "agentls=debug")

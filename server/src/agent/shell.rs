@@ -69,14 +69,25 @@ impl Commands {
             None => String::new(),
         };
         let root = lock(view).root().to_path_buf();
-        let cwd = if workdir.is_empty() { root } else { root.join(&workdir) };
+        let cwd = if workdir.is_empty() {
+            root
+        } else {
+            root.join(&workdir)
+        };
         let cwd = cwd.display().to_string();
         let mut confine = Confine::Sandboxed { network: false };
         if let Some(reason) =
             approval::before_command(self.approval_policy, &args.argv, args.escalation.as_deref())
         {
-            self.ask_command(task, call_id, ApprovalKind::Command, &args, cwd.clone(), reason)
-                .await?;
+            self.ask_command(
+                task,
+                call_id,
+                ApprovalKind::Command,
+                &args,
+                cwd.clone(),
+                reason,
+            )
+            .await?;
             if args.escalation.is_some() {
                 confine = Confine::Unsandboxed;
             }
@@ -86,7 +97,8 @@ impl Commands {
             && self.sandbox.mode != crate::config::SandboxMode::DangerFullAccess
             && let Some(kind) = approval::sandbox_denial(finished.exit_code, &finished.output)
         {
-            let reason = "the command failed in the sandbox; run it again without that restriction?";
+            let reason =
+                "the command failed in the sandbox; run it again without that restriction?";
             if self
                 .ask_command(task, call_id, kind, &args, cwd, reason.into())
                 .await
@@ -104,7 +116,12 @@ impl Commands {
     }
 
     /// Under `untrusted`, a patch is shown to the user before it enters the view.
-    pub async fn approve_patch(&self, task: &Task, call_id: &str, args: &Value) -> Result<(), String> {
+    pub async fn approve_patch(
+        &self,
+        task: &Task,
+        call_id: &str,
+        args: &Value,
+    ) -> Result<(), String> {
         if !approval::before_patch(self.approval_policy) {
             return Ok(());
         }
@@ -204,7 +221,11 @@ impl Commands {
         let spec = HelperSpec {
             overlay: dir.overlay(),
             tmp: dir.tmp(),
-            cwd: if workdir.is_empty() { tree.clone() } else { tree.join(workdir) },
+            cwd: if workdir.is_empty() {
+                tree.clone()
+            } else {
+                tree.join(workdir)
+            },
             confine: confinement,
             command: args.argv.clone(),
         };
@@ -220,17 +241,27 @@ impl Commands {
         .map_err(|e| format!("cannot start the command: {e}"))
     }
 
-    async fn create_dir(&self, task: &Task, view: &Arc<Mutex<TaskView>>) -> Result<ViewDir, String> {
+    async fn create_dir(
+        &self,
+        task: &Task,
+        view: &Arc<Mutex<TaskView>>,
+    ) -> Result<ViewDir, String> {
         let (root, buffers) = {
             let view = lock(view);
             (view.root().to_path_buf(), view.buffers().clone())
         };
         let views = self.views.clone();
         let id = task.id.clone();
-        let created = tokio::task::spawn_blocking(move || ViewDir::create(&views, &id, &root, &buffers))
-            .await
-            .map_err(|e| format!("creating the task's directory crashed: {e}"))?
-            .map_err(|e| format!("cannot create the task's directory under {}: {e}", self.views.display()))?;
+        let created =
+            tokio::task::spawn_blocking(move || ViewDir::create(&views, &id, &root, &buffers))
+                .await
+                .map_err(|e| format!("creating the task's directory crashed: {e}"))?
+                .map_err(|e| {
+                    format!(
+                        "cannot create the task's directory under {}: {e}",
+                        self.views.display()
+                    )
+                })?;
         task.emit(TaskUpdate::View {
             strategy: created.strategy(),
             path: created.tree().display().to_string(),
@@ -261,5 +292,7 @@ impl Commands {
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }

@@ -38,7 +38,8 @@ const PROVIDER_KEYS: &[&str] = &[
     "stream_max_retries",
     "stream_idle_timeout_ms",
 ];
-const SANDBOX_WORKSPACE_WRITE_KEYS: &[&str] = &["writable_roots", "readable_roots", "network_access"];
+const SANDBOX_WORKSPACE_WRITE_KEYS: &[&str] =
+    &["writable_roots", "readable_roots", "network_access"];
 
 /// Where a layer came from, for messages.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -6,9 +6,9 @@ use crate::protocol::ApprovalKind;
 
 /// Commands that only read, run without asking under `untrusted`.
 const READ_ONLY_PROGRAMS: [&str; 24] = [
-    "ls", "cat", "head", "tail", "wc", "pwd", "echo", "grep", "rg", "sort", "uniq", "cut",
-    "stat", "file", "which", "true", "false", "tree", "nl", "diff", "cmp", "basename",
-    "dirname", "realpath",
+    "ls", "cat", "head", "tail", "wc", "pwd", "echo", "grep", "rg", "sort", "uniq", "cut", "stat",
+    "file", "which", "true", "false", "tree", "nl", "diff", "cmp", "basename", "dirname",
+    "realpath",
 ];
 const READ_ONLY_GIT: [&str; 5] = ["status", "diff", "log", "show", "blame"];
 /// `find` actions that write or run something.
@@ -105,20 +105,32 @@ mod tests {
     fn untrusted_asks_for_anything_but_plain_reads() {
         let policy = ApprovalPolicy::Untrusted;
         assert_eq!(before_command(policy, &argv(&["ls", "-la"]), None), None);
-        assert_eq!(before_command(policy, &argv(&["git", "status"]), None), None);
+        assert_eq!(
+            before_command(policy, &argv(&["git", "status"]), None),
+            None
+        );
         assert!(before_command(policy, &argv(&["git", "commit", "-m", "x"]), None).is_some());
         assert!(before_command(policy, &argv(&["python3", "-m", "unittest"]), None).is_some());
         assert!(before_command(policy, &argv(&["bash", "-lc", "cat a > b"]), None).is_some());
         assert!(before_command(policy, &argv(&["find", ".", "-delete"]), None).is_some());
-        assert_eq!(before_command(policy, &argv(&["bash", "-lc", "cat a"]), None), None);
+        assert_eq!(
+            before_command(policy, &argv(&["bash", "-lc", "cat a"]), None),
+            None
+        );
     }
 
     #[test]
     fn escalations_are_asked_for_unless_the_policy_never_asks() {
         let command = argv(&["curl", "example.com"]);
         assert!(before_command(ApprovalPolicy::OnRequest, &command, Some("fetch")).is_some());
-        assert_eq!(before_command(ApprovalPolicy::OnRequest, &command, None), None);
-        assert_eq!(before_command(ApprovalPolicy::Never, &command, Some("x")), None);
+        assert_eq!(
+            before_command(ApprovalPolicy::OnRequest, &command, None),
+            None
+        );
+        assert_eq!(
+            before_command(ApprovalPolicy::Never, &command, Some("x")),
+            None
+        );
     }
 
     #[test]

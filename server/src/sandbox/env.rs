@@ -39,13 +39,22 @@ mod tests {
     use super::*;
 
     fn vars(names: &[&str]) -> Vec<(String, String)> {
-        names.iter().map(|n| (n.to_string(), "v".to_string())).collect()
+        names
+            .iter()
+            .map(|n| (n.to_string(), "v".to_string()))
+            .collect()
     }
 
     #[test]
     fn credentials_are_dropped_and_the_rest_kept() {
         let env = command_env(
-            vars(&["PATH", "OPENAI_API_KEY", "github_token", "AWS_SECRET_ACCESS_KEY", "HOME"]),
+            vars(&[
+                "PATH",
+                "OPENAI_API_KEY",
+                "github_token",
+                "AWS_SECRET_ACCESS_KEY",
+                "HOME",
+            ]),
             &EnvPolicy::default(),
         );
         let names: Vec<&str> = env.iter().map(|(n, _)| n.as_str()).collect();

@@ -21,8 +21,9 @@ use super::{Confinement, HelperSpec, OverlayMount, landlock, seccomp};
 pub const SETUP_FAILED: u8 = 125;
 /// How much the private tmp may hold when it is a tmpfs.
 const TMP_SIZE: &str = "size=256m";
-/// The largest single file a command may write (it gets `EFBIG` beyond).
-const MAX_FILE_SIZE: libc::rlim_t = 4 << 30;
+/// The largest single file a command may write (it gets `EFBIG` beyond): the only bound on
+/// the private tmp when the view is a copy and no tmpfs can be mounted.
+const MAX_FILE_SIZE: libc::rlim_t = 1 << 30;
 
 pub fn main(spec_json: &str) -> ExitCode {
     let spec: HelperSpec = match serde_json::from_str(spec_json) {
@@ -164,7 +165,13 @@ fn drop_capabilities() -> io::Result<()> {
     const CAPABILITY_VERSION_3: u32 = 0x2008_0522;
     // SAFETY: prctl/capset on this process with correctly laid out arguments.
     unsafe {
-        libc::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+        libc::prctl(
+            libc::PR_CAP_AMBIENT,
+            libc::PR_CAP_AMBIENT_CLEAR_ALL,
+            0,
+            0,
+            0,
+        );
         for capability in 0..64 {
             // Fails with EINVAL past the last capability this kernel knows; EPERM when
             // not privileged, where there is nothing to drop.
@@ -253,7 +260,13 @@ fn mount_view(overlay: &OverlayMount, tmp: &Path) -> io::Result<()> {
     fs::write("/proc/self/uid_map", format!("{uid} {uid} 1"))?;
     fs::write("/proc/self/gid_map", format!("{gid} {gid} 1"))?;
     // Our mounts must not propagate back to the parent namespace.
-    mount(None, Path::new("/"), None, libc::MS_REC | libc::MS_PRIVATE, None)?;
+    mount(
+        None,
+        Path::new("/"),
+        None,
+        libc::MS_REC | libc::MS_PRIVATE,
+        None,
+    )?;
     let options = format!(
         "lowerdir={},upperdir={},workdir={},userxattr",
         overlay.lower.display(),
@@ -269,7 +282,13 @@ fn mount_view(overlay: &OverlayMount, tmp: &Path) -> io::Result<()> {
     )?;
     let git = overlay.merged.join(".git");
     if git.is_dir() {
-        mount(Some(&git.to_string_lossy()), &git, None, libc::MS_BIND | libc::MS_REC, None)?;
+        mount(
+            Some(&git.to_string_lossy()),
+            &git,
+            None,
+            libc::MS_BIND | libc::MS_REC,
+            None,
+        )?;
         mount(
             None,
             &git,

@@ -46,8 +46,14 @@ pub fn restrict_self(rules: &PathRules, network: bool) -> Result<(), LandlockErr
     }
     let status = ruleset
         .create()?
-        .add_rules(path_beneath_rules(&rules.readable, AccessFs::from_read(FS_ABI)))?
-        .add_rules(path_beneath_rules(&rules.writable, AccessFs::from_all(FS_ABI)))?
+        .add_rules(path_beneath_rules(
+            &rules.readable,
+            AccessFs::from_read(FS_ABI),
+        ))?
+        .add_rules(path_beneath_rules(
+            &rules.writable,
+            AccessFs::from_all(FS_ABI),
+        ))?
         .restrict_self()?;
     if status.ruleset == RulesetStatus::NotEnforced {
         return Err(LandlockError::Unsupported);

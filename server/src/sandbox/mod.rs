@@ -61,12 +61,30 @@ pub struct Confinement {
 /// kernel's views of processes and devices. Missing ones are skipped.
 /// Not `/run` as a whole: it can hold mounted secrets; only the resolver's files.
 pub const SYSTEM_READABLE: [&str; 14] = [
-    "/bin", "/sbin", "/usr", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/opt", "/nix",
-    "/proc", "/sys", "/dev", "/run/systemd/resolve",
+    "/bin",
+    "/sbin",
+    "/usr",
+    "/lib",
+    "/lib32",
+    "/lib64",
+    "/libx32",
+    "/etc",
+    "/opt",
+    "/nix",
+    "/proc",
+    "/sys",
+    "/dev",
+    "/run/systemd/resolve",
 ];
 
 /// Device files every command may write (shells redirect to `/dev/null` constantly).
-pub const DEVICES_WRITABLE: [&str; 5] = ["/dev/null", "/dev/zero", "/dev/full", "/dev/tty", "/dev/ptmx"];
+pub const DEVICES_WRITABLE: [&str; 5] = [
+    "/dev/null",
+    "/dev/zero",
+    "/dev/full",
+    "/dev/tty",
+    "/dev/ptmx",
+];
 
 /// What commands may touch, from the configuration (`sandbox_mode`,
 /// `[sandbox_workspace_write]`, `[shell_environment_policy]`).
@@ -109,7 +127,11 @@ impl Policy {
             return None;
         }
         let existing = |paths: &[&str]| -> Vec<PathBuf> {
-            paths.iter().map(PathBuf::from).filter(|p| p.exists()).collect()
+            paths
+                .iter()
+                .map(PathBuf::from)
+                .filter(|p| p.exists())
+                .collect()
         };
         let mut readable = existing(&SYSTEM_READABLE);
         readable.extend(self.readable_roots.iter().cloned());

@@ -117,7 +117,10 @@ async fn terminate(group: Option<i32>, child: &mut tokio::process::Child) {
         return;
     };
     signal_group(group, libc::SIGTERM);
-    if tokio::time::timeout(KILL_GRACE, child.wait()).await.is_err() {
+    if tokio::time::timeout(KILL_GRACE, child.wait())
+        .await
+        .is_err()
+    {
         signal_group(group, libc::SIGKILL);
         let _ = child.wait().await;
     }
@@ -218,6 +221,9 @@ mod tests {
         for chunk in [&b"start"[..], b"-middle-middle-", b"the end"] {
             out.push(chunk);
         }
-        assert_eq!(out.render(), "start\n… [17 bytes of output omitted] …\ne end");
+        assert_eq!(
+            out.render(),
+            "start\n… [17 bytes of output omitted] …\ne end"
+        );
     }
 }

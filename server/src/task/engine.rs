@@ -18,8 +18,8 @@ use crate::import::{self, review::WorkspaceTree, source::Source};
 use crate::model::ModelClient;
 use crate::proposal::store::ProposalStore;
 use crate::protocol::{ContextRef, HunkState, StartTaskParams, TaskMode, TaskStatus, TaskUpdate};
-use crate::uri;
 use crate::sandbox;
+use crate::uri;
 use crate::workspace::TaskView;
 use crate::workspace::materialize;
 

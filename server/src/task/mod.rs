@@ -35,8 +35,10 @@ pub trait ClientSink: Send + Sync + 'static {
     /// Asks the user to approve a command or patch (`agent/requestApproval`). The answer
     /// arrives on the receiver; dropping the sender unanswered means the client cannot
     /// be asked, which counts as a denial.
-    fn request_approval(&self, request: ApprovalRequestParams)
-    -> oneshot::Receiver<ApprovalDecision>;
+    fn request_approval(
+        &self,
+        request: ApprovalRequestParams,
+    ) -> oneshot::Receiver<ApprovalDecision>;
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

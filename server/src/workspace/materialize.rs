@@ -82,7 +82,11 @@ impl ViewDir {
             }
             ViewStrategy::Copy => view.copy_tree()?,
         }
-        view.flush(buffers.iter().map(|(path, text)| (path.as_str(), Some(text.as_str()))))?;
+        view.flush(
+            buffers
+                .iter()
+                .map(|(path, text)| (path.as_str(), Some(text.as_str()))),
+        )?;
         if strategy == ViewStrategy::Copy {
             view.stamps = view.scan_stamps();
         }
@@ -198,7 +202,9 @@ impl ViewDir {
                 let Some(rel) = child(&dir, &entry.file_name()) else {
                     continue;
                 };
-                let Ok(kind) = entry.file_type() else { continue };
+                let Ok(kind) = entry.file_type() else {
+                    continue;
+                };
                 if rel == ".git" || self.is_ignored(&rel, kind.is_dir()) {
                     continue;
                 }
@@ -324,7 +330,9 @@ fn strategy(views: &Path) -> ViewStrategy {
         _ => match probe_overlay(views) {
             Ok(()) => ViewStrategy::Overlay,
             Err(reason) => {
-                tracing::info!("task views are copies: the overlay fast path is unavailable ({reason})");
+                tracing::info!(
+                    "task views are copies: the overlay fast path is unavailable ({reason})"
+                );
                 ViewStrategy::Copy
             }
         },
@@ -407,8 +415,7 @@ fn files_below(base: &Path, dir: &str) -> Vec<String> {
             continue;
         };
         for entry in entries.flatten() {
-            let (Some(rel), Ok(kind)) = (child(&dir, &entry.file_name()), entry.file_type())
-            else {
+            let (Some(rel), Ok(kind)) = (child(&dir, &entry.file_name()), entry.file_type()) else {
                 continue;
             };
             if kind.is_dir() {
