@@ -63,7 +63,18 @@ impl ViewDir {
         root: &Path,
         buffers: &BTreeMap<String, String>,
     ) -> io::Result<ViewDir> {
-        let strategy = strategy(views);
+        Self::create_with(strategy(views), views, id, root, buffers)
+    }
+
+    /// [`Self::create`] with a given strategy instead of this process's choice (the
+    /// benchmarks compare them).
+    pub fn create_with(
+        strategy: ViewStrategy,
+        views: &Path,
+        id: &str,
+        root: &Path,
+        buffers: &BTreeMap<String, String>,
+    ) -> io::Result<ViewDir> {
         let dir = views.join(id);
         fs::create_dir_all(dir.join("tmp"))?;
         fs::write(dir.join(OWNER_FILE), std::process::id().to_string())?;
