@@ -132,6 +132,9 @@ fn python() -> (String, String) {
     (lines.next().unwrap(), lines.next().unwrap())
 }
 
+/// Whether an attempt got through, from its output: `Some(what happened)`.
+type EscapeCheck = Box<dyn Fn(&str) -> Option<String>>;
+
 /// One attempt: a script, and a check run afterwards that says whether it got through
 /// (besides the common before/after comparison).
 struct Case {
@@ -140,7 +143,7 @@ struct Case {
     /// The command itself must fail. Not so for attempts whose first step is legitimate
     /// (writing the view's own copy of a hardlinked file, starting a background job).
     must_fail: bool,
-    escaped: Box<dyn Fn(&str) -> Option<String>>,
+    escaped: EscapeCheck,
 }
 
 fn cases(scene: &Scene) -> Vec<Case> {

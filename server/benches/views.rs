@@ -8,6 +8,8 @@
 //!   running the suite twice by hand.
 //!
 //! Timings are medians of a few rounds: these are milliseconds-to-seconds operations.
+//! Without `--bench` (as `cargo test --all-targets` runs it) everything runs once, on small
+//! inputs, to check that the benchmark still works.
 
 #[path = "../../tests/support/mod.rs"]
 mod support;
@@ -22,20 +24,52 @@ use agentls::sandbox::{Confinement, HELPER_SUBCOMMAND, HelperSpec, Policy};
 use agentls::workspace::materialize::ViewDir;
 use serde_json::json;
 
-const ROUNDS: usize = 5;
-const SPAWNS: usize = 200;
+/// How much to measure: the real sizes under `cargo bench`, a smoke run otherwise.
+struct Scale {
+    rounds: usize,
+    spawns: usize,
+    tree_dirs: usize,
+    real_tree: bool,
+}
+
+const FULL: Scale = Scale {
+    rounds: 5,
+    spawns: 200,
+    tree_dirs: 1000,
+    real_tree: true,
+};
+const SMOKE: Scale = Scale {
+    rounds: 1,
+    spawns: 2,
+    tree_dirs: 2,
+    real_tree: false,
+};
+
+fn scale() -> &'static Scale {
+    if std::env::args().any(|arg| arg == "--bench") {
+        &FULL
+    } else {
+        &SMOKE
+    }
+}
 
 fn main() {
     let scratch = tempfile::tempdir().expect("scratch dir");
     let scratch = scratch.path().canonicalize().unwrap();
     let generated = scratch.join("generated");
-    generate_tree(&generated, 1000, 100);
+    let files = scale().tree_dirs * 100;
+    generate_tree(&generated, scale().tree_dirs, 100);
     git(&generated, None, &["init", "-q"]);
     commit_all(&generated, None);
-    view_creation("generated tree, 100,000 files", &generated, None, &scratch);
+    view_creation(
+        &format!("generated tree, {files} files"),
+        &generated,
+        None,
+        &scratch,
+    );
 
     let registry = home().join(".cargo/registry/src");
-    if registry.is_dir() {
+    if scale().real_tree && registry.is_dir() {
         let git_dir = scratch.join("registry.git");
         git(&registry, Some(&git_dir), &["init", "-q"]);
         commit_all(&registry, Some(&git_dir));
@@ -193,7 +227,7 @@ fn spawn_overhead(scratch: &Path) {
         per_spawn(|| run_helper(&spec))
     };
     results.insert(1, ("`true` through the helper, no sandbox", unconfined));
-    println!("\n## spawn overhead ({SPAWNS} spawns each, mean)");
+    println!("\n## spawn overhead ({} spawns each, mean)", scale().spawns);
     for (name, time) in results {
         println!(
             "{name:<56} {:>8.0} µs   {:.1}× plain",
@@ -224,11 +258,11 @@ fn end_to_end() {
             started.elapsed()
         });
         let mut times = Vec::new();
-        for _ in 0..ROUNDS {
+        for _ in 0..scale().rounds {
             times.push(scripted_task(&python).await);
         }
         times.sort();
-        let task = times[ROUNDS / 2];
+        let task = times[times.len() / 2];
         println!("\n## end to end: failing test → patch → passing test");
         println!(
             "{:<44} {:>10.2} ms",
@@ -300,17 +334,17 @@ fn python() -> String {
 }
 
 fn median(mut measure: impl FnMut(usize) -> Duration) -> Duration {
-    let mut times: Vec<Duration> = (0..ROUNDS).map(&mut measure).collect();
+    let mut times: Vec<Duration> = (0..scale().rounds).map(&mut measure).collect();
     times.sort();
-    times[ROUNDS / 2]
+    times[times.len() / 2]
 }
 
 fn per_spawn(mut spawn: impl FnMut()) -> Duration {
     let started = Instant::now();
-    for _ in 0..SPAWNS {
+    for _ in 0..scale().spawns {
         spawn();
     }
-    started.elapsed() / SPAWNS as u32
+    started.elapsed() / scale().spawns as u32
 }
 
 fn ms(time: Duration) -> f64 {

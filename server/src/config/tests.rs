@@ -163,6 +163,7 @@ fn cli_values_are_toml_when_they_parse_and_strings_otherwise() {
         config.sandbox_workspace_write,
         SandboxWorkspaceWrite {
             writable_roots: vec![PathBuf::from("/opt/cache")],
+            readable_roots: vec![],
             network_access: true,
         }
     );
