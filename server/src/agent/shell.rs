@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::config::ApprovalPolicy;
+use crate::config::{ApprovalPolicy, SandboxMode};
 use crate::protocol::{ApprovalDecision, ApprovalKind, ApprovalRequestParams, TaskUpdate};
 use crate::sandbox::run::{self, Finished, Output};
 use crate::sandbox::{HelperSpec, Policy, approval};
@@ -75,44 +75,72 @@ impl Commands {
             root.join(&workdir)
         };
         let cwd = cwd.display().to_string();
-        let mut confine = Confine::Sandboxed { network: false };
-        if let Some(reason) =
-            approval::before_command(self.approval_policy, &args.argv, args.escalation.as_deref())
-        {
-            self.ask_command(
-                task,
-                call_id,
-                ApprovalKind::Command,
-                &args,
-                cwd.clone(),
-                reason,
-            )
-            .await?;
-            if args.escalation.is_some() {
-                confine = Confine::Unsandboxed;
-            }
-        }
+        let confine = self.approve_command(task, call_id, &args, &cwd).await?;
         let mut finished = self.execute(task, view, &args, &workdir, confine).await?;
-        if self.approval_policy == ApprovalPolicy::OnFailure
-            && self.sandbox.mode != crate::config::SandboxMode::DangerFullAccess
-            && let Some(kind) = approval::sandbox_denial(finished.exit_code, &finished.output)
+        if let Some(retry) = self
+            .retry_after_denial(task, call_id, &args, &cwd, confine, &finished)
+            .await
         {
-            let reason =
-                "the command failed in the sandbox; run it again without that restriction?";
-            if self
-                .ask_command(task, call_id, kind, &args, cwd, reason.into())
-                .await
-                .is_ok()
-            {
-                let retry = match kind {
-                    ApprovalKind::Network => Confine::Sandboxed { network: true },
-                    _ => Confine::Unsandboxed,
-                };
-                finished = self.execute(task, view, &args, &workdir, retry).await?;
-            }
+            finished = self.execute(task, view, &args, &workdir, retry).await?;
         }
         let changed = self.absorb_changes(view).await;
         Ok((shell::report(&finished, args.timeout), changed))
+    }
+
+    /// Asks before the command when the policy wants it; says how to confine it.
+    async fn approve_command(
+        &self,
+        task: &Task,
+        call_id: &str,
+        args: &ShellArgs,
+        cwd: &str,
+    ) -> Result<Confine, String> {
+        let escalation = args.escalation.as_deref();
+        let Some(reason) = approval::before_command(self.approval_policy, &args.argv, escalation)
+        else {
+            return Ok(Confine::Sandboxed { network: false });
+        };
+        self.ask_command(
+            task,
+            call_id,
+            ApprovalKind::Command,
+            args,
+            cwd.into(),
+            reason,
+        )
+        .await?;
+        Ok(match escalation {
+            Some(_) => Confine::Unsandboxed,
+            None => Confine::Sandboxed { network: false },
+        })
+    }
+
+    /// Under `on-failure`, a sandboxed command that failed the way a sandbox denial does
+    /// may run again with the restriction lifted, if the user agrees.
+    async fn retry_after_denial(
+        &self,
+        task: &Task,
+        call_id: &str,
+        args: &ShellArgs,
+        cwd: &str,
+        confine: Confine,
+        finished: &Finished,
+    ) -> Option<Confine> {
+        let applies = self.approval_policy == ApprovalPolicy::OnFailure
+            && self.sandbox.mode != SandboxMode::DangerFullAccess
+            && confine != Confine::Unsandboxed;
+        if !applies {
+            return None;
+        }
+        let kind = approval::sandbox_denial(finished.exit_code, &finished.output)?;
+        let reason = "the command failed in the sandbox; run it again without that restriction?";
+        self.ask_command(task, call_id, kind, args, cwd.into(), reason.into())
+            .await
+            .ok()?;
+        Some(match kind {
+            ApprovalKind::Network => Confine::Sandboxed { network: true },
+            _ => Confine::Unsandboxed,
+        })
     }
 
     /// Under `untrusted`, a patch is shown to the user before it enters the view.
