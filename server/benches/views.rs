@@ -33,7 +33,7 @@ struct Scale {
 }
 
 const FULL: Scale = Scale {
-    rounds: 5,
+    rounds: 3,
     spawns: 200,
     tree_dirs: 1000,
     real_tree: true,
@@ -86,94 +86,58 @@ fn main() {
 }
 
 fn view_creation(label: &str, root: &Path, git_dir: Option<&Path>, scratch: &Path) {
-    let views = scratch.join("views");
-    let empty = BTreeMap::new();
-    let overlay = median(|round| {
-        let started = Instant::now();
-        let view = ViewDir::create_with(
-            ViewStrategy::Overlay,
-            &views,
-            &format!("o{round}"),
-            root,
-            &empty,
-        )
-        .expect("overlay view");
-        let elapsed = started.elapsed();
-        drop(view);
-        elapsed
-    });
-    let overlay_first_command = median(|round| {
-        let started = Instant::now();
-        let view = ViewDir::create_with(
-            ViewStrategy::Overlay,
-            &views,
-            &format!("f{round}"),
-            root,
-            &empty,
-        )
-        .expect("overlay view");
-        run_helper(&spec(&view, vec!["true".into()]));
-        let elapsed = started.elapsed();
-        drop(view);
-        elapsed
-    });
-    let copy = median(|round| {
-        let started = Instant::now();
-        let view = ViewDir::create_with(
-            ViewStrategy::Copy,
-            &views,
-            &format!("c{round}"),
-            root,
-            &empty,
-        )
-        .expect("copy view");
-        let elapsed = started.elapsed();
-        drop(view);
-        elapsed
-    });
+    println!("\n## view creation: {label}");
     let worktree = median(|round| {
         let target = scratch.join(format!("worktree{round}"));
+        let target_arg = target.display().to_string();
         let started = Instant::now();
         git(
             root,
             git_dir,
-            &[
-                "worktree",
-                "add",
-                "-q",
-                "--detach",
-                &target.display().to_string(),
-            ],
+            &["worktree", "add", "-q", "--detach", &target_arg],
         );
         let elapsed = started.elapsed();
-        git(
-            root,
-            git_dir,
-            &[
-                "worktree",
-                "remove",
-                "--force",
-                &target.display().to_string(),
-            ],
-        );
+        std::fs::remove_dir_all(&target).expect("remove the worktree");
+        git(root, git_dir, &["worktree", "prune"]);
         elapsed
     });
-    println!("\n## view creation: {label}");
-    for (name, time) in [
-        ("overlay (agentls fast path)", overlay),
-        (
-            "overlay + first command (mount included)",
-            overlay_first_command,
-        ),
-        ("copy (agentls fallback)", copy),
-        ("git worktree add (peer)", worktree),
-    ] {
+    let row = |name: &str, time: Duration| {
         println!(
             "{name:<44} {:>10.2} ms   ratio to git worktree add: {:.4}",
             ms(time),
             time.as_secs_f64() / worktree.as_secs_f64()
         );
-    }
+    };
+    row("git worktree add (peer)", worktree);
+    let views = scratch.join("views");
+    let create = |strategy, first_command: bool| {
+        median(|round| {
+            let started = Instant::now();
+            let view = ViewDir::create_with(
+                strategy,
+                &views,
+                &format!("v{round}"),
+                root,
+                &BTreeMap::new(),
+            )
+            .expect("create the view");
+            if first_command {
+                run_helper(&spec(&view, vec!["true".into()]));
+            }
+            let elapsed = started.elapsed();
+            drop(view);
+            elapsed
+        })
+    };
+    row(
+        "overlay (agentls fast path)",
+        create(ViewStrategy::Overlay, false),
+    );
+    row(
+        "overlay + first command (mount included)",
+        create(ViewStrategy::Overlay, true),
+    );
+    row("copy (agentls fallback)", create(ViewStrategy::Copy, false));
 }
 
 fn spec(view: &ViewDir, command: Vec<String>) -> HelperSpec {
