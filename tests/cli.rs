@@ -90,3 +90,37 @@ async fn exec_json_streams_updates_and_prints_the_proposal_without_writing() {
         && l["update"]["status"] == "completed"));
     assert_eq!(fixture.disk("a.txt").as_deref(), Some("one\ntwo\n"));
 }
+
+/// `exec` has nobody to ask: approvals are denied unless `--approve` says otherwise.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exec_denies_approvals_unless_told_to_approve() {
+    for (flag, expect_made) in [(None, false), (Some("--approve"), true)] {
+        let make = json!({"command": ["bash", "-c", "echo made > made.txt"]});
+        let fixture = Fixture::new(
+            "chat",
+            &[],
+            vec![Reply::tool_call("shell", make), Reply::text("Done.")],
+        )
+        .await;
+        let (root, home) = (fixture.root(), fixture.home().to_path_buf());
+        let mut args = vec!["-c", "approval_policy=untrusted", "exec", "--json"];
+        args.extend(flag);
+        args.push("make a file");
+        let args: Vec<String> = args.into_iter().map(str::to_string).collect();
+        let out = tokio::task::spawn_blocking(move || {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            agentls(&root, &home, &args, "")
+        })
+        .await
+        .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let proposal: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+        let made = proposal["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["path"] == "made.txt");
+        assert_eq!(made, expect_made, "{flag:?}: {stdout}");
+        assert_eq!(fixture.disk("made.txt"), None, "exec never writes the tree");
+    }
+}

@@ -433,3 +433,21 @@ async fn on_failure_offers_to_rerun_a_network_denial_with_network() {
     assert_eq!(requests[0]["kind"], "network");
     assert!(tool_outputs(&fixture)[0].contains("connected"));
 }
+
+#[tokio::test]
+async fn a_restart_removes_views_left_by_a_dead_server() {
+    let fixture = fixture(&[], vec![], "").await;
+    let mut finished = std::process::Command::new("true").spawn().unwrap();
+    let dead_pid = finished.id();
+    finished.wait().unwrap();
+    let orphan = fixture.home().join("views/t-orphan");
+    std::fs::create_dir_all(orphan.join("upper/src")).unwrap();
+    std::fs::write(orphan.join("owner"), dead_pid.to_string()).unwrap();
+    let alive = fixture.home().join("views/t-alive");
+    std::fs::create_dir_all(&alive).unwrap();
+    std::fs::write(alive.join("owner"), std::process::id().to_string()).unwrap();
+
+    let _client = fixture.client(ClientOptions::default()).await;
+    assert!(!orphan.exists(), "the orphaned view is still there");
+    assert!(alive.exists(), "a view of a running process was removed");
+}

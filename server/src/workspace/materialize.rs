@@ -76,8 +76,10 @@ impl ViewDir {
         buffers: &BTreeMap<String, String>,
     ) -> io::Result<ViewDir> {
         let dir = views.join(id);
+        // Ids are unique per task, so an existing directory is a leftover of a dead run.
+        remove_view(&dir)?;
+        claim(&dir)?;
         fs::create_dir_all(dir.join("tmp"))?;
-        fs::write(dir.join(OWNER_FILE), std::process::id().to_string())?;
         let mut view = ViewDir {
             dir,
             root: root.to_path_buf(),
@@ -354,6 +356,7 @@ fn strategy(views: &Path) -> ViewStrategy {
 fn probe_overlay(views: &Path) -> Result<(), String> {
     let dir = views.join(format!(".probe-{}", std::process::id()));
     let result = (|| {
+        claim(&dir).map_err(|e| e.to_string())?;
         for part in ["lower", "upper", "work", "merged", "tmp"] {
             fs::create_dir_all(dir.join(part)).map_err(|e| e.to_string())?;
         }
@@ -384,6 +387,12 @@ fn probe_overlay(views: &Path) -> Result<(), String> {
     })();
     let _ = remove_view(&dir);
     result
+}
+
+/// Marks `dir` as this process's, so [`sweep_orphans`] leaves it alone while we live.
+fn claim(dir: &Path) -> io::Result<()> {
+    fs::create_dir_all(dir)?;
+    fs::write(dir.join(OWNER_FILE), std::process::id().to_string())
 }
 
 /// overlayfs leaves its work directory without permissions; restore them so the tree can
