@@ -49,6 +49,22 @@ pub enum FileOp {
 }
 
 impl FilePatch {
+    /// A modification of `old_path` into `new_path` with no modes, blob or hunks yet,
+    /// found at diff line `line`: what every reader starts from.
+    pub fn modify(old_path: Option<String>, new_path: Option<String>, line: usize) -> Self {
+        FilePatch {
+            old_path,
+            new_path,
+            op: FileOp::Modify,
+            old_mode: None,
+            new_mode: None,
+            old_blob: None,
+            binary: false,
+            hunks: Vec::new(),
+            line,
+        }
+    }
+
     /// The path the result is written to (the old one for a deletion).
     pub fn target(&self) -> &str {
         self.new_path

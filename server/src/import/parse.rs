@@ -103,17 +103,7 @@ impl<'a> Reader<'a> {
         let start = self.line_no();
         let header = self.next_header().unwrap_or_default();
         let (git_old, git_new) = git_header_names(&header["diff --git ".len()..]);
-        let mut file = FilePatch {
-            old_path: git_old,
-            new_path: git_new,
-            op: FileOp::Modify,
-            old_mode: None,
-            new_mode: None,
-            old_blob: None,
-            binary: false,
-            hunks: Vec::new(),
-            line: start,
-        };
+        let mut file = FilePatch::modify(git_old, git_new, start);
         let mut has_metadata = false;
         let mut similarity = None;
         while let Some(line) = self.peek().map(trim_eol) {
@@ -222,19 +212,10 @@ impl<'a> Reader<'a> {
         let start = self.line_no();
         let (old, new) = self.file_names()?;
         let hunks = self.hunks()?;
-        let mut file = FilePatch {
-            // A plain diff names two versions of one file; the new name is the one to patch
-            // (`diff -u foo.orig foo` patches `foo`).
-            old_path: new.clone().or(old.clone()),
-            new_path: new.or(old),
-            op: FileOp::Modify,
-            old_mode: None,
-            new_mode: None,
-            old_blob: None,
-            binary: false,
-            hunks,
-            line: start,
-        };
+        // A plain diff names two versions of one file; the new name is the one to patch
+        // (`diff -u foo.orig foo` patches `foo`).
+        let mut file = FilePatch::modify(new.clone().or(old.clone()), new.or(old), start);
+        file.hunks = hunks;
         // `diff -N` shows an absent file as an empty one.
         match file.hunks.as_slice() {
             [only] if only.old_start == Some(0) && only.old_len() == 0 => {
@@ -256,15 +237,8 @@ impl<'a> Reader<'a> {
         self.at += 1;
         let new = strip_prefix_component(&new).or_else(|| strip_prefix_component(&old));
         Ok(FilePatch {
-            old_path: new.clone(),
-            new_path: new,
-            op: FileOp::Modify,
-            old_mode: None,
-            new_mode: None,
-            old_blob: None,
             binary: true,
-            hunks: Vec::new(),
-            line: start,
+            ..FilePatch::modify(new.clone(), new, start)
         })
     }
 
@@ -568,17 +542,7 @@ mod codex {
     }
 
     fn file(hunk: FileHunk) -> FilePatch {
-        let mut file = FilePatch {
-            old_path: None,
-            new_path: None,
-            op: FileOp::Modify,
-            old_mode: None,
-            new_mode: None,
-            old_blob: None,
-            binary: false,
-            hunks: Vec::new(),
-            line: 1,
-        };
+        let mut file = FilePatch::modify(None, None, 1);
         match hunk {
             FileHunk::Add { path, contents } => {
                 file.op = FileOp::Create;
