@@ -342,7 +342,10 @@ fn every_escape_attempt_fails_and_leaves_no_trace() {
         fine && output.contains("still-working"),
         "the sandbox is broken after the battery: {output}"
     );
-    eprintln!(
+    // Past libtest's capture, so the count shows in every CI log.
+    use std::io::Write as _;
+    let _ = writeln!(
+        std::io::stderr(),
         "sandbox security battery: {attempts} attempts, {} escapes",
         escapes.len()
     );

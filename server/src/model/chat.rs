@@ -83,7 +83,9 @@ fn attach_tool_call(messages: &mut Vec<Value>, call: &ToolCall) {
         }
         return;
     }
-    messages.push(json!({ "role": "assistant", "content": null, "tool_calls": [wire_call] }));
+    // An empty string, not null: OpenAI takes either, but llama-cpp-python's request schema
+    // requires a string and answers 500 ("7 validation errors") to null.
+    messages.push(json!({ "role": "assistant", "content": "", "tool_calls": [wire_call] }));
 }
 
 /// A streamed chat reply: `chat.completion.chunk` objects, then `[DONE]`.
@@ -310,7 +312,7 @@ mod tests {
         );
         assert_eq!(messages[2]["tool_calls"].as_array().unwrap().len(), 2);
         assert_eq!(messages[3]["tool_call_id"], "a");
-        assert_eq!(messages[5]["content"], Value::Null);
+        assert_eq!(messages[5]["content"], "", "a string, for llama-cpp-python");
         assert_eq!(body["tools"][0]["function"]["name"], "read_file");
         assert_eq!(body["stream_options"]["include_usage"], true);
     }
