@@ -9,30 +9,13 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use support::fixture::Fixture;
 use support::lsp_client::{ClientOptions, LspClient};
-use support::model_server::Reply;
+use support::model_server::{Reply, tool_outputs};
 
 const TEN_LINES: &str = "one\ntwo\nthree\nfour\nfive\nsix\nseven\neight\nnine\nten\n";
 
 /// A patch that changes line 2 and line 8 of TEN_LINES: two separate hunks.
 fn two_hunk_patch() -> Value {
     json!({"input": "*** Begin Patch\n*** Update File: notes.txt\n@@\n one\n-two\n+TWO\n three\n@@\n seven\n-eight\n+EIGHT\n nine\n*** End Patch\n"})
-}
-
-/// What the model was told by each tool call, in order (both wire formats).
-fn tool_outputs(request: &Value) -> Vec<String> {
-    let chat = request["messages"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|m| m["role"] == "tool")
-        .map(|m| m["content"].as_str().unwrap_or_default().to_string());
-    let responses = request["input"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|i| i["type"] == "function_call_output")
-        .map(|i| i["output"].as_str().unwrap_or_default().to_string());
-    chat.chain(responses).collect()
 }
 
 /// Names of the tools offered in a request (both wire formats).

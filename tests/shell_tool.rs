@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use support::fixture::Fixture;
 use support::lsp_client::{ClientOptions, LspClient};
-use support::model_server::Reply;
+use support::model_server::{self, Reply};
 
 const CALC: &str = "def add(a, b):\n    return a - b\n";
 const TEST_CALC: &str = "import unittest\n\nfrom calc import add\n\n\nclass AddTest(unittest.TestCase):\n    def test_adds(self):\n        self.assertEqual(add(2, 3), 5)\n\n\nif __name__ == \"__main__\":\n    unittest.main()\n";
@@ -46,17 +46,10 @@ async fn fixture(files: &[(&str, &str)], script: Vec<Reply>, extra: &str) -> Fix
     fixture
 }
 
-/// What each tool call told the model, in order (Chat Completions wire).
+/// What the model was told by each tool call, as of its last request.
 fn tool_outputs(fixture: &Fixture) -> Vec<String> {
     let requests = fixture.model.requests();
-    let last = requests.last().cloned().unwrap_or(Value::Null);
-    last["messages"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|m| m["role"] == "tool")
-        .map(|m| m["content"].as_str().unwrap_or_default().to_string())
-        .collect()
+    model_server::tool_outputs(requests.last().unwrap_or(&Value::Null))
 }
 
 async fn proposal_files(client: &mut LspClient, task: &str) -> Vec<Value> {

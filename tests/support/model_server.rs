@@ -733,3 +733,20 @@ fn response_object(turn: &ScriptedTurn, model: &str, ids: Ids, status: &str) -> 
         },
     })
 }
+
+/// What the model was told by each tool call, in order (both wire formats).
+pub fn tool_outputs(request: &Value) -> Vec<String> {
+    let chat = request["messages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|m| m["role"] == "tool")
+        .map(|m| m["content"].as_str().unwrap_or_default().to_string());
+    let responses = request["input"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|i| i["type"] == "function_call_output")
+        .map(|i| i["output"].as_str().unwrap_or_default().to_string());
+    chat.chain(responses).collect()
+}
