@@ -125,6 +125,18 @@ pub struct ImportDiffParams {
     pub cloud_task: Option<Value>,
 }
 
+// ----- agent/followUp -------------------------------------------------------------------
+
+/// Another turn of a finished task: the model sees its earlier conversation, what the user
+/// accepted, rejected (with reasons) and edited, and `prompt`. Its new hunks replace the
+/// task's remaining undecided ones.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FollowUpParams {
+    pub task_id: String,
+    pub prompt: String,
+}
+
 // ----- agent/cancelTask, agent/getTask, agent/getProposal --------------------------------
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -193,11 +205,37 @@ pub enum FileKind {
     Rename,
 }
 
+/// `uri` narrows the proposal to one file; long proposals come in pages of at most
+/// `limit` hunks (default [`DEFAULT_PROPOSAL_PAGE`]), continued with `cursor`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GetProposalParams {
+    pub task_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uri: Option<String>,
+    /// `nextCursor` of the previous page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<usize>,
+}
+
+pub const DEFAULT_PROPOSAL_PAGE: usize = 5000;
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Proposal {
     pub task_id: String,
     pub files: Vec<ProposalFile>,
+    /// Present when more follows: pass it as `cursor` to get the next page. A file whose
+    /// hunks do not fit continues on the next page (same `uri`, further hunks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+    /// Size of the whole proposal (all pages; one file with `uri`).
+    #[serde(default)]
+    pub total_files: usize,
+    #[serde(default)]
+    pub total_hunks: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -222,9 +260,27 @@ pub struct HunkInfo {
     pub old_text: String,
     pub new_text: String,
     pub status: HunkStatus,
-    /// Why a hunk is stale.
+    /// Why a hunk is stale or in conflict; for a rejected hunk, the user's reason.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// For a stale or conflict hunk: what `range` holds now (the user's side), to show
+    /// next to `newText`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_text: Option<String>,
+    /// For a conflict with another task: the other task's hunk this one overlaps.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conflicts_with: Option<HunkRef>,
+    /// When the user accepted their own replacement text (`edits`): what the task proposed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proposed_text: Option<String>,
+}
+
+/// A hunk of some task.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HunkRef {
+    pub task_id: String,
+    pub hunk_id: String,
 }
 
 // ----- agent/resolveHunks, agent.acceptHunks / agent.rejectHunks --------------------------
@@ -237,6 +293,19 @@ pub struct ResolveHunksParams {
     pub accept: Vec<String>,
     #[serde(default)]
     pub reject: Vec<String>,
+    /// Why the user rejected (all of) `reject`; a follow-up turn shows it to the model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Hunks accepted with the user's own text instead of the proposed `newText`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub edits: Vec<HunkEdit>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HunkEdit {
+    pub hunk_id: String,
+    pub new_text: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -254,20 +323,71 @@ pub struct HunkState {
     pub status: HunkStatus,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conflicts_with: Option<HunkRef>,
 }
 
-/// Arguments of the `agent.acceptHunks` / `agent.rejectHunks` commands (code actions).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+// ----- agent/refreshProposal, agent/undoHunks ----------------------------------------------
+
+/// Re-places stale hunks by a 3-way merge of the task's base, its result and the current
+/// text. `hunkIds` empty: every stale hunk of the task.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct HunkCommandArgs {
+pub struct RefreshProposalParams {
+    pub task_id: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hunk_ids: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RefreshProposalResult {
+    /// The refreshed hunks: `pending` again (with new ranges), or still `stale`.
+    pub hunks: Vec<HunkState>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UndoHunksParams {
     pub task_id: String,
     pub hunk_ids: Vec<String>,
 }
 
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UndoHunksResult {
+    /// True when a `workspace/applyEdit` carrying the inverse edits was sent.
+    pub applied: bool,
+    pub hunks: Vec<HunkState>,
+    /// Hunks that could not be undone, each with what changed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub refused: Vec<Refusal>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Refusal {
+    pub hunk_id: String,
+    pub reason: String,
+}
+
+/// Arguments of the `agent.acceptHunks` / `agent.rejectHunks` / `agent.undoHunks`
+/// commands (code actions). With `uri` and no `hunkIds`: every hunk of the task in that
+/// file that the command applies to, as of when it runs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HunkCommandArgs {
+    pub task_id: String,
+    #[serde(default)]
+    pub hunk_ids: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uri: Option<String>,
+}
+
 pub const ACCEPT_HUNKS_COMMAND: &str = "agent.acceptHunks";
 pub const REJECT_HUNKS_COMMAND: &str = "agent.rejectHunks";
+pub const UNDO_HUNKS_COMMAND: &str = "agent.undoHunks";
 pub const ACCEPT_CODE_ACTION_KIND: &str = "source.agent.accept";
 pub const REJECT_CODE_ACTION_KIND: &str = "source.agent.reject";
+pub const UNDO_CODE_ACTION_KIND: &str = "source.agent.undo";
 
 // ----- agent/taskUpdate (server → client notification) ------------------------------------
 

@@ -287,12 +287,12 @@ impl LanguageServer for Backend {
             ACCEPT_HUNKS_COMMAND => ResolveHunksParams {
                 task_id: args.task_id,
                 accept: args.hunk_ids,
-                reject: Vec::new(),
+                ..ResolveHunksParams::default()
             },
             REJECT_HUNKS_COMMAND => ResolveHunksParams {
                 task_id: args.task_id,
-                accept: Vec::new(),
                 reject: args.hunk_ids,
+                ..ResolveHunksParams::default()
             },
             other => return Err(invalid_params(format!("unknown command `{other}`"))),
         };
@@ -355,6 +355,9 @@ impl Backend {
                     hunks: file.hunks,
                 })
                 .collect(),
+            next_cursor: None,
+            total_files: 0,
+            total_hunks: 0,
         })
     }
 
@@ -503,6 +506,7 @@ fn code_action(
     let args = HunkCommandArgs {
         task_id: task_id.to_string(),
         hunk_ids,
+        uri: None,
     };
     CodeActionOrCommand::CodeAction(CodeAction {
         title: title.to_string(),

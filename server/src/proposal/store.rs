@@ -398,6 +398,9 @@ impl ProposalStore {
                                 new_text: h.new_text.clone(),
                                 status: h.status,
                                 reason: h.stale_reason.clone(),
+                                current_text: None,
+                                conflicts_with: None,
+                                proposed_text: None,
                             })
                             .collect(),
                         None => Vec::new(),
@@ -537,5 +540,6 @@ fn hunk_state(hunk: &Hunk) -> HunkState {
         hunk_id: hunk.id.clone(),
         status: hunk.status,
         reason: hunk.stale_reason.clone(),
+        conflicts_with: None,
     }
 }
