@@ -108,16 +108,12 @@ fn store_with_proposal(lines: usize) -> ProposalStore {
     let target = with_every_hundredth_line_changed(&base);
     let mut store = ProposalStore::new(std::env::temp_dir(), ENC);
     store.open("big.rs", &base, 1);
-    let mut n = 0;
     let change = FileChange {
         path: "big.rs".into(),
         base: Some(base),
         new: Some(target),
     };
-    let (_, hunks) = store.install("task", vec![change], || {
-        n += 1;
-        format!("task-{n}")
-    });
+    let (_, hunks) = store.install("task", vec![change]);
     // Unoptimised (criterion's test mode under `cargo test`) on a busy machine, the 100k-line
     // diff can overrun the store's diff deadline and come back as fewer, bigger hunks; the
     // measured runs (`cargo bench`, optimised) must have exactly the hunks they claim.

@@ -140,7 +140,12 @@ pub async fn run(settings: EngineSettings, request: Request) -> ExitCode {
 }
 
 fn print_proposal(engine: &Engine, task_id: &str, root: &Path, json: bool) {
-    let files = engine.store().view(task_id).unwrap_or_default();
+    let files = engine
+        .store()
+        .view_page(task_id, None, None, usize::MAX)
+        .and_then(Result::ok)
+        .map(|page| page.files)
+        .unwrap_or_default();
     let files: Vec<JsonFile> = files
         .into_iter()
         .map(|file| {
@@ -154,7 +159,7 @@ fn print_proposal(engine: &Engine, task_id: &str, root: &Path, json: bool) {
             let new_name = if file.kind == crate::protocol::FileKind::Delete {
                 "/dev/null".to_string()
             } else {
-                format!("b/{}", file.path)
+                format!("b/{}", file.new_path.as_deref().unwrap_or(&file.path))
             };
             let diff = similar::TextDiff::from_lines(&current, &proposed)
                 .unified_diff()

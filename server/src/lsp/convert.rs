@@ -5,8 +5,8 @@ use std::str::FromStr;
 
 use tower_lsp_server::ls_types::{
     self as lsp, CreateFile, CreateFileOptions, DeleteFile, DocumentChangeOperation,
-    DocumentChanges, OneOf, OptionalVersionedTextDocumentIdentifier, ResourceOp, TextDocumentEdit,
-    TextEdit, Uri, WorkspaceEdit,
+    DocumentChanges, OneOf, OptionalVersionedTextDocumentIdentifier, RenameFile, RenameFileOptions,
+    ResourceOp, TextDocumentEdit, TextEdit, Uri, WorkspaceEdit,
 };
 
 use crate::proposal::store::FileEdit;
@@ -38,8 +38,10 @@ pub fn lsp_uri(root: &Path, rel: &str) -> Option<Uri> {
     Uri::from_str(&uri::from_relative(root, rel)).ok()
 }
 
-/// One versioned `TextDocumentEdit` per file, preceded by a create (or followed by a
-/// delete) when the hunk creates or deletes the whole file and the client can do that.
+/// One versioned `TextDocumentEdit` per file, with the file operation a hunk makes when
+/// the client can do it: a create before the text, a rename before the text (which then
+/// goes to the new name), a delete instead of the text. (The store only plans file
+/// operations for the editor when the client supports them.)
 pub fn workspace_edit(root: &Path, files: &[FileEdit], resource_operations: bool) -> WorkspaceEdit {
     let mut operations = Vec::new();
     for file in files {
@@ -47,42 +49,67 @@ pub fn workspace_edit(root: &Path, files: &[FileEdit], resource_operations: bool
             tracing::warn!("cannot build a URI for {}; hunks skipped", file.path);
             continue;
         };
-        if file.kind == FileKind::Create && resource_operations {
-            operations.push(DocumentChangeOperation::Op(ResourceOp::Create(
-                CreateFile {
-                    uri: uri.clone(),
-                    options: Some(CreateFileOptions {
-                        overwrite: Some(false),
-                        ignore_if_exists: Some(true),
-                    }),
-                    annotation_id: None,
-                },
-            )));
+        let mut text_uri = uri.clone();
+        let mut version = file.version;
+        match file.kind {
+            FileKind::Create if resource_operations => {
+                operations.push(DocumentChangeOperation::Op(ResourceOp::Create(
+                    CreateFile {
+                        uri: uri.clone(),
+                        options: Some(CreateFileOptions {
+                            overwrite: Some(false),
+                            ignore_if_exists: Some(true),
+                        }),
+                        annotation_id: None,
+                    },
+                )));
+            }
+            FileKind::Delete if resource_operations => {
+                operations.push(DocumentChangeOperation::Op(ResourceOp::Delete(
+                    DeleteFile {
+                        uri,
+                        options: None,
+                        annotation_id: None,
+                    },
+                )));
+                continue;
+            }
+            FileKind::Rename if resource_operations => {
+                let Some(new_uri) = file.new_path.as_deref().and_then(|p| lsp_uri(root, p)) else {
+                    tracing::warn!(
+                        "cannot build a URI for the new name of {}; skipped",
+                        file.path
+                    );
+                    continue;
+                };
+                operations.push(DocumentChangeOperation::Op(ResourceOp::Rename(
+                    RenameFile {
+                        old_uri: uri,
+                        new_uri: new_uri.clone(),
+                        options: Some(RenameFileOptions {
+                            overwrite: Some(false),
+                            ignore_if_exists: Some(false),
+                        }),
+                        annotation_id: None,
+                    },
+                )));
+                // The renamed document is a new one to the editor: no version to name.
+                text_uri = new_uri;
+                version = None;
+            }
+            _ => {}
         }
-        let deletes_file = file.kind == FileKind::Delete && resource_operations;
-        if !deletes_file {
-            operations.push(DocumentChangeOperation::Edit(TextDocumentEdit {
-                text_document: OptionalVersionedTextDocumentIdentifier {
-                    uri: uri.clone(),
-                    version: file.version,
-                },
-                edits: file
-                    .edits
-                    .iter()
-                    .map(|(range, text)| {
-                        OneOf::Left(TextEdit::new(range_to_lsp(*range), text.clone()))
-                    })
-                    .collect(),
-            }));
-        } else {
-            operations.push(DocumentChangeOperation::Op(ResourceOp::Delete(
-                DeleteFile {
-                    uri,
-                    options: None,
-                    annotation_id: None,
-                },
-            )));
-        }
+        operations.push(DocumentChangeOperation::Edit(TextDocumentEdit {
+            text_document: OptionalVersionedTextDocumentIdentifier {
+                uri: text_uri,
+                version,
+            },
+            edits: file
+                .edits
+                .iter()
+                .map(|(range, text)| OneOf::Left(TextEdit::new(range_to_lsp(*range), text.clone())))
+                .collect(),
+        }));
     }
     WorkspaceEdit {
         changes: None,

@@ -92,6 +92,7 @@ impl LanguageServer for Backend {
             .is_some_and(|ops| {
                 ops.contains(&ResourceOperationKind::Create)
                     && ops.contains(&ResourceOperationKind::Delete)
+                    && ops.contains(&ResourceOperationKind::Rename)
             });
         self.resource_operations
             .store(resource_ops, Ordering::Relaxed);
@@ -108,12 +109,9 @@ impl LanguageServer for Backend {
         let mut settings = self.settings.clone();
         settings.init_options = params.initialization_options.clone();
         tracing::info!("workspace {} ({encoding:?} positions)", root.display());
-        let engine = Engine::new(
-            root.clone(),
-            ProposalStore::new(root, encoding),
-            self.sink.clone(),
-            settings,
-        );
+        let mut store = ProposalStore::new(root.clone(), encoding);
+        store.set_resource_operations(resource_ops);
+        let engine = Engine::new(root.clone(), store, self.sink.clone(), settings);
         let warnings = engine.check_config();
         for warning in &warnings {
             tracing::warn!("{warning}");
@@ -185,7 +183,11 @@ impl LanguageServer for Backend {
     async fn did_open(&self, params: DidOpenTextDocumentParams) {
         let doc = params.text_document;
         self.with_document(&doc.uri, |engine, path| {
-            let stale = engine.store().open(path, &doc.text, doc.version);
+            let stale = {
+                let mut store = engine.store();
+                store.open(path, &doc.text, doc.version);
+                store.take_changed()
+            };
             engine.notify_hunks(stale);
         });
     }
@@ -198,7 +200,11 @@ impl LanguageServer for Backend {
             .collect();
         let version = params.text_document.version;
         self.with_document(&params.text_document.uri, |engine, path| {
-            let stale = engine.store().change(path, version, &edits);
+            let stale = {
+                let mut store = engine.store();
+                store.change(path, version, &edits);
+                store.take_changed()
+            };
             engine.notify_hunks(stale);
         });
     }
@@ -217,7 +223,8 @@ impl LanguageServer for Backend {
             return Ok(None);
         };
         let store = engine.store();
-        let here = store.hunks_at(&path, range_from_lsp(params.range));
+        let mut here = store.hunks_at(&path, range_from_lsp(params.range));
+        here.retain(|h| h.status == HunkStatus::Pending);
         let mut actions = Vec::new();
         for hunk in &here {
             let ids = vec![hunk.hunk_id.clone()];
@@ -239,7 +246,7 @@ impl LanguageServer for Backend {
         let mut tasks: Vec<&str> = here.iter().map(|h| h.task_id.as_str()).collect();
         tasks.dedup();
         for task_id in tasks {
-            let ids = store.pending_in_file(task_id, &path);
+            let ids = store.ids_in_file(task_id, &path, HunkStatus::Pending);
             actions.push(code_action(
                 "Accept all hunks in file",
                 ACCEPT_CODE_ACTION_KIND,
@@ -342,22 +349,32 @@ impl Backend {
     async fn get_proposal(&self, params: TaskIdParams) -> Result<proto::Proposal> {
         let engine = self.engine()?;
         engine.task(&params.task_id).map_err(engine_error)?;
-        let files = engine.store().view(&params.task_id).unwrap_or_default();
+        let page = engine
+            .store()
+            .view_page(&params.task_id, None, None, usize::MAX)
+            .and_then(|page| page.ok());
+        let Some(page) = page else {
+            return Err(invalid_params(format!(
+                "task {} has no proposal",
+                params.task_id
+            )));
+        };
         Ok(proto::Proposal {
             task_id: params.task_id,
-            files: files
+            files: page
+                .files
                 .into_iter()
                 .map(|file| proto::ProposalFile {
                     uri: uri::from_relative(engine.root(), &file.path),
                     kind: file.kind,
-                    new_uri: None,
+                    new_uri: file.new_path.map(|p| uri::from_relative(engine.root(), &p)),
                     base_version: file.version,
                     hunks: file.hunks,
                 })
                 .collect(),
-            next_cursor: None,
-            total_files: 0,
-            total_hunks: 0,
+            next_cursor: page.next_cursor,
+            total_files: page.total_files,
+            total_hunks: page.total_hunks,
         })
     }
 
@@ -396,16 +413,17 @@ impl Backend {
         engine.task(&params.task_id).map_err(engine_error)?;
         let (plan, hunks) = {
             let mut store = engine.store();
-            let conflicts = store.conflicts_among(&params.task_id, &params.accept);
-            if !conflicts.is_empty() {
+            let blockers = store.accept_blockers(&params.task_id, &params.accept);
+            if !blockers.is_empty() {
+                let reasons: Vec<String> = blockers.into_iter().map(|b| b.reason).collect();
                 return Err(invalid_params(format!(
-                    "cannot accept {}: a conflict hunk is a change that could not be placed \
-                     in the current text; make it by hand if you want it, then reject the hunk",
-                    conflicts.join(", ")
+                    "cannot accept: {}",
+                    reasons.join("; ")
                 )));
             }
-            store.reject(&params.task_id, &params.reject);
-            let plan = store.begin_accept(&params.task_id, &params.accept);
+            store.reject(&params.task_id, &params.reject, params.reason.as_deref());
+            let plan = store.begin_accept(&params.task_id, &params.accept, &params.edits);
+            let plan = plan.editor;
             let ids: Vec<String> = params
                 .accept
                 .iter()
@@ -444,7 +462,11 @@ impl Backend {
             if let Some(reason) = &refused {
                 tracing::warn!("accept of {ids:?} refused: {reason}");
                 engine.store().abort_accept(&task_id, &ids);
+            } else {
+                engine.store().confirm_applied(&task_id, &ids);
             }
+            let changed = engine.store().take_changed();
+            engine.notify_hunks(changed);
             let states = engine.store().hunk_states(&task_id, &ids);
             if let Ok(task) = engine.task(&task_id) {
                 if let Some(reason) = refused {

@@ -7,7 +7,7 @@
 //! has, and applying it would silently undo their edit. Hunks that are no longer
 //! pending just stretch or shrink with the text so their range stays meaningful.
 //!
-//! Both anchor maps are monotone, which keeps the hunks sorted by start and by end.
+//! Both anchor maps are monotone, which keeps the hunks sorted by start.
 
 use ropey::Rope;
 
@@ -30,10 +30,11 @@ pub(super) fn resize(hunk: &mut Hunk, change: Change) {
 }
 
 /// Moves a hunk that is not awaiting the editor's confirmation; a pending or
-/// conflicting hunk under the edit becomes stale.
+/// conflicting hunk under the edit becomes stale. A change that could not be placed
+/// (an import conflict) only stretches: it never becomes acceptable.
 pub(super) fn rebase(hunk: &mut Hunk, change: Change) {
     let awaits_decision = matches!(hunk.status, HunkStatus::Pending | HunkStatus::Conflict);
-    if awaits_decision && overlaps(hunk, change) {
+    if awaits_decision && hunk.placed && overlaps(hunk, change) {
         mark_stale(hunk, stale_reason(hunk, change));
     }
     resize(hunk, change);
@@ -43,35 +44,41 @@ pub(super) fn overlaps(hunk: &Hunk, change: Change) -> bool {
     change.start < hunk.end && hunk.start < change.old_end
 }
 
-/// Whether `change` is what applying this accepted hunk does to the text: the exact
-/// replacement, or the same edit with text common to `old_text` and `new_text` trimmed
-/// from either side (Neovim reports minimal ranges).
-pub(super) fn is_own_replacement(hunk: &Hunk, change: Change) -> bool {
+/// Whether `change` is what replacing `from` (the hunk's range) with `to` does to the
+/// text: the exact replacement, or the same edit with text common to `from` and `to`
+/// trimmed from either side (Neovim reports minimal ranges).
+pub(super) fn is_own_replacement(hunk: &Hunk, change: Change, from: &str, to: &str) -> bool {
     if change.start < hunk.start || change.old_end > hunk.end {
         return false;
     }
     let kept_before = change.start - hunk.start;
     let kept_after = hunk.end - change.old_end;
-    kept_before + change.new_len + kept_after == hunk.new_text.chars().count()
-        && kept_before <= common_prefix_chars(&hunk.old_text, &hunk.new_text)
-        && kept_after <= common_suffix_chars(&hunk.old_text, &hunk.new_text)
+    kept_before + change.new_len + kept_after == to.chars().count()
+        && kept_before <= common_prefix_chars(from, to)
+        && kept_after <= common_suffix_chars(from, to)
 }
 
-/// Anchors an accepted hunk on the text its edit produced.
+/// Anchors a hunk on the text its (accept or undo) edit produced.
 pub(super) fn confirm(hunk: &mut Hunk, change: Change) {
     let kept = (change.start - hunk.start) + (hunk.end - change.old_end);
     hunk.end = hunk.start + kept + change.new_len;
 }
 
-pub(super) fn still_holds_old_text(hunk: &Hunk, current: &Rope) -> bool {
+/// Whether `[hunk.start, hunk.end)` of `current` is exactly `text`.
+pub(super) fn holds(hunk: &Hunk, current: &Rope, text: &str) -> bool {
     hunk.start <= hunk.end
         && hunk.end <= current.len_chars()
-        && current.slice(hunk.start..hunk.end) == hunk.old_text.as_str()
+        && current.slice(hunk.start..hunk.end) == text
+}
+
+pub(super) fn still_holds_old_text(hunk: &Hunk, current: &Rope) -> bool {
+    holds(hunk, current, &hunk.old_text)
 }
 
 pub(super) fn mark_stale(hunk: &mut Hunk, reason: String) {
     hunk.status = HunkStatus::Stale;
-    hunk.stale_reason = Some(reason);
+    hunk.reason = Some(reason);
+    hunk.conflicts_with = None;
 }
 
 /// Says where, relative to the hunk the user sees, their edit landed.

@@ -3,25 +3,45 @@
 //! Text and anchors live under one owner so that an edit moves both at once: a `didChange`
 //! updates the document and rebases every task's hunks in that file before anything else
 //! can look. Files that have hunks but are not open in the editor get a *shadow* document
-//! read from disk; the shadow is re-checked against disk before an accept, so a hunk is
-//! never applied to text it was not computed for.
+//! read from disk; the shadow is re-read before anything is applied to it (accept, undo,
+//! refresh), so a hunk is never applied to text it was not computed for.
+//!
+//! The store also decides where an accepted hunk goes: edits of open documents (and
+//! file operations, when the client can do them) come back as one plan for
+//! `workspace/applyEdit`; everything else is written to disk here, atomically, and
+//! confirmed at once. Status changes nobody asked for (stale after typing, conflicts
+//! between tasks appearing or going away, confirmations) collect in an outbox the LSP
+//! layer drains after each call.
+//!
+//! Lookups are indexed (path → tasks, per task path → file and hunk id → file), so a
+//! keystroke or a code action costs what the file's hunks near the cursor cost, not
+//! what the whole proposal costs.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
+use ropey::Rope;
+
+use super::conflicts::{self, TaskFile};
+use super::page::{self, Cursor};
+use super::refresh;
+use super::{DIFF_DEADLINE, Direction, disk, rebase, renames, status_word};
 use crate::documents::{Change, Document, PositionEncoding, Replacement, char_to_position};
 use crate::proposal::{FileHunks, Hunk, RawHunk, diff_hunks};
-use crate::protocol::{FileKind, HunkInfo, HunkState, HunkStatus, Range};
+use crate::protocol::{FileKind, HunkEdit, HunkInfo, HunkState, HunkStatus, Range, Refusal};
 use crate::workspace::FileChange;
-
-/// Diffs that take longer than this degrade to coarser hunks instead of stalling the server.
-const DIFF_DEADLINE: std::time::Duration = std::time::Duration::from_millis(500);
 
 pub struct ProposalStore {
     root: PathBuf,
     encoding: PositionEncoding,
+    /// The client applies create/delete/rename operations itself.
+    resource_operations: bool,
     docs: HashMap<String, DocEntry>,
-    tasks: BTreeMap<String, Vec<FileProposal>>,
+    tasks: HashMap<String, TaskProposal>,
+    /// path → ids of the tasks with hunks there, in install order.
+    by_path: HashMap<String, Vec<String>>,
+    installs: u64,
+    outbox: Vec<(String, HunkState)>,
 }
 
 struct DocEntry {
@@ -30,37 +50,110 @@ struct DocEntry {
     open: bool,
 }
 
+struct TaskProposal {
+    /// Install order, for deciding which of two overlapping tasks yields.
+    order: u64,
+    files: Vec<FileProposal>,
+    by_path: HashMap<String, usize>,
+    /// hunk id → index in `files`.
+    by_id: HashMap<String, usize>,
+    /// Hunk ids are `<taskId>-<n>`; n continues across follow-ups.
+    next_hunk: u64,
+}
+
 pub struct FileProposal {
     pub path: String,
     pub kind: FileKind,
+    /// Where a rename moves the file.
+    pub new_path: Option<String>,
+    /// The texts hunks were computed against (`Hunk::base_gen` indexes it); the first is
+    /// the task's base, a follow-up adds the text it started from. Empty for a file the
+    /// task created.
+    bases: Vec<String>,
     pub hunks: FileHunks,
+    /// Some hunk here was in conflict with another task: re-evaluate even when this is
+    /// the only task left in the file.
+    cross_conflicts: bool,
 }
 
-/// One file's part of an accept: edits in the document's current coordinates.
+/// One file's part of an accept or undo: edits in the document's current coordinates.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FileEdit {
     pub path: String,
     pub kind: FileKind,
+    /// For a rename: where the file goes (the edits apply to it there).
+    pub new_path: Option<String>,
     /// The open document's version the ranges refer to; None for a file not open.
     pub version: Option<i32>,
     pub edits: Vec<(Range, String)>,
     pub hunk_ids: Vec<String>,
 }
 
-/// A proposal file as the protocol shows it (path still workspace-relative).
+/// What an accept or undo does.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EditPlan {
+    /// To send as one workspace/applyEdit (may be empty).
+    pub editor: Vec<FileEdit>,
+    /// Hunks written to disk by the store and already confirmed.
+    pub written: Vec<String>,
+    /// Requested hunks neither sent nor written, with why.
+    pub refused: Vec<Refusal>,
+}
+
+/// A proposal file as the protocol shows it (paths still workspace-relative).
 pub struct FileView {
     pub path: String,
     pub kind: FileKind,
+    pub new_path: Option<String>,
     pub version: Option<i32>,
     pub hunks: Vec<HunkInfo>,
 }
 
-/// A pending hunk under the cursor, for code actions.
+pub struct ProposalPage {
+    pub files: Vec<FileView>,
+    pub next_cursor: Option<String>,
+    pub total_files: usize,
+    pub total_hunks: usize,
+}
+
+/// A pending or accepted hunk under the cursor, for code actions.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HunkAt {
     pub task_id: String,
     pub hunk_id: String,
     pub range: Range,
+    pub status: HunkStatus,
+}
+
+/// What a follow-up turn starts from.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FollowUpState {
+    /// (path, text to start from; None = the pending change deletes it)
+    pub files: Vec<(String, Option<String>)>,
+    pub accepted: Vec<ReviewedHunk>,
+    pub rejected: Vec<ReviewedHunk>,
+    /// Still pending/stale/conflict when the follow-up starts.
+    pub undecided: usize,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReviewedHunk {
+    pub path: String,
+    pub hunk_id: String,
+    pub old_text: String,
+    /// What the task proposed.
+    pub proposed_text: String,
+    /// Accepted with the user's own text (resolveHunks `edits`).
+    pub user_text: Option<String>,
+    /// Rejection reason given by the user.
+    pub reason: Option<String>,
+}
+
+/// Accept and undo share their routing; this says which one runs.
+#[derive(Clone, Copy)]
+enum Resolve<'a> {
+    Accept(&'a [HunkEdit]),
+    Undo,
 }
 
 impl ProposalStore {
@@ -68,8 +161,12 @@ impl ProposalStore {
         ProposalStore {
             root,
             encoding,
+            resource_operations: false,
             docs: HashMap::new(),
-            tasks: BTreeMap::new(),
+            tasks: HashMap::new(),
+            by_path: HashMap::new(),
+            installs: 0,
+            outbox: Vec::new(),
         }
     }
 
@@ -81,14 +178,20 @@ impl ProposalStore {
         &self.root
     }
 
+    /// Whether the client applies create/delete/rename resource operations (initialize).
+    pub fn set_resource_operations(&mut self, supported: bool) {
+        self.resource_operations = supported;
+    }
+
+    // ----- text sync ---------------------------------------------------------------------
+
     /// The editor opened a file. If a shadow of it carries hunks, the editor's text may
     /// differ from disk (unsaved edits, an accept the editor applied in the background):
     /// rebase onto it like a whole-text change.
-    pub fn open(&mut self, path: &str, text: &str, version: i32) -> Vec<(String, HunkState)> {
-        let stale = match self.docs.get(path) {
-            Some(entry) if !entry.open => self.replace_text(path, text),
-            _ => Vec::new(),
-        };
+    pub fn open(&mut self, path: &str, text: &str, version: i32) {
+        if self.docs.get(path).is_some_and(|e| !e.open) {
+            self.replace_text(path, text);
+        }
         let entry = self
             .docs
             .entry(path.to_string())
@@ -98,20 +201,14 @@ impl ProposalStore {
             });
         entry.open = true;
         entry.doc.version = version;
-        stale
     }
 
     /// Applies one `didChange` (content changes in order) and rebases every task's hunks
-    /// in that file. Returns hunks that became stale, to tell their tasks' clients.
-    pub fn change(
-        &mut self,
-        path: &str,
-        version: i32,
-        edits: &[(Option<Range>, String)],
-    ) -> Vec<(String, HunkState)> {
-        let mut stale = Vec::new();
+    /// in that file.
+    pub fn change(&mut self, path: &str, version: i32, edits: &[(Option<Range>, String)]) {
+        let mut changed = false;
         for (range, text) in edits {
-            // Only a whole-text change needs to recognise in-flight accepts; keystrokes
+            // Only a whole-text change needs to recognise edits in flight; keystrokes
             // (incremental changes) skip collecting them.
             let expected = if range.is_none() {
                 self.in_flight(path)
@@ -128,28 +225,41 @@ impl ProposalStore {
                 .collect();
             let Some(entry) = self.docs.get_mut(path) else {
                 tracing::warn!("didChange for {path}, which was never opened; ignored");
-                return stale;
+                return;
             };
             let changes = entry.doc.apply(*range, text, self.encoding, &expected);
-            stale.extend(self.rebase(path, &changes));
+            changed |= self.rebase(path, &changes);
         }
         if let Some(entry) = self.docs.get_mut(path) {
             entry.doc.version = version;
         }
-        stale
+        if changed {
+            self.reevaluate_conflicts(path);
+        }
     }
 
     /// The editor closed a file: keep its text as a shadow while hunks point into it,
     /// because closing does not change the text (unsaved edits may be discarded, which the
-    /// disk check before an accept catches).
+    /// re-read before anything is applied catches).
     pub fn close(&mut self, path: &str) {
-        if self.has_hunks(path) {
+        if self.by_path.contains_key(path) {
             if let Some(entry) = self.docs.get_mut(path) {
                 entry.open = false;
             }
         } else {
             self.docs.remove(path);
         }
+    }
+
+    /// A file changed on disk: if it is a shadow (not open in the editor), re-read it
+    /// and rebase its hunks.
+    pub fn disk_changed(&mut self, path: &str) {
+        self.refresh_shadow(path);
+    }
+
+    /// Every hunk status change nobody asked for since the last call, as (task id, state).
+    pub fn take_changed(&mut self) -> Vec<(String, HunkState)> {
+        std::mem::take(&mut self.outbox)
     }
 
     /// The unsaved text of every open buffer, for a new task's snapshot.
@@ -161,20 +271,19 @@ impl ProposalStore {
             .collect()
     }
 
+    // ----- installing --------------------------------------------------------------------
+
     /// Makes a finished task's changes reviewable. Hunks are computed between the task's
     /// base and result, then rebased onto the file's current text (the user may have typed
-    /// while the task ran). Returns (files, hunks).
-    pub fn install(
-        &mut self,
-        task_id: &str,
-        changes: Vec<FileChange>,
-        next_id: impl FnMut() -> String,
-    ) -> (usize, usize) {
+    /// while the task ran); a deleted file and a created one with (mostly) the same
+    /// content are one rename. Hunk ids are `<taskId>-1`, `<taskId>-2`, …
+    /// Returns (files, hunks).
+    pub fn install(&mut self, task_id: &str, changes: Vec<FileChange>) -> (usize, usize) {
         let files = changes
             .into_iter()
             .map(|change| (change, Vec::new()))
             .collect();
-        self.install_with_conflicts(task_id, files, next_id)
+        self.install_with_conflicts(task_id, files)
     }
 
     /// [`ProposalStore::install`] for changes that come with conflicts: per file, hunks
@@ -184,142 +293,605 @@ impl ProposalStore {
         &mut self,
         task_id: &str,
         changes: Vec<(FileChange, Vec<(RawHunk, String)>)>,
-        mut next_id: impl FnMut() -> String,
     ) -> (usize, usize) {
-        let mut files = Vec::new();
-        let mut bases = Vec::new();
-        for (change, conflicts) in changes {
-            let kind = match (&change.base, &change.new) {
-                (None, _) => FileKind::Create,
-                (_, None) => FileKind::Delete,
-                _ => FileKind::Modify,
-            };
-            let base = change.base.unwrap_or_default();
-            let target = change.new.unwrap_or_default();
-            let hunks = FileHunks::with_conflicts(
-                diff_hunks(&base, &target, DIFF_DEADLINE),
-                conflicts,
-                &mut next_id,
-            );
-            if hunks.hunks().is_empty() {
-                continue;
-            }
-            self.ensure_doc(&change.path, &base);
-            bases.push((change.path.clone(), base));
-            files.push(FileProposal {
-                path: change.path,
-                kind,
-                hunks,
-            });
-        }
-        let counts = (
-            files.len(),
-            files.iter().map(|f| f.hunks.hunks().len()).sum(),
+        self.discard(task_id);
+        self.installs += 1;
+        self.tasks.insert(
+            task_id.to_string(),
+            TaskProposal {
+                order: self.installs,
+                files: Vec::new(),
+                by_path: HashMap::new(),
+                by_id: HashMap::new(),
+                next_hunk: 0,
+            },
         );
-        self.tasks.insert(task_id.to_string(), files);
-        // The user may have typed while the task ran: move the hunks from the task's base
-        // to what the editor or disk holds now.
-        for (path, base) in bases {
-            let current = self
-                .docs
-                .get(&path)
-                .map(|e| e.doc.text())
-                .unwrap_or_default();
-            if current != base {
-                self.rebase_task_file(task_id, &path, &base, &current);
-            }
+        self.add_changes(task_id, changes)
+    }
+
+    /// For agent/followUp: drops the task's undecided (pending/stale/conflict) hunks,
+    /// keeps accepted/rejected ones, installs hunks for `changes` (whose `base` is the
+    /// text the follow-up started from). Returns (files, hunks) of the new hunks.
+    ///
+    /// Where the text is still what the follow-up started from minus the pending hunks
+    /// (nobody typed meanwhile), the new hunks are computed against the current text,
+    /// so the dropped pending changes the follow-up kept come back as new hunks.
+    pub fn replace_undecided(&mut self, task_id: &str, changes: Vec<FileChange>) -> (usize, usize) {
+        if !self.tasks.contains_key(task_id) {
+            return self.install(task_id, changes);
         }
-        counts
+        let starts = self.follow_up_state(task_id);
+        let started: HashMap<&str, &Option<String>> =
+            starts.files.iter().map(|(p, t)| (p.as_str(), t)).collect();
+        let changes: Vec<(FileChange, Vec<(RawHunk, String)>)> = changes
+            .into_iter()
+            .map(|mut change| {
+                let current = self.current_text(&change.path);
+                let start_now = started.get(change.path.as_str()).copied().cloned();
+                let unchanged_since = start_now.unwrap_or_else(|| current.clone());
+                if unchanged_since == change.base {
+                    change.base = current;
+                }
+                (change, Vec::new())
+            })
+            .collect();
+        self.drop_undecided(task_id);
+        self.add_changes(task_id, changes)
     }
 
     /// Forgets a task's proposal (cancel with `revert`).
     pub fn discard(&mut self, task_id: &str) {
-        if let Some(files) = self.tasks.remove(task_id) {
-            for file in files {
-                self.drop_shadow_if_unused(&file.path);
-            }
+        let Some(task) = self.tasks.remove(task_id) else {
+            return;
+        };
+        for file in task.files {
+            self.unlink_path(task_id, &file.path);
+            self.reevaluate_conflicts(&file.path);
+            self.drop_shadow_if_unused(&file.path);
         }
     }
 
-    /// Pending hunks touching `range` in `path`, all tasks, in document order.
+    pub fn has_task(&self, task_id: &str) -> bool {
+        self.tasks.contains_key(task_id)
+    }
+
+    // ----- review ------------------------------------------------------------------------
+
+    /// Pending hunks and confirmed accepted hunks touching `range`, all tasks, in
+    /// document order. O(log h + k) per task with hunks in the file.
     pub fn hunks_at(&self, path: &str, range: Range) -> Vec<HunkAt> {
-        let Some(entry) = self.docs.get(path) else {
+        let (Some(entry), Some(task_ids)) = (self.docs.get(path), self.by_path.get(path)) else {
             return Vec::new();
         };
         let rope = entry.doc.rope();
         let from = crate::documents::position_to_char(rope, range.start, self.encoding);
         let to = crate::documents::position_to_char(rope, range.end, self.encoding);
         let mut found = Vec::new();
-        for (task_id, files) in &self.tasks {
-            for file in files.iter().filter(|f| f.path == path) {
-                for hunk in file
-                    .hunks
-                    .touching(from, to)
-                    .filter(|h| h.status == HunkStatus::Pending)
-                {
-                    found.push(HunkAt {
-                        task_id: task_id.clone(),
-                        hunk_id: hunk.id.clone(),
-                        range: self.range_of(rope, hunk),
-                    });
-                }
+        for task_id in task_ids {
+            let Some(file) = self.file(task_id, path) else {
+                continue;
+            };
+            let reviewable = |h: &&Hunk| match h.status {
+                HunkStatus::Pending => true,
+                HunkStatus::Accepted => file.hunks.in_flight_direction(&h.id).is_none(),
+                _ => false,
+            };
+            for hunk in file.hunks.touching(from, to).filter(reviewable) {
+                found.push(HunkAt {
+                    task_id: task_id.clone(),
+                    hunk_id: hunk.id.clone(),
+                    range: self.range_of(rope, hunk),
+                    status: hunk.status,
+                });
             }
         }
         found.sort_by_key(|h| h.range.start);
         found
     }
 
-    /// Ids of the pending hunks of `task_id` in `path`.
-    pub fn pending_in_file(&self, task_id: &str, path: &str) -> Vec<String> {
+    /// Ids of the task's hunks in `path` with `status`.
+    pub fn ids_in_file(&self, task_id: &str, path: &str, status: HunkStatus) -> Vec<String> {
         self.file(task_id, path)
             .map(|f| {
                 f.hunks
                     .hunks()
                     .iter()
-                    .filter(|h| h.status == HunkStatus::Pending)
+                    .filter(|h| h.status == status)
                     .map(|h| h.id.clone())
                     .collect()
             })
             .unwrap_or_default()
     }
 
-    /// Marks the requested pending hunks accepted (awaiting the editor) and returns the
-    /// edits to send, per file. A hunk whose text changed under it becomes stale instead.
-    pub fn begin_accept(&mut self, task_id: &str, ids: &[String]) -> Vec<FileEdit> {
-        let paths: Vec<String> = match self.tasks.get(task_id) {
-            Some(files) => files
-                .iter()
-                .filter(|f| ids.iter().any(|id| f.hunks.get(id).is_some()))
-                .map(|f| f.path.clone())
-                .collect(),
-            None => return Vec::new(),
-        };
-        let mut plan = Vec::new();
-        for path in paths {
-            self.refresh_shadow(&path);
-            let Some(entry) = self.docs.get(&path) else {
+    /// Why each of `ids` cannot be accepted at all: an import conflict (never
+    /// acceptable) or a conflict with another task. Empty: go ahead.
+    pub fn accept_blockers(&self, task_id: &str, ids: &[String]) -> Vec<Refusal> {
+        ids.iter()
+            .filter_map(|id| {
+                let hunk = self.hunk(task_id, id)?;
+                if hunk.status != HunkStatus::Conflict {
+                    return None;
+                }
+                let reason = match &hunk.conflicts_with {
+                    Some(other) => format!(
+                        "{id} overlaps hunk {} of task {}, which came first: accept or reject \
+                         that one first",
+                        other.hunk_id, other.task_id
+                    ),
+                    None => format!(
+                        "{id} is a change that could not be placed in the current text; make \
+                         it by hand if you want it, then reject the hunk"
+                    ),
+                };
+                Some(Refusal {
+                    hunk_id: id.clone(),
+                    reason,
+                })
+            })
+            .collect()
+    }
+
+    /// Accepts pending hunks (`edits`: accept these with the user's text instead; they
+    /// count as requested too). Hunks whose text changed become stale (not sent). Edits
+    /// for open documents (and file operations when the client supports resource
+    /// operations) come back to be sent as one workspace/applyEdit and are confirmed later
+    /// by didChange / [`ProposalStore::confirm_applied`]; the rest is written to disk
+    /// here, after checking the disk still holds what the hunks were computed for, and
+    /// confirmed at once.
+    pub fn begin_accept(&mut self, task_id: &str, ids: &[String], edits: &[HunkEdit]) -> EditPlan {
+        let mut wanted: Vec<String> = ids.to_vec();
+        wanted.extend(edits.iter().map(|e| e.hunk_id.clone()));
+        let mut seen = HashSet::new();
+        wanted.retain(|id| seen.insert(id.clone()));
+        self.resolve(task_id, &wanted, Resolve::Accept(edits))
+    }
+
+    /// The editor answered `applied: true`: confirm what no didChange will confirm
+    /// (file operations).
+    pub fn confirm_applied(&mut self, task_id: &str, ids: &[String]) {
+        for (path, ids_here) in self.group_by_file(task_id, ids).0 {
+            let Some(file) = self.file(task_id, &path) else {
                 continue;
             };
-            let (rope, version, open) = (entry.doc.rope().clone(), entry.doc.version, entry.open);
+            if file.kind == FileKind::Modify {
+                continue;
+            }
+            let edits: Vec<(usize, usize, String)> = ids_here
+                .iter()
+                .filter_map(|id| {
+                    let hunk = file.hunks.get(id)?;
+                    let text = match file.hunks.in_flight_direction(id)? {
+                        Direction::Accept => &hunk.new_text,
+                        Direction::Undo => &hunk.old_text,
+                    };
+                    Some((hunk.start, hunk.end, text.clone()))
+                })
+                .collect();
+            self.apply_to_document(&path, edits);
+        }
+    }
+
+    /// The editor refused an accept's edit: those hunks go back to pending (or stale).
+    pub fn abort_accept(&mut self, task_id: &str, ids: &[String]) {
+        self.abort(task_id, ids, Direction::Accept);
+    }
+
+    /// The editor refused an undo's edit: those hunks stay accepted.
+    pub fn abort_undo(&mut self, task_id: &str, ids: &[String]) {
+        self.abort(task_id, ids, Direction::Undo);
+    }
+
+    /// Rejects undecided hunks, remembering `reason` for the follow-up; hunks of other
+    /// tasks that were in conflict only with these go back to pending (outbox).
+    pub fn reject(&mut self, task_id: &str, ids: &[String], reason: Option<&str>) {
+        for (path, ids_here) in self.group_by_file(task_id, ids).0 {
+            if let Some(file) = self.file_mut(task_id, &path) {
+                file.hunks.reject(&ids_here, reason);
+            }
+            self.reevaluate_conflicts(&path);
+        }
+    }
+
+    /// Inverse edits for confirmed accepted hunks whose text is still exactly as
+    /// accepted; the others are refused with what changed. Same routing as
+    /// [`ProposalStore::begin_accept`]. A hunk is pending again once its inverse edit is
+    /// confirmed.
+    pub fn begin_undo(&mut self, task_id: &str, ids: &[String]) -> EditPlan {
+        self.resolve(task_id, ids, Resolve::Undo)
+    }
+
+    /// 3-way refresh of the task's stale hunks (`ids` empty = all stale): returns the
+    /// state of each one afterwards (pending with a new range, still stale, or accepted
+    /// when the text already has the change).
+    pub fn refresh(&mut self, task_id: &str, ids: &[String]) -> Vec<HunkState> {
+        let Some(task) = self.tasks.get(task_id) else {
+            return Vec::new();
+        };
+        let groups: Vec<(String, Option<HashSet<String>>)> = if ids.is_empty() {
+            task.files
+                .iter()
+                .filter(|f| {
+                    f.hunks
+                        .hunks()
+                        .iter()
+                        .any(|h| h.status == HunkStatus::Stale)
+                })
+                .map(|f| (f.path.clone(), None))
+                .collect()
+        } else {
+            self.group_by_file(task_id, ids)
+                .0
+                .into_iter()
+                .map(|(path, ids)| (path, Some(ids.into_iter().collect())))
+                .collect()
+        };
+        let mut refreshed = Vec::new();
+        for (path, only) in groups {
+            self.refresh_shadow(&path);
+            let Some(rope) = self.docs.get(&path).map(|e| e.doc.rope().clone()) else {
+                continue;
+            };
             let Some(file) = self.file_mut(task_id, &path) else {
                 continue;
             };
-            let ids_here: Vec<String> = ids
-                .iter()
-                .filter(|id| file.hunks.get(id).is_some())
-                .cloned()
-                .collect();
-            let replacements = file.hunks.begin_accept(&ids_here, &rope);
-            if replacements.is_empty() {
+            for (gen_no, base) in file.bases.iter().enumerate() {
+                let targets: Vec<String> = file
+                    .hunks
+                    .hunks()
+                    .iter()
+                    .filter(|h| h.base_gen == gen_no)
+                    .filter(|h| only.as_ref().is_none_or(|set| set.contains(&h.id)))
+                    .map(|h| h.id.clone())
+                    .collect();
+                let targets: HashSet<&str> = targets.iter().map(String::as_str).collect();
+                refreshed.extend(refresh::refresh(
+                    &mut file.hunks,
+                    base,
+                    &rope,
+                    Some(&targets),
+                ));
+            }
+            self.reevaluate_conflicts(&path);
+        }
+        self.hunk_states(task_id, &refreshed)
+    }
+
+    /// Current status of each named hunk; unknown ids are left out.
+    pub fn hunk_states(&self, task_id: &str, ids: &[String]) -> Vec<HunkState> {
+        ids.iter()
+            .filter_map(|id| self.hunk(task_id, id))
+            .map(hunk_state)
+            .collect()
+    }
+
+    /// One page of the task's proposal (`path`: that file only), at most `limit` hunks,
+    /// continuing at `cursor`. None: no such task. Err: a cursor this store never gave.
+    pub fn view_page(
+        &self,
+        task_id: &str,
+        path: Option<&str>,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Option<Result<ProposalPage, String>> {
+        let task = self.tasks.get(task_id)?;
+        let files: Vec<&FileProposal> = match path {
+            Some(path) => task
+                .by_path
+                .get(path)
+                .map(|&i| &task.files[i])
+                .into_iter()
+                .collect(),
+            None => task.files.iter().collect(),
+        };
+        let from = match cursor.map(Cursor::decode).transpose() {
+            Ok(from) => from.unwrap_or(Cursor { file: 0, hunk: 0 }),
+            Err(e) => return Some(Err(e)),
+        };
+        let sizes: Vec<usize> = files.iter().map(|f| f.hunks.hunks().len()).collect();
+        if from.file > sizes.len() || sizes.get(from.file).is_some_and(|&n| from.hunk > n) {
+            return Some(Err(format!(
+                "the cursor points past the end of task {task_id}'s proposal; start again without one"
+            )));
+        }
+        let (slices, next) = page::plan(&sizes, from, limit);
+        let views = slices
+            .into_iter()
+            .map(|(fi, a, b)| self.file_view(files[fi], a..b))
+            .collect();
+        Some(Ok(ProposalPage {
+            files: views,
+            next_cursor: next.map(Cursor::encode),
+            total_files: files.len(),
+            total_hunks: sizes.iter().sum(),
+        }))
+    }
+
+    /// What a follow-up turn starts from: per file of the task that still has pending
+    /// hunks, its current text with exactly those pending hunks applied (None: the
+    /// pending change deletes the file); plus the review so far.
+    pub fn follow_up_state(&self, task_id: &str) -> FollowUpState {
+        let mut state = FollowUpState::default();
+        let Some(task) = self.tasks.get(task_id) else {
+            return state;
+        };
+        for file in &task.files {
+            let mut pending = Vec::new();
+            for hunk in file.hunks.hunks() {
+                match hunk.status {
+                    HunkStatus::Pending => pending.push(hunk),
+                    HunkStatus::Accepted => state.accepted.push(reviewed(file, hunk)),
+                    HunkStatus::Rejected => state.rejected.push(reviewed(file, hunk)),
+                    HunkStatus::Stale | HunkStatus::Conflict => {}
+                }
+                if rebase::is_undecided(hunk.status) {
+                    state.undecided += 1;
+                }
+            }
+            if pending.is_empty() {
                 continue;
             }
-            let kind = file.kind;
-            plan.push(FileEdit {
-                path: path.clone(),
+            match (file.kind, &file.new_path) {
+                (FileKind::Delete, _) => state.files.push((file.path.clone(), None)),
+                (FileKind::Rename, Some(to)) => {
+                    state.files.push((file.path.clone(), None));
+                    let text = pending.first().map(|h| h.new_text.clone());
+                    state.files.push((to.clone(), text));
+                }
+                _ => {
+                    let text = self.current_text(&file.path).unwrap_or_default();
+                    state
+                        .files
+                        .push((file.path.clone(), Some(with_applied(&text, &pending))));
+                }
+            }
+        }
+        state
+    }
+
+    // ----- internals: installing ---------------------------------------------------------
+
+    /// Adds hunks for `changes` to an installed task, continuing its ids.
+    fn add_changes(
+        &mut self,
+        task_id: &str,
+        changes: Vec<(FileChange, Vec<(RawHunk, String)>)>,
+    ) -> (usize, usize) {
+        let (plain, with_conflicts): (Vec<_>, Vec<_>) =
+            changes.into_iter().partition(|(_, c)| c.is_empty());
+        let plain = renames::pair(plain.into_iter().map(|(c, _)| c).collect());
+        let all = plain
+            .into_iter()
+            .map(|(c, to)| (c, to, Vec::new()))
+            .chain(with_conflicts.into_iter().map(|(c, k)| (c, None, k)));
+        let (mut files, mut hunks) = (0, 0);
+        let mut touched = Vec::new();
+        for (change, new_path, conflicts) in all {
+            let added = self.add_file(task_id, change, new_path, conflicts);
+            if let Some((path, n)) = added {
+                files += 1;
+                hunks += n;
+                touched.push(path);
+            }
+        }
+        for path in touched {
+            self.reevaluate_conflicts(&path);
+        }
+        (files, hunks)
+    }
+
+    /// One file's new hunks; returns (path, hunks added), None if the change changes
+    /// nothing.
+    fn add_file(
+        &mut self,
+        task_id: &str,
+        change: FileChange,
+        new_path: Option<String>,
+        conflicts: Vec<(RawHunk, String)>,
+    ) -> Option<(String, usize)> {
+        let kind = match (&change.base, &change.new, &new_path) {
+            (_, _, Some(_)) => FileKind::Rename,
+            (None, _, _) => FileKind::Create,
+            (_, None, _) => FileKind::Delete,
+            _ => FileKind::Modify,
+        };
+        let base = change.base.unwrap_or_default();
+        let target = change.new.unwrap_or_default();
+        let raw = if kind == FileKind::Rename {
+            // One decision for the whole move, edits included.
+            vec![RawHunk {
+                start: 0,
+                end: base.chars().count(),
+                old_text: base.clone(),
+                new_text: target,
+            }]
+        } else {
+            diff_hunks(&base, &target, DIFF_DEADLINE)
+        };
+        if raw.is_empty() && conflicts.is_empty() {
+            return None;
+        }
+        let path = change.path;
+        self.ensure_doc(&path, &base);
+        let current = self.current_text(&path).unwrap_or_default();
+        let task = self.tasks.get_mut(task_id)?;
+        let next_hunk = &mut task.next_hunk;
+        let mut next_id = || {
+            *next_hunk += 1;
+            format!("{task_id}-{next_hunk}")
+        };
+        let mut fresh = FileHunks::default();
+        let base_gen = task
+            .by_path
+            .get(&path)
+            .map_or(0, |&i| task.files[i].bases.len());
+        fresh.add(raw, conflicts, base_gen, &mut next_id);
+        // The user may have typed while the task ran: move the hunks from the task's
+        // base to what the editor or disk holds now.
+        if current != base {
+            for drift in diff_hunks(&base, &current, DIFF_DEADLINE).iter().rev() {
+                fresh.apply_change(Change {
+                    start: drift.start,
+                    old_end: drift.end,
+                    new_len: drift.new_text.chars().count(),
+                });
+            }
+        }
+        let added = fresh.hunks().len();
+        let fi = match task.by_path.get(&path) {
+            Some(&fi) => {
+                let file = &mut task.files[fi];
+                file.kind = merged_kind(file.kind, kind);
+                file.new_path = new_path.or(file.new_path.take());
+                file.bases.push(base);
+                file.hunks.extend(fresh.hunks().iter().cloned());
+                fi
+            }
+            None => {
+                task.files.push(FileProposal {
+                    path: path.clone(),
+                    kind,
+                    new_path,
+                    bases: vec![base],
+                    hunks: fresh,
+                    cross_conflicts: false,
+                });
+                task.by_path.insert(path.clone(), task.files.len() - 1);
+                self.by_path
+                    .entry(path.clone())
+                    .or_default()
+                    .push(task_id.to_string());
+                task.files.len() - 1
+            }
+        };
+        for hunk in task.files[fi].hunks.hunks() {
+            task.by_id.insert(hunk.id.clone(), fi);
+        }
+        Some((path, added))
+    }
+
+    /// Drops the task's undecided hunks and the files left without hunks.
+    fn drop_undecided(&mut self, task_id: &str) {
+        let Some(task) = self.tasks.get_mut(task_id) else {
+            return;
+        };
+        let mut emptied = Vec::new();
+        for file in &mut task.files {
+            file.hunks.remove_where(|h| rebase::is_undecided(h.status));
+            if file.hunks.is_empty() {
+                emptied.push(file.path.clone());
+            }
+        }
+        task.files.retain(|f| !f.hunks.is_empty());
+        reindex_task(task);
+        for path in emptied {
+            self.unlink_path(task_id, &path);
+            self.reevaluate_conflicts(&path);
+        }
+    }
+
+    fn unlink_path(&mut self, task_id: &str, path: &str) {
+        if let Some(ids) = self.by_path.get_mut(path) {
+            ids.retain(|t| t != task_id);
+            if ids.is_empty() {
+                self.by_path.remove(path);
+            }
+        }
+    }
+
+    // ----- internals: accept and undo ----------------------------------------------------
+
+    fn resolve(&mut self, task_id: &str, ids: &[String], how: Resolve<'_>) -> EditPlan {
+        let mut plan = EditPlan::default();
+        if !self.tasks.contains_key(task_id) {
+            plan.refused = ids
+                .iter()
+                .map(|id| refusal(id, format!("there is no proposal of task {task_id}")))
+                .collect();
+            return plan;
+        }
+        let (groups, unknown) = self.group_by_file(task_id, ids);
+        plan.refused.extend(
+            unknown
+                .into_iter()
+                .map(|id| refusal(&id, format!("task {task_id} has no hunk {id}"))),
+        );
+        for (path, ids_here) in groups {
+            self.resolve_file(task_id, &path, &ids_here, how, &mut plan);
+            self.reevaluate_conflicts(&path);
+        }
+        plan
+    }
+
+    fn resolve_file(
+        &mut self,
+        task_id: &str,
+        path: &str,
+        ids: &[String],
+        how: Resolve<'_>,
+        plan: &mut EditPlan,
+    ) {
+        self.refresh_shadow(path);
+        let Some(entry) = self.docs.get(path) else {
+            return;
+        };
+        let (rope, version, open) = (entry.doc.rope().clone(), entry.doc.version, entry.open);
+        let resource_operations = self.resource_operations;
+        let blocked = self.file_operation_blocked(task_id, path, open, how);
+        let Some(file) = self.file_mut(task_id, path) else {
+            return;
+        };
+        let (kind, new_path) = (file.kind, file.new_path.clone());
+        let edits = match how {
+            Resolve::Accept(user_texts) => {
+                take_user_texts(&mut file.hunks, ids, user_texts);
+                if let Some(reason) = &blocked {
+                    for id in ids {
+                        if let Some(h) = file.hunks.get_mut(id)
+                            && h.status == HunkStatus::Pending
+                        {
+                            rebase::mark_stale(h, reason.clone());
+                        }
+                    }
+                }
+                let edits = file.hunks.begin_accept(ids, &rope);
+                plan.refused
+                    .extend(accept_refusals(&file.hunks, ids, &edits));
+                edits
+            }
+            Resolve::Undo if kind != FileKind::Modify => {
+                plan.refused.extend(ids.iter().map(|id| {
+                    refusal(
+                        id,
+                        format!(
+                            "undoing a file {} is not supported yet; restore it with your editor or git",
+                            operation_noun(kind)
+                        ),
+                    )
+                }));
+                return;
+            }
+            Resolve::Undo => {
+                let (edits, refused) = file.hunks.begin_undo(ids, &rope);
+                plan.refused.extend(refused);
+                edits
+            }
+        };
+        if edits.is_empty() {
+            return;
+        }
+        let via_editor = if kind == FileKind::Modify {
+            open
+        } else {
+            resource_operations
+        };
+        if via_editor {
+            plan.editor.push(FileEdit {
+                path: path.to_string(),
                 kind,
+                new_path,
                 version: open.then_some(version),
-                hunk_ids: replacements.iter().map(|(id, ..)| id.clone()).collect(),
-                edits: replacements
+                hunk_ids: edits.iter().map(|(id, ..)| id.clone()).collect(),
+                edits: edits
                     .into_iter()
                     .map(|(_, start, end, text)| {
                         let range = Range {
@@ -330,135 +902,166 @@ impl ProposalStore {
                     })
                     .collect(),
             });
+            return;
         }
-        plan
-    }
-
-    /// The editor refused an accept's edit: those hunks go back to pending.
-    pub fn abort_accept(&mut self, task_id: &str, ids: &[String]) {
-        if let Some(files) = self.tasks.get_mut(task_id) {
-            for file in files {
-                file.hunks.abort_accept(ids);
+        let ids_sent: Vec<String> = edits.iter().map(|(id, ..)| id.clone()).collect();
+        match self.write_to_disk(path, kind, new_path.as_deref(), &rope, &edits) {
+            Ok(()) => {
+                let replacements = edits.into_iter().map(|(_, s, e, t)| (s, e, t)).collect();
+                self.apply_to_document(path, replacements);
+                plan.written.extend(ids_sent);
+            }
+            Err(reason) => {
+                self.abort(
+                    task_id,
+                    &ids_sent,
+                    match how {
+                        Resolve::Accept(_) => Direction::Accept,
+                        Resolve::Undo => Direction::Undo,
+                    },
+                );
+                // The outbox is for changes nobody asked for; these are answered.
+                self.outbox
+                    .retain(|(t, s)| t != task_id || !ids_sent.contains(&s.hunk_id));
+                plan.refused
+                    .extend(ids_sent.iter().map(|id| refusal(id, reason.clone())));
             }
         }
     }
 
-    pub fn reject(&mut self, task_id: &str, ids: &[String]) {
-        if let Some(files) = self.tasks.get_mut(task_id) {
-            for file in files {
-                file.hunks.reject(ids);
+    /// Why a create or rename cannot be accepted now: its target exists (on disk, or as
+    /// an open document), and the task computed it for an absent file.
+    fn file_operation_blocked(
+        &self,
+        task_id: &str,
+        path: &str,
+        open: bool,
+        how: Resolve<'_>,
+    ) -> Option<String> {
+        if matches!(how, Resolve::Undo) {
+            return None;
+        }
+        let file = self.file(task_id, path)?;
+        let target = match file.kind {
+            FileKind::Create if !open => path,
+            FileKind::Rename => file.new_path.as_deref()?,
+            _ => return None,
+        };
+        let exists =
+            self.docs.get(target).is_some_and(|e| e.open) || self.root.join(target).exists();
+        exists.then(|| {
+            format!("{target} exists now, and the task expected no file there; refresh after removing it, or reject")
+        })
+    }
+
+    /// Writes the result of `edits` (applied to `current`, which the disk must still
+    /// hold) to disk, atomically.
+    fn write_to_disk(
+        &self,
+        path: &str,
+        kind: FileKind,
+        new_path: Option<&str>,
+        current: &Rope,
+        edits: &[(String, usize, usize, String)],
+    ) -> Result<(), String> {
+        let file = self.root.join(path);
+        let on_disk = disk::read(&file)?;
+        let expected = current.to_string();
+        let matches = match kind {
+            FileKind::Create => on_disk.is_none(),
+            _ => on_disk.as_deref() == Some(expected.as_str()),
+        };
+        if !matches {
+            return Err(format!(
+                "{path} changed on disk since these hunks were computed; nothing was written"
+            ));
+        }
+        let mut result = current.clone();
+        for (_, start, end, text) in edits.iter().rev() {
+            result.remove(*start..*end);
+            result.insert(*start, text);
+        }
+        match kind {
+            FileKind::Delete => disk::remove(&file),
+            FileKind::Rename => {
+                let to = new_path.ok_or_else(|| format!("the rename of {path} has no target"))?;
+                disk::write(&self.root.join(to), &result.to_string())?;
+                disk::remove(&file)
             }
+            FileKind::Create | FileKind::Modify => disk::write(&file, &result.to_string()),
         }
     }
 
-    /// The ids among `ids` of hunks in conflict: those an accept must refuse.
-    pub fn conflicts_among(&self, task_id: &str, ids: &[String]) -> Vec<String> {
-        let Some(files) = self.tasks.get(task_id) else {
-            return Vec::new();
+    fn abort(&mut self, task_id: &str, ids: &[String], direction: Direction) {
+        for (path, ids_here) in self.group_by_file(task_id, ids).0 {
+            let Some(file) = self.file_mut(task_id, &path) else {
+                continue;
+            };
+            let changed = match direction {
+                Direction::Accept => file.hunks.abort_accept(&ids_here),
+                Direction::Undo => file.hunks.abort_undo(&ids_here),
+            };
+            self.push_states(task_id, &path, &changed);
+            self.reevaluate_conflicts(&path);
+        }
+    }
+
+    /// Applies edits made outside the editor's view (a disk write, a file operation the
+    /// editor confirmed) to the document, as incremental changes last-first, so that
+    /// in-flight hunks are confirmed and every other anchor moves.
+    fn apply_to_document(&mut self, path: &str, mut edits: Vec<(usize, usize, String)>) {
+        edits.sort_by_key(|(start, end, _)| std::cmp::Reverse((*start, *end)));
+        for (start, end, text) in edits {
+            let Some(entry) = self.docs.get(path) else {
+                return;
+            };
+            let rope = entry.doc.rope();
+            let range = Range {
+                start: char_to_position(rope, start, self.encoding),
+                end: char_to_position(rope, end, self.encoding),
+            };
+            let version = entry.doc.version;
+            self.change(path, version, &[(Some(range), text)]);
+        }
+    }
+
+    // ----- internals: documents ----------------------------------------------------------
+
+    /// Moves every task's hunks in `path` through `changes`; statuses changed go to the
+    /// outbox. Returns whether any changed.
+    fn rebase(&mut self, path: &str, changes: &[Change]) -> bool {
+        let Some(task_ids) = self.by_path.get(path) else {
+            return false;
         };
-        ids.iter()
-            .filter(|id| {
-                files
-                    .iter()
-                    .filter_map(|f| f.hunks.get(id))
-                    .any(|h| h.status == HunkStatus::Conflict)
-            })
-            .cloned()
-            .collect()
-    }
-
-    /// Current status of each named hunk; unknown ids are left out.
-    pub fn hunk_states(&self, task_id: &str, ids: &[String]) -> Vec<HunkState> {
-        let Some(files) = self.tasks.get(task_id) else {
-            return Vec::new();
-        };
-        ids.iter()
-            .filter_map(|id| files.iter().find_map(|f| f.hunks.get(id)))
-            .map(hunk_state)
-            .collect()
-    }
-
-    /// The task's proposal with ranges in each document's current text.
-    pub fn view(&self, task_id: &str) -> Option<Vec<FileView>> {
-        let files = self.tasks.get(task_id)?;
-        Some(
-            files
-                .iter()
-                .map(|file| {
-                    let entry = self.docs.get(&file.path);
-                    let hunks = match entry {
-                        Some(entry) => file
-                            .hunks
-                            .hunks()
-                            .iter()
-                            .map(|h| HunkInfo {
-                                hunk_id: h.id.clone(),
-                                range: self.range_of(entry.doc.rope(), h),
-                                old_text: h.old_text.clone(),
-                                new_text: h.new_text.clone(),
-                                status: h.status,
-                                reason: h.stale_reason.clone(),
-                                current_text: None,
-                                conflicts_with: None,
-                                proposed_text: None,
-                            })
-                            .collect(),
-                        None => Vec::new(),
-                    };
-                    FileView {
-                        path: file.path.clone(),
-                        kind: file.kind,
-                        version: entry.filter(|e| e.open).map(|e| e.doc.version),
-                        hunks,
-                    }
-                })
-                .collect(),
-        )
-    }
-
-    pub fn has_task(&self, task_id: &str) -> bool {
-        self.tasks.contains_key(task_id)
-    }
-
-    fn rebase(&mut self, path: &str, changes: &[Change]) -> Vec<(String, HunkState)> {
-        let mut stale = Vec::new();
-        for (task_id, files) in self.tasks.iter_mut() {
-            for file in files.iter_mut().filter(|f| f.path == path) {
-                for change in changes {
-                    for id in file.hunks.apply_change(*change) {
-                        if let Some(hunk) = file.hunks.get(&id) {
-                            stale.push((task_id.clone(), hunk_state(hunk)));
-                        }
+        let mut any = false;
+        for task_id in task_ids {
+            let Some(task) = self.tasks.get_mut(task_id) else {
+                continue;
+            };
+            let Some(&fi) = task.by_path.get(path) else {
+                continue;
+            };
+            let file = &mut task.files[fi];
+            for change in changes {
+                for id in file.hunks.apply_change(*change) {
+                    if let Some(hunk) = file.hunks.get(&id) {
+                        self.outbox.push((task_id.clone(), hunk_state(hunk)));
+                        any = true;
                     }
                 }
             }
         }
-        stale
-    }
-
-    /// Moves one task's freshly installed hunks in `path` from the task's base text to the
-    /// current text, change by change (last first, so earlier offsets stay valid).
-    fn rebase_task_file(&mut self, task_id: &str, path: &str, base: &str, current: &str) {
-        let drift = diff_hunks(base, current, DIFF_DEADLINE);
-        if let Some(file) = self.file_mut(task_id, path) {
-            for raw in drift.iter().rev() {
-                file.hunks.apply_change(Change {
-                    start: raw.start,
-                    old_end: raw.end,
-                    new_len: raw.new_text.chars().count(),
-                });
-            }
-        }
+        any
     }
 
     /// Replaces a document's whole text as the editor (or disk) now has it.
-    fn replace_text(&mut self, path: &str, text: &str) -> Vec<(String, HunkState)> {
+    fn replace_text(&mut self, path: &str, text: &str) {
         let version = self
             .docs
             .get(path)
             .map(|e| e.doc.version)
             .unwrap_or_default();
-        self.change(path, version, &[(None, text.to_string())])
+        self.change(path, version, &[(None, text.to_string())]);
     }
 
     /// A closed file may have changed on disk since its shadow was read.
@@ -466,13 +1069,35 @@ impl ProposalStore {
         let Some(entry) = self.docs.get(path) else {
             return;
         };
-        if entry.open {
+        if entry.open || self.moved_away(path) {
             return;
         }
-        let disk = std::fs::read_to_string(self.root.join(path)).unwrap_or_default();
+        let disk = match disk::read(&self.root.join(path)) {
+            Ok(text) => text.unwrap_or_default(),
+            Err(e) => {
+                tracing::warn!("{e}; keeping the last text read");
+                return;
+            }
+        };
         if disk != entry.doc.text() {
             self.replace_text(path, &disk);
         }
+    }
+
+    /// An accepted rename left nothing at `path` on disk, while its hunk stays anchored
+    /// on the moved text: re-reading would mistake the move for the user deleting it.
+    fn moved_away(&self, path: &str) -> bool {
+        self.by_path.get(path).is_some_and(|tasks| {
+            tasks.iter().any(|t| {
+                self.file(t, path).is_some_and(|f| {
+                    f.kind == FileKind::Rename
+                        && f.hunks
+                            .hunks()
+                            .iter()
+                            .any(|h| h.status == HunkStatus::Accepted)
+                })
+            })
+        })
     }
 
     fn ensure_doc(&mut self, path: &str, base: &str) {
@@ -480,35 +1105,45 @@ impl ProposalStore {
             return;
         }
         // Not open in the editor: anchor on the disk text (absent file = empty).
-        let disk =
-            std::fs::read_to_string(self.root.join(path)).unwrap_or_else(|_| base.to_string());
+        let text = match disk::read(&self.root.join(path)) {
+            Ok(text) => text.unwrap_or_default(),
+            Err(e) => {
+                tracing::warn!("{e}; anchoring its hunks on the task's base");
+                base.to_string()
+            }
+        };
         self.docs.insert(
             path.to_string(),
             DocEntry {
-                doc: Document::new(&disk, 0),
+                doc: Document::new(&text, 0),
                 open: false,
             },
         );
     }
 
+    /// The file's text now: the editor's or shadow's, else the disk's; None if absent.
+    fn current_text(&self, path: &str) -> Option<String> {
+        match self.docs.get(path) {
+            Some(entry) if entry.open => Some(entry.doc.text()),
+            _ => disk::read(&self.root.join(path)).ok().flatten(),
+        }
+    }
+
     fn drop_shadow_if_unused(&mut self, path: &str) {
-        if !self.has_hunks(path) && self.docs.get(path).is_some_and(|e| !e.open) {
+        if !self.by_path.contains_key(path) && self.docs.get(path).is_some_and(|e| !e.open) {
             self.docs.remove(path);
         }
     }
 
-    fn has_hunks(&self, path: &str) -> bool {
-        self.tasks.values().flatten().any(|f| f.path == path)
-    }
-
-    /// In-flight accepts of every task in `path`, sorted: what a whole-text change from the
-    /// editor is expected to contain.
+    /// Edits in flight of every task in `path`, sorted: what a whole-text change from
+    /// the editor is expected to contain.
     fn in_flight(&self, path: &str) -> Vec<(usize, usize, String)> {
         let mut expected: Vec<(usize, usize, String)> = self
-            .tasks
-            .values()
+            .by_path
+            .get(path)
+            .into_iter()
             .flatten()
-            .filter(|f| f.path == path)
+            .filter_map(|t| self.file(t, path))
             .flat_map(|f| f.hunks.in_flight())
             .map(|r| (r.start, r.end, r.text.to_string()))
             .collect();
@@ -516,18 +1151,155 @@ impl ProposalStore {
         expected
     }
 
+    // ----- internals: conflicts between tasks --------------------------------------------
+
+    /// Re-evaluates cross-task conflicts in `path` (see `conflicts.rs`); changes go to the
+    /// outbox. Free for a file only one task has hunks in, unless it had a conflict.
+    fn reevaluate_conflicts(&mut self, path: &str) {
+        let Some(task_ids) = self.by_path.get(path) else {
+            return;
+        };
+        let needed = task_ids.len() > 1
+            || task_ids
+                .iter()
+                .any(|t| self.file(t, path).is_some_and(|f| f.cross_conflicts));
+        let Some(rope) = self.docs.get(path).map(|e| e.doc.rope()) else {
+            return;
+        };
+        if !needed {
+            return;
+        }
+        let mut files: Vec<TaskFile<'_>> = Vec::new();
+        for (task_id, task) in self.tasks.iter_mut() {
+            if let Some(&fi) = task.by_path.get(path) {
+                files.push(TaskFile {
+                    task_id,
+                    order: task.order,
+                    hunks: &mut task.files[fi].hunks,
+                });
+            }
+        }
+        let changed = conflicts::reevaluate(&mut files, rope);
+        let mut states = Vec::new();
+        let mut cross = Vec::new();
+        for file in &files {
+            for (_, hunk_id) in changed.iter().filter(|(t, _)| t == file.task_id) {
+                if let Some(hunk) = file.hunks.get(hunk_id) {
+                    states.push((file.task_id.to_string(), hunk_state(hunk)));
+                }
+            }
+            let any = file
+                .hunks
+                .hunks()
+                .iter()
+                .any(|h| h.conflicts_with.is_some());
+            cross.push((file.task_id.to_string(), any));
+        }
+        drop(files);
+        self.outbox.extend(states);
+        for (task_id, any) in cross {
+            if let Some(file) = self.file_mut(&task_id, path) {
+                file.cross_conflicts = any;
+            }
+        }
+    }
+
+    fn push_states(&mut self, task_id: &str, path: &str, ids: &[String]) {
+        let Some(file) = self.file(task_id, path) else {
+            return;
+        };
+        let states: Vec<HunkState> = ids
+            .iter()
+            .filter_map(|id| file.hunks.get(id))
+            .map(hunk_state)
+            .collect();
+        self.outbox
+            .extend(states.into_iter().map(|s| (task_id.to_string(), s)));
+    }
+
+    // ----- internals: lookups and views --------------------------------------------------
+
+    /// `ids` grouped by the file they are in (in first-seen order), and the unknown ones.
+    fn group_by_file(
+        &self,
+        task_id: &str,
+        ids: &[String],
+    ) -> (Vec<(String, Vec<String>)>, Vec<String>) {
+        let Some(task) = self.tasks.get(task_id) else {
+            return (Vec::new(), ids.to_vec());
+        };
+        let mut groups: Vec<(String, Vec<String>)> = Vec::new();
+        let mut slot: HashMap<usize, usize> = HashMap::new();
+        let mut unknown = Vec::new();
+        for id in ids {
+            match task.by_id.get(id) {
+                Some(&fi) => {
+                    let g = *slot.entry(fi).or_insert_with(|| {
+                        groups.push((task.files[fi].path.clone(), Vec::new()));
+                        groups.len() - 1
+                    });
+                    groups[g].1.push(id.clone());
+                }
+                None => unknown.push(id.clone()),
+            }
+        }
+        (groups, unknown)
+    }
+
     fn file(&self, task_id: &str, path: &str) -> Option<&FileProposal> {
-        self.tasks.get(task_id)?.iter().find(|f| f.path == path)
+        let task = self.tasks.get(task_id)?;
+        task.by_path.get(path).map(|&i| &task.files[i])
     }
 
     fn file_mut(&mut self, task_id: &str, path: &str) -> Option<&mut FileProposal> {
-        self.tasks
-            .get_mut(task_id)?
-            .iter_mut()
-            .find(|f| f.path == path)
+        let task = self.tasks.get_mut(task_id)?;
+        task.by_path.get(path).map(|&i| &mut task.files[i])
     }
 
-    fn range_of(&self, rope: &ropey::Rope, hunk: &Hunk) -> Range {
+    fn hunk(&self, task_id: &str, id: &str) -> Option<&Hunk> {
+        let task = self.tasks.get(task_id)?;
+        let &fi = task.by_id.get(id)?;
+        task.files[fi].hunks.get(id)
+    }
+
+    fn file_view(&self, file: &FileProposal, hunks: std::ops::Range<usize>) -> FileView {
+        let entry = self.docs.get(&file.path);
+        let infos = match entry {
+            Some(entry) => file.hunks.hunks()[hunks]
+                .iter()
+                .map(|h| self.hunk_info(entry.doc.rope(), h))
+                .collect(),
+            None => Vec::new(),
+        };
+        FileView {
+            path: file.path.clone(),
+            kind: file.kind,
+            new_path: file.new_path.clone(),
+            version: entry.filter(|e| e.open).map(|e| e.doc.version),
+            hunks: infos,
+        }
+    }
+
+    fn hunk_info(&self, rope: &Rope, h: &Hunk) -> HunkInfo {
+        let shows_both_sides = matches!(h.status, HunkStatus::Stale | HunkStatus::Conflict);
+        let current_text = shows_both_sides.then(|| {
+            let end = h.end.min(rope.len_chars());
+            rope.slice(h.start.min(end)..end).to_string()
+        });
+        HunkInfo {
+            hunk_id: h.id.clone(),
+            range: self.range_of(rope, h),
+            old_text: h.old_text.clone(),
+            new_text: h.new_text.clone(),
+            status: h.status,
+            reason: h.reason.clone(),
+            current_text,
+            conflicts_with: h.conflicts_with.clone(),
+            proposed_text: h.proposed_text.clone(),
+        }
+    }
+
+    fn range_of(&self, rope: &Rope, hunk: &Hunk) -> Range {
         Range {
             start: char_to_position(rope, hunk.start, self.encoding),
             end: char_to_position(rope, hunk.end, self.encoding),
@@ -539,7 +1311,124 @@ fn hunk_state(hunk: &Hunk) -> HunkState {
     HunkState {
         hunk_id: hunk.id.clone(),
         status: hunk.status,
-        reason: hunk.stale_reason.clone(),
-        conflicts_with: None,
+        reason: hunk.reason.clone(),
+        conflicts_with: hunk.conflicts_with.clone(),
     }
 }
+
+fn refusal(id: &str, reason: String) -> Refusal {
+    Refusal {
+        hunk_id: id.to_string(),
+        reason,
+    }
+}
+
+/// The user's own texts for hunks they accept with an edit.
+fn take_user_texts(hunks: &mut FileHunks, ids: &[String], edits: &[HunkEdit]) {
+    for edit in edits.iter().filter(|e| ids.contains(&e.hunk_id)) {
+        if let Some(h) = hunks.get_mut(&edit.hunk_id)
+            && h.status == HunkStatus::Pending
+            && h.new_text != edit.new_text
+        {
+            let proposed = std::mem::replace(&mut h.new_text, edit.new_text.clone());
+            h.proposed_text.get_or_insert(proposed);
+        }
+    }
+}
+
+/// Why each requested hunk that is not in `sent` was not accepted.
+fn accept_refusals(
+    hunks: &FileHunks,
+    ids: &[String],
+    sent: &[(String, usize, usize, String)],
+) -> Vec<Refusal> {
+    let sent: HashSet<&str> = sent.iter().map(|(id, ..)| id.as_str()).collect();
+    ids.iter()
+        .filter(|id| !sent.contains(id.as_str()))
+        .filter_map(|id| {
+            let h = hunks.get(id)?;
+            let reason = match h.status {
+                HunkStatus::Stale => format!(
+                    "{id} is stale ({}); refresh it first",
+                    h.reason.as_deref().unwrap_or("its text changed")
+                ),
+                HunkStatus::Pending => format!(
+                    "another edit at the same point is on its way; accept {id} again once it is confirmed"
+                ),
+                HunkStatus::Conflict => match &h.conflicts_with {
+                    Some(o) => format!(
+                        "{id} overlaps hunk {} of task {}; accept or reject that one first",
+                        o.hunk_id, o.task_id
+                    ),
+                    None => format!("{id} could not be placed in the current text; it can only be rejected"),
+                },
+                status => format!("{id} is already {}", status_word(status)),
+            };
+            Some(refusal(id, reason))
+        })
+        .collect()
+}
+
+fn reviewed(file: &FileProposal, h: &Hunk) -> ReviewedHunk {
+    let (proposed_text, user_text) = match &h.proposed_text {
+        Some(proposed) => (proposed.clone(), Some(h.new_text.clone())),
+        None => (h.new_text.clone(), None),
+    };
+    ReviewedHunk {
+        path: file.path.clone(),
+        hunk_id: h.id.clone(),
+        old_text: h.old_text.clone(),
+        proposed_text,
+        user_text,
+        reason: (h.status == HunkStatus::Rejected)
+            .then(|| h.reason.clone())
+            .flatten(),
+    }
+}
+
+/// `text` with the (sorted, disjoint) pending hunks applied.
+fn with_applied(text: &str, pending: &[&Hunk]) -> String {
+    let mut rope = Rope::from_str(text);
+    for h in pending.iter().rev() {
+        let end = h.end.min(rope.len_chars());
+        rope.remove(h.start.min(end)..end);
+        rope.insert(h.start.min(end), &h.new_text);
+    }
+    rope.to_string()
+}
+
+/// The kind of a file a follow-up changes again.
+fn merged_kind(before: FileKind, now: FileKind) -> FileKind {
+    match (before, now) {
+        (FileKind::Modify, other) => other,
+        (kept, _) => kept,
+    }
+}
+
+fn operation_noun(kind: FileKind) -> &'static str {
+    match kind {
+        FileKind::Create => "creation",
+        FileKind::Delete => "deletion",
+        FileKind::Rename => "rename",
+        FileKind::Modify => "change",
+    }
+}
+
+fn reindex_task(task: &mut TaskProposal) {
+    task.by_path = task
+        .files
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (f.path.clone(), i))
+        .collect();
+    task.by_id = task
+        .files
+        .iter()
+        .enumerate()
+        .flat_map(|(i, f)| f.hunks.hunks().iter().map(move |h| (h.id.clone(), i)))
+        .collect();
+}
+
+#[cfg(test)]
+#[path = "store_tests.rs"]
+mod tests;

@@ -80,7 +80,7 @@ fn typing_inside_a_hunk_makes_it_stale_and_says_where() {
     let beta = hunks.get("t-2").expect("t-2");
     assert_eq!(beta.status, HunkStatus::Stale);
     assert_eq!(
-        beta.stale_reason.as_deref(),
+        beta.reason.as_deref(),
         Some("you edited line 1 of this hunk after it was proposed")
     );
     assert_eq!(
@@ -240,7 +240,7 @@ fn a_refused_edit_makes_the_hunk_pending_again_or_stale_if_the_user_typed_over_i
     assert_eq!(status(&hunks, "t-1"), HunkStatus::Pending);
     let beta = hunks.get("t-2").expect("t-2");
     assert_eq!(beta.status, HunkStatus::Stale);
-    assert!(beta.stale_reason.is_some());
+    assert!(beta.reason.is_some());
     assert!(hunks.in_flight().is_empty());
 }
 
@@ -248,11 +248,11 @@ fn a_refused_edit_makes_the_hunk_pending_again_or_stale_if_the_user_typed_over_i
 fn rejecting_reports_only_hunks_that_were_undecided() {
     let (doc, mut hunks) = proposal(BASE, TARGET);
     hunks.begin_accept(&ids(&["t-1"]), doc.rope());
-    let rejected = hunks.reject(&ids(&["t-1", "t-2", "nope"]));
+    let rejected = hunks.reject(&ids(&["t-1", "t-2", "nope"]), None);
     assert_eq!(rejected, ["t-2"]);
     assert_eq!(status(&hunks, "t-1"), HunkStatus::Accepted);
     assert_eq!(status(&hunks, "t-2"), HunkStatus::Rejected);
-    assert!(hunks.reject(&ids(&["t-2"])).is_empty());
+    assert!(hunks.reject(&ids(&["t-2"]), None).is_empty());
 }
 
 #[test]

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -150,9 +150,7 @@ impl Engine {
             });
         }
         let files = import::review::review_files(&outcomes);
-        let (files, hunks) =
-            self.store()
-                .install_with_conflicts(&task.id, files, hunk_ids(&task.id));
+        let (files, hunks) = self.store().install_with_conflicts(&task.id, files);
         task.emit(TaskUpdate::Proposal { files, hunks });
         let conflicts: usize = outcomes.iter().map(|o| o.conflicts.len()).sum();
         let problems = outcomes.iter().filter(|o| o.problem.is_some()).count();
@@ -279,9 +277,7 @@ impl Engine {
         // A revert that raced the task's own ending still wins: the user asked for nothing.
         let keep = !task.revert_on_cancel.load(Ordering::SeqCst);
         if keep && !run.changes.is_empty() {
-            let (files, hunks) = self
-                .store()
-                .install(&task.id, run.changes, hunk_ids(&task.id));
+            let (files, hunks) = self.store().install(&task.id, run.changes);
             task.emit(TaskUpdate::Proposal { files, hunks });
         }
         match run.outcome {
@@ -328,12 +324,6 @@ impl Engine {
             }
         }
     }
-}
-
-/// Hunk ids of a task: `<taskId>-1`, `<taskId>-2`, …
-fn hunk_ids(task_id: &str) -> impl FnMut() -> String + '_ {
-    let counter = AtomicU64::new(0);
-    move || format!("{task_id}-{}", counter.fetch_add(1, Ordering::Relaxed) + 1)
 }
 
 fn plural(n: usize, noun: &str) -> String {
