@@ -440,7 +440,7 @@ impl World {
 
     fn reject(&mut self, picks: &[Index]) {
         let ids = self.pick_ids(picks);
-        let rejected: BTreeSet<String> = self.hunks.reject(&ids).into_iter().collect();
+        let rejected: BTreeSet<String> = self.hunks.reject(&ids, None).into_iter().collect();
         let undecided: BTreeSet<String> = ids
             .into_iter()
             .filter(|id| matches!(self.expected[id], HunkStatus::Pending | HunkStatus::Stale))

@@ -419,8 +419,8 @@ impl ProposalStore {
                         other.hunk_id, other.task_id
                     ),
                     None => format!(
-                        "{id} is a change that could not be placed in the current text; make \
-                         it by hand if you want it, then reject the hunk"
+                        "{id} is a conflict hunk: a change that could not be placed in the \
+                         current text; make it by hand if you want it, then reject the hunk"
                     ),
                 };
                 Some(Refusal {
