@@ -30,6 +30,9 @@ pub use self::diff::{RawHunk, diff_hunks};
 use crate::documents::{Change, Replacement};
 use crate::protocol::{HunkRef, HunkStatus, Refusal};
 
+/// Why a hunk is accepted that nobody accepted: a refresh found the change already made.
+pub(crate) const ALREADY_APPLIED: &str = "the text already has this change";
+
 /// Diffs that take longer than this degrade to coarser hunks instead of stalling the server.
 pub(crate) const DIFF_DEADLINE: std::time::Duration = std::time::Duration::from_millis(500);
 
@@ -380,6 +383,12 @@ impl FileHunks {
                     hunk,
                     self.flights.contains_key(&hunk.id),
                 )));
+                continue;
+            }
+            if hunk.reason.as_deref() == Some(ALREADY_APPLIED) {
+                refused.push(refuse(
+                    "you made this change yourself; there is no edit of the task's to undo".into(),
+                ));
                 continue;
             }
             if let Some(what) = edited_since_accepted(hunk, current) {

@@ -17,10 +17,8 @@ use std::collections::HashSet;
 use ropey::Rope;
 
 use super::conflicts::overlap;
-use super::{DIFF_DEADLINE, FileHunks, RawHunk, diff_hunks, rebase};
+use super::{ALREADY_APPLIED, DIFF_DEADLINE, FileHunks, RawHunk, diff_hunks, rebase};
 use crate::protocol::HunkStatus;
-
-pub(super) const ALREADY_APPLIED: &str = "the text already has this change";
 
 /// The user's changes since the task's base, with the running shift they cause.
 struct UserDiff {

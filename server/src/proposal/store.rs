@@ -206,7 +206,6 @@ impl ProposalStore {
     /// Applies one `didChange` (content changes in order) and rebases every task's hunks
     /// in that file.
     pub fn change(&mut self, path: &str, version: i32, edits: &[(Option<Range>, String)]) {
-        let mut changed = false;
         for (range, text) in edits {
             // Only a whole-text change needs to recognise edits in flight; keystrokes
             // (incremental changes) skip collecting them.
@@ -228,14 +227,13 @@ impl ProposalStore {
                 return;
             };
             let changes = entry.doc.apply(*range, text, self.encoding, &expected);
-            changed |= self.rebase(path, &changes);
+            self.rebase(path, &changes);
         }
         if let Some(entry) = self.docs.get_mut(path) {
             entry.doc.version = version;
         }
-        if changed {
-            self.reevaluate_conflicts(path);
-        }
+        // Deleting the text between two tasks' hunks can make them overlap.
+        self.reevaluate_conflicts(path);
     }
 
     /// The editor closed a file: keep its text as a shadow while hunks point into it,
@@ -1028,12 +1026,11 @@ impl ProposalStore {
     // ----- internals: documents ----------------------------------------------------------
 
     /// Moves every task's hunks in `path` through `changes`; statuses changed go to the
-    /// outbox. Returns whether any changed.
-    fn rebase(&mut self, path: &str, changes: &[Change]) -> bool {
+    /// outbox.
+    fn rebase(&mut self, path: &str, changes: &[Change]) {
         let Some(task_ids) = self.by_path.get(path) else {
-            return false;
+            return;
         };
-        let mut any = false;
         for task_id in task_ids {
             let Some(task) = self.tasks.get_mut(task_id) else {
                 continue;
@@ -1046,12 +1043,10 @@ impl ProposalStore {
                 for id in file.hunks.apply_change(*change) {
                     if let Some(hunk) = file.hunks.get(&id) {
                         self.outbox.push((task_id.clone(), hunk_state(hunk)));
-                        any = true;
                     }
                 }
             }
         }
-        any
     }
 
     /// Replaces a document's whole text as the editor (or disk) now has it.

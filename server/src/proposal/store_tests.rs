@@ -183,7 +183,10 @@ fn refresh_of_a_change_the_user_made_themselves_marks_it_done() {
     assert_eq!(w.status("t", "t-1"), HunkStatus::Stale);
     let states = w.store.refresh("t", &[]);
     assert_eq!(states[0].status, HunkStatus::Accepted);
-    assert_eq!(states[0].reason.as_deref(), Some(refresh::ALREADY_APPLIED));
+    assert_eq!(
+        states[0].reason.as_deref(),
+        Some(super::super::ALREADY_APPLIED)
+    );
     assert_eq!(
         w.text("f.rs"),
         BASE.replace("beta", "BETA"),
