@@ -77,7 +77,7 @@ pub struct FileProposal {
 }
 
 /// One file's part of an accept or undo: edits in the document's current coordinates.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct FileEdit {
     pub path: String,
     pub kind: FileKind,
