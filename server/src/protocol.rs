@@ -314,6 +314,9 @@ pub struct ResolveHunksResult {
     /// True when a `workspace/applyEdit` carrying the accepted hunks was sent to the editor.
     pub applied: bool,
     pub hunks: Vec<HunkState>,
+    /// Requested hunks that were neither sent nor written, each with why.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub refused: Vec<Refusal>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

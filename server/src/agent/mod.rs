@@ -42,12 +42,19 @@ pub struct Agent {
 const CLIENT_OUTPUT_LIMIT: usize = 4096;
 
 impl Agent {
-    pub async fn run(&self, user_message: String) -> Outcome {
+    /// Runs the conversation `items` (ending with the user's message) to its end; returns
+    /// how it ended and the conversation as it then stands, for a follow-up.
+    pub async fn run(&self, mut items: Vec<Item>) -> (Outcome, Vec<Item>) {
+        let outcome = self.converse(&mut items).await;
+        (outcome, items)
+    }
+
+    async fn converse(&self, items: &mut Vec<Item>) -> Outcome {
         let tools = tools::specs(self.mode);
-        let mut items = vec![Item::User(user_message)];
+        let cancel = self.task.cancel_token();
         let mut last_message = String::new();
         for _ in 0..self.max_turns {
-            let turn = match self.turn(&items, &tools).await {
+            let turn = match self.turn(items, &tools, &cancel).await {
                 Ok(turn) => turn,
                 Err(ModelError::Cancelled) => return Outcome::Cancelled,
                 Err(error) => return Outcome::Failed(error.to_string()),
@@ -67,7 +74,7 @@ impl Agent {
                 return Outcome::Completed(last_message);
             }
             for call in turn.tool_calls {
-                if self.task.cancel.is_cancelled() {
+                if cancel.is_cancelled() {
                     return Outcome::Cancelled;
                 }
                 let output = self
@@ -90,6 +97,7 @@ impl Agent {
         &self,
         items: &[Item],
         tools: &[ToolSpec],
+        cancel: &tokio_util::sync::CancellationToken,
     ) -> Result<crate::model::TurnOutput, ModelError> {
         let prompt = Prompt {
             model: &self.model,
@@ -114,7 +122,7 @@ impl Agent {
                 will_retry: true,
             }),
         };
-        self.client.turn(&prompt, &task.cancel, &mut on_event).await
+        self.client.turn(&prompt, cancel, &mut on_event).await
     }
 
     /// Runs one tool call and reports it; returns what the model should read.

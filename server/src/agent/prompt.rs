@@ -1,7 +1,11 @@
 //! What the model reads before the user's request: our instructions, the project's
 //! AGENTS.md files, and the code the user pointed at.
 
+use crate::proposal::store::{FollowUpState, ReviewedHunk};
 use crate::protocol::TaskMode;
+
+/// Quoted hunk text is cut here: the model can read the file for the rest.
+const QUOTE_LIMIT: usize = 2000;
 
 const BASE_INSTRUCTIONS: &str = "\
 You are a coding agent working inside the user's editor through agentls. You work on an \
@@ -68,6 +72,76 @@ pub fn user_message(request: &str, cwd: Option<&str>, snippets: &[ContextSnippet
     text
 }
 
+/// The message of a follow-up run: how the user reviewed the task's hunks, then their
+/// new request. Rejection reasons and the user's own versions are quoted so the model
+/// does not propose again what was turned down.
+pub fn follow_up_message(request: &str, review: &FollowUpState) -> String {
+    let mut text = String::from("The user reviewed your proposed changes.\n");
+    let accepted_as_proposed = review
+        .accepted
+        .iter()
+        .filter(|h| h.user_text.is_none())
+        .count();
+    if accepted_as_proposed > 0 {
+        text.push_str(&format!(
+            "\nAccepted as you proposed them: {accepted_as_proposed} hunk(s); they are in the files now.\n"
+        ));
+    }
+    let edited: Vec<&ReviewedHunk> = review
+        .accepted
+        .iter()
+        .filter(|h| h.user_text.is_some())
+        .collect();
+    if !edited.is_empty() {
+        text.push_str("\nAccepted with the user's own edits (their version is in the files now; keep it):\n");
+        for hunk in edited {
+            text.push_str(&format!("- {}: you proposed\n", hunk.path));
+            text.push_str(&quote(&hunk.proposed_text));
+            text.push_str("  the user wrote instead\n");
+            text.push_str(&quote(hunk.user_text.as_deref().unwrap_or_default()));
+        }
+    }
+    if !review.rejected.is_empty() {
+        text.push_str("\nRejected (do not propose these again unless the new request asks for it):\n");
+        for hunk in &review.rejected {
+            text.push_str(&format!("- {}: replacing\n", hunk.path));
+            text.push_str(&quote(&hunk.old_text));
+            text.push_str("  with\n");
+            text.push_str(&quote(&hunk.proposed_text));
+            match &hunk.reason {
+                Some(reason) => text.push_str(&format!("  The user's reason: {}\n", reason.trim())),
+                None => text.push_str("  (no reason given)\n"),
+            }
+        }
+    }
+    if review.undecided > 0 {
+        text.push_str(&format!(
+            "\n{} of your hunks are still undecided; they are applied in your working copy. \
+             What you change now replaces them in the user's review.\n",
+            review.undecided
+        ));
+    }
+    text.push_str("\nThe user's follow-up request:\n");
+    text.push_str(request.trim());
+    text
+}
+
+fn quote(text: &str) -> String {
+    let cut = match text.char_indices().nth(QUOTE_LIMIT) {
+        Some((at, _)) => &text[..at],
+        None => text,
+    };
+    let mut quoted = format!("```\n{cut}");
+    if !cut.ends_with('\n') {
+        quoted.push('\n');
+    }
+    if cut.len() < text.len() {
+        quoted.push_str("… (cut; read the file for the rest)\n");
+    }
+    quoted.push_str("```\n");
+    quoted
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -95,5 +169,32 @@ mod tests {
             message,
             "rename x\n\nThe user selected src/a.rs lines 3-4:\n```\nlet x = 1;\nx + 1\n```"
         );
+    }
+
+    #[test]
+    fn a_follow_up_quotes_rejections_with_reasons_and_the_users_own_versions() {
+        let hunk = |old: &str, new: &str, user: Option<&str>, reason: Option<&str>| ReviewedHunk {
+            path: "src/lib.rs".into(),
+            hunk_id: "t1-1".into(),
+            old_text: old.into(),
+            proposed_text: new.into(),
+            user_text: user.map(Into::into),
+            reason: reason.map(Into::into),
+        };
+        let review = FollowUpState {
+            files: Vec::new(),
+            accepted: vec![
+                hunk("a\n", "b\n", None, None),
+                hunk("c\n", "d\n", Some("D!\n"), None),
+            ],
+            rejected: vec![hunk("e\n", "f\n", None, Some("keep e, it is public API"))],
+            undecided: 2,
+        };
+        let text = follow_up_message("  now add tests ", &review);
+        assert!(text.contains("Accepted as you proposed them: 1 hunk(s)"));
+        assert!(text.contains("you proposed\n```\nd\n```\n  the user wrote instead\n```\nD!\n```"));
+        assert!(text.contains("with\n```\nf\n```\n  The user's reason: keep e, it is public API"));
+        assert!(text.contains("2 of your hunks are still undecided"));
+        assert!(text.ends_with("The user's follow-up request:\nnow add tests"));
     }
 }

@@ -263,7 +263,7 @@ impl Commands {
             &env,
             Output::Capture(shell::OUTPUT_LIMIT),
             Some(args.timeout),
-            &task.cancel,
+            &task.cancel_token(),
         )
         .await
         .map_err(|e| format!("cannot start the command: {e}"))

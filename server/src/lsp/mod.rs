@@ -8,6 +8,7 @@
 
 mod convert;
 mod guard;
+mod review;
 mod sink;
 
 use std::path::PathBuf;
@@ -24,10 +25,11 @@ use crate::import::source::Source;
 use crate::proposal::store::ProposalStore;
 use crate::protocol::{
     self as proto, ACCEPT_CODE_ACTION_KIND, ACCEPT_HUNKS_COMMAND, AgentCapability,
-    CancelTaskParams, Empty, GetTaskResult, HunkCommandArgs, HunkStatus, ImportDiffParams,
+    CancelTaskParams, Empty, FollowUpParams, GetProposalParams, GetTaskResult, ImportDiffParams,
     InvalidMessageParams, ListTasksResult, REJECT_CODE_ACTION_KIND, REJECT_HUNKS_COMMAND,
-    ResolveHunksParams, ResolveHunksResult, StartTaskParams, TaskIdParams, TaskIdResult,
-    TaskUpdate,
+    RefreshProposalParams, RefreshProposalResult, ResolveHunksParams, ResolveHunksResult,
+    StartTaskParams, TaskIdParams, TaskIdResult, UNDO_CODE_ACTION_KIND, UNDO_HUNKS_COMMAND,
+    UndoHunksParams, UndoHunksResult,
 };
 use crate::task::engine::{Engine, EngineError, EngineSettings};
 use crate::uri;
@@ -40,7 +42,9 @@ pub struct Backend {
     settings: EngineSettings,
     /// Created by `initialize`, once the workspace root and encoding are known.
     engine: OnceLock<Arc<Engine>>,
-    resource_operations: AtomicBool,
+    /// The client can watch files for us (`workspace/didChangeWatchedFiles` with dynamic
+    /// registration); registered once `initialized` arrives.
+    watch_files: AtomicBool,
     shutdown_requested: Arc<AtomicBool>,
 }
 
@@ -54,7 +58,7 @@ pub async fn serve(settings: EngineSettings) -> bool {
         client,
         settings,
         engine: OnceLock::new(),
-        resource_operations: AtomicBool::new(false),
+        watch_files: AtomicBool::new(false),
         shutdown_requested: flag,
     })
     .custom_method("agent/startTask", Backend::start_task)
@@ -63,6 +67,9 @@ pub async fn serve(settings: EngineSettings) -> bool {
     .custom_method("agent/getTask", Backend::get_task)
     .custom_method("agent/getProposal", Backend::get_proposal)
     .custom_method("agent/resolveHunks", Backend::resolve_hunks)
+    .custom_method("agent/undoHunks", Backend::undo_hunks)
+    .custom_method("agent/refreshProposal", Backend::refresh_proposal)
+    .custom_method("agent/followUp", Backend::follow_up)
     .custom_method("agent/importDiff", Backend::import_diff)
     .custom_method(guard::INVALID_REQUEST_METHOD, Backend::invalid_request)
     .custom_method(guard::MALFORMED_MESSAGE_METHOD, Backend::malformed_message)
@@ -82,20 +89,15 @@ impl LanguageServer for Backend {
     async fn initialize(&self, params: InitializeParams) -> Result<InitializeResult> {
         let root = workspace_root(&params);
         let encoding = negotiate_encoding(&params.capabilities);
-        let workspace_edit = params
+        let resource_ops = resource_operations_supported(&params.capabilities);
+        let watch_files = params
             .capabilities
             .workspace
             .as_ref()
-            .and_then(|w| w.workspace_edit.as_ref());
-        let resource_ops = workspace_edit
-            .and_then(|w| w.resource_operations.as_ref())
-            .is_some_and(|ops| {
-                ops.contains(&ResourceOperationKind::Create)
-                    && ops.contains(&ResourceOperationKind::Delete)
-                    && ops.contains(&ResourceOperationKind::Rename)
-            });
-        self.resource_operations
-            .store(resource_ops, Ordering::Relaxed);
+            .and_then(|w| w.did_change_watched_files.as_ref())
+            .and_then(|w| w.dynamic_registration)
+            .unwrap_or(false);
+        self.watch_files.store(watch_files, Ordering::Relaxed);
         let progress = params
             .capabilities
             .window
@@ -111,7 +113,7 @@ impl LanguageServer for Backend {
         tracing::info!("workspace {} ({encoding:?} positions)", root.display());
         let mut store = ProposalStore::new(root.clone(), encoding);
         store.set_resource_operations(resource_ops);
-        let engine = Engine::new(root.clone(), store, self.sink.clone(), settings);
+        let engine = Engine::new(root, store, self.sink.clone(), settings);
         let warnings = engine.check_config();
         for warning in &warnings {
             tracing::warn!("{warning}");
@@ -143,6 +145,7 @@ impl LanguageServer for Backend {
                         code_action_kinds: Some(vec![
                             CodeActionKind::from(ACCEPT_CODE_ACTION_KIND.to_string()),
                             CodeActionKind::from(REJECT_CODE_ACTION_KIND.to_string()),
+                            CodeActionKind::from(UNDO_CODE_ACTION_KIND.to_string()),
                         ]),
                         ..CodeActionOptions::default()
                     },
@@ -151,6 +154,7 @@ impl LanguageServer for Backend {
                     commands: vec![
                         ACCEPT_HUNKS_COMMAND.to_string(),
                         REJECT_HUNKS_COMMAND.to_string(),
+                        UNDO_HUNKS_COMMAND.to_string(),
                     ],
                     ..ExecuteCommandOptions::default()
                 }),
@@ -163,6 +167,31 @@ impl LanguageServer for Backend {
             }),
             offset_encoding: None,
         })
+    }
+
+    /// Files not open in the editor can change on disk under their hunks; a client that
+    /// can watch files tells us at once, otherwise the store re-reads them on use.
+    async fn initialized(&self, _params: InitializedParams) {
+        if !self.watch_files.load(Ordering::Relaxed) {
+            return;
+        }
+        let registration = Registration {
+            id: "agentls-watch-workspace".into(),
+            method: "workspace/didChangeWatchedFiles".into(),
+            register_options: serde_json::to_value(DidChangeWatchedFilesRegistrationOptions {
+                watchers: vec![FileSystemWatcher {
+                    glob_pattern: GlobPattern::String("**/*".into()),
+                    kind: None,
+                }],
+            })
+            .ok(),
+        };
+        let client = self.client.clone();
+        tokio::spawn(async move {
+            if let Err(error) = client.register_capability(vec![registration]).await {
+                tracing::warn!("could not register file watching ({error}); files not open are re-read when used");
+            }
+        });
     }
 
     async fn shutdown(&self) -> Result<()> {
@@ -183,12 +212,7 @@ impl LanguageServer for Backend {
     async fn did_open(&self, params: DidOpenTextDocumentParams) {
         let doc = params.text_document;
         self.with_document(&doc.uri, |engine, path| {
-            let stale = {
-                let mut store = engine.store();
-                store.open(path, &doc.text, doc.version);
-                store.take_changed()
-            };
-            engine.notify_hunks(stale);
+            engine.update_store(|store| store.open(path, &doc.text, doc.version));
         });
     }
 
@@ -200,18 +224,13 @@ impl LanguageServer for Backend {
             .collect();
         let version = params.text_document.version;
         self.with_document(&params.text_document.uri, |engine, path| {
-            let stale = {
-                let mut store = engine.store();
-                store.change(path, version, &edits);
-                store.take_changed()
-            };
-            engine.notify_hunks(stale);
+            engine.update_store(|store| store.change(path, version, &edits));
         });
     }
 
     async fn did_close(&self, params: DidCloseTextDocumentParams) {
         self.with_document(&params.text_document.uri, |engine, path| {
-            engine.store().close(path)
+            engine.update_store(|store| store.close(path))
         });
     }
 
@@ -219,92 +238,28 @@ impl LanguageServer for Backend {
         let Some(engine) = self.engine.get() else {
             return Ok(None);
         };
-        let Some(path) = uri::to_relative(engine.root(), params.text_document.uri.as_str()) else {
-            return Ok(None);
-        };
-        let store = engine.store();
-        let mut here = store.hunks_at(&path, range_from_lsp(params.range));
-        here.retain(|h| h.status == HunkStatus::Pending);
-        let mut actions = Vec::new();
-        for hunk in &here {
-            let ids = vec![hunk.hunk_id.clone()];
-            actions.push(code_action(
-                "Accept hunk",
-                ACCEPT_CODE_ACTION_KIND,
-                ACCEPT_HUNKS_COMMAND,
-                &hunk.task_id,
-                ids.clone(),
-            ));
-            actions.push(code_action(
-                "Reject hunk",
-                REJECT_CODE_ACTION_KIND,
-                REJECT_HUNKS_COMMAND,
-                &hunk.task_id,
-                ids,
-            ));
-        }
-        let mut tasks: Vec<&str> = here.iter().map(|h| h.task_id.as_str()).collect();
-        tasks.dedup();
-        for task_id in tasks {
-            let ids = store.ids_in_file(task_id, &path, HunkStatus::Pending);
-            actions.push(code_action(
-                "Accept all hunks in file",
-                ACCEPT_CODE_ACTION_KIND,
-                ACCEPT_HUNKS_COMMAND,
-                task_id,
-                ids.clone(),
-            ));
-            actions.push(code_action(
-                "Reject all hunks in file",
-                REJECT_CODE_ACTION_KIND,
-                REJECT_HUNKS_COMMAND,
-                task_id,
-                ids,
-            ));
-        }
-        let wanted = params.context.only.unwrap_or_default();
-        actions.retain(|action| match action {
-            CodeActionOrCommand::CodeAction(action) => {
-                wanted.is_empty()
-                    || wanted.iter().any(|kind| {
-                        action
-                            .kind
-                            .as_ref()
-                            .is_some_and(|k| k.as_str().starts_with(kind.as_str()))
-                    })
-            }
-            CodeActionOrCommand::Command(_) => true,
-        });
-        Ok(Some(actions))
+        Ok(Some(review::code_actions(engine, params)))
     }
 
     async fn execute_command(&self, params: ExecuteCommandParams) -> Result<Option<LSPAny>> {
-        let args: HunkCommandArgs = params
-            .arguments
-            .into_iter()
-            .next()
-            .and_then(|arg| serde_json::from_value(arg).ok())
-            .ok_or_else(|| {
-                invalid_params(format!(
-                    "{} takes one argument {{taskId, hunkIds}}",
-                    params.command
-                ))
-            })?;
-        let resolve = match params.command.as_str() {
-            ACCEPT_HUNKS_COMMAND => ResolveHunksParams {
-                task_id: args.task_id,
-                accept: args.hunk_ids,
-                ..ResolveHunksParams::default()
-            },
-            REJECT_HUNKS_COMMAND => ResolveHunksParams {
-                task_id: args.task_id,
-                reject: args.hunk_ids,
-                ..ResolveHunksParams::default()
-            },
-            other => return Err(invalid_params(format!("unknown command `{other}`"))),
+        let engine = self.engine()?;
+        review::execute_command(engine, &self.client, &params.command, params.arguments).map(Some)
+    }
+
+    async fn did_change_watched_files(&self, params: DidChangeWatchedFilesParams) {
+        let Some(engine) = self.engine.get() else {
+            return;
         };
-        let result = self.resolve(resolve)?;
-        Ok(Some(serde_json::to_value(result).unwrap_or(Value::Null)))
+        let paths: Vec<String> = params
+            .changes
+            .iter()
+            .filter_map(|change| uri::to_relative(engine.root(), change.uri.as_str()))
+            .collect();
+        engine.update_store(|store| {
+            for path in &paths {
+                store.disk_changed(path);
+            }
+        });
     }
 }
 
@@ -346,40 +301,37 @@ impl Backend {
         })
     }
 
-    async fn get_proposal(&self, params: TaskIdParams) -> Result<proto::Proposal> {
-        let engine = self.engine()?;
-        engine.task(&params.task_id).map_err(engine_error)?;
-        let page = engine
-            .store()
-            .view_page(&params.task_id, None, None, usize::MAX)
-            .and_then(|page| page.ok());
-        let Some(page) = page else {
-            return Err(invalid_params(format!(
-                "task {} has no proposal",
-                params.task_id
-            )));
-        };
-        Ok(proto::Proposal {
-            task_id: params.task_id,
-            files: page
-                .files
-                .into_iter()
-                .map(|file| proto::ProposalFile {
-                    uri: uri::from_relative(engine.root(), &file.path),
-                    kind: file.kind,
-                    new_uri: file.new_path.map(|p| uri::from_relative(engine.root(), &p)),
-                    base_version: file.version,
-                    hunks: file.hunks,
-                })
-                .collect(),
-            next_cursor: page.next_cursor,
-            total_files: page.total_files,
-            total_hunks: page.total_hunks,
-        })
+    async fn get_proposal(&self, params: GetProposalParams) -> Result<proto::Proposal> {
+        review::get_proposal(self.engine()?, params)
     }
 
     async fn resolve_hunks(&self, params: ResolveHunksParams) -> Result<ResolveHunksResult> {
-        self.resolve(params)
+        review::resolve(self.engine()?, &self.client, params)
+    }
+
+    async fn undo_hunks(&self, params: UndoHunksParams) -> Result<UndoHunksResult> {
+        review::undo(self.engine()?, &self.client, params)
+    }
+
+    async fn refresh_proposal(
+        &self,
+        params: RefreshProposalParams,
+    ) -> Result<RefreshProposalResult> {
+        review::refresh(self.engine()?, params)
+    }
+
+    async fn follow_up(&self, params: FollowUpParams) -> Result<TaskIdResult> {
+        if params.prompt.trim().is_empty() {
+            return Err(invalid_params(
+                "agent/followUp needs a non-empty `prompt`".into(),
+            ));
+        }
+        self.engine()?
+            .follow_up(&params.task_id, params.prompt)
+            .map_err(engine_error)?;
+        Ok(TaskIdResult {
+            task_id: params.task_id,
+        })
     }
 
     /// A request the guard found malformed: answer it with the reason.
@@ -406,93 +358,6 @@ impl Backend {
         });
     }
 
-    /// Rejections take effect at once; accepts are sent to the editor as one
-    /// `workspace/applyEdit`, in the background, and confirmed by a `hunks` update.
-    fn resolve(&self, params: ResolveHunksParams) -> Result<ResolveHunksResult> {
-        let engine = self.engine()?.clone();
-        engine.task(&params.task_id).map_err(engine_error)?;
-        let (plan, hunks) = {
-            let mut store = engine.store();
-            let blockers = store.accept_blockers(&params.task_id, &params.accept);
-            if !blockers.is_empty() {
-                let reasons: Vec<String> = blockers.into_iter().map(|b| b.reason).collect();
-                return Err(invalid_params(format!(
-                    "cannot accept: {}",
-                    reasons.join("; ")
-                )));
-            }
-            store.reject(&params.task_id, &params.reject, params.reason.as_deref());
-            let plan = store.begin_accept(&params.task_id, &params.accept, &params.edits);
-            let plan = plan.editor;
-            let ids: Vec<String> = params
-                .accept
-                .iter()
-                .chain(&params.reject)
-                .cloned()
-                .collect();
-            (plan, store.hunk_states(&params.task_id, &ids))
-        };
-        if plan.is_empty() {
-            return Ok(ResolveHunksResult {
-                applied: false,
-                hunks,
-            });
-        }
-        let edit = convert::workspace_edit(
-            engine.root(),
-            &plan,
-            self.resource_operations.load(Ordering::Relaxed),
-        );
-        let ids: Vec<String> = plan
-            .iter()
-            .flat_map(|file| file.hunk_ids.iter().cloned())
-            .collect();
-        let client = self.client.clone();
-        let task_id = params.task_id;
-        tokio::spawn(async move {
-            let refused = match client.apply_edit(edit).await {
-                Ok(response) if response.applied => None,
-                Ok(response) => Some(
-                    response
-                        .failure_reason
-                        .unwrap_or_else(|| "the editor did not apply the edit".into()),
-                ),
-                Err(error) => Some(error.to_string()),
-            };
-            if let Some(reason) = &refused {
-                tracing::warn!("accept of {ids:?} refused: {reason}");
-                engine.store().abort_accept(&task_id, &ids);
-            } else {
-                engine.store().confirm_applied(&task_id, &ids);
-            }
-            let changed = engine.store().take_changed();
-            engine.notify_hunks(changed);
-            let states = engine.store().hunk_states(&task_id, &ids);
-            if let Ok(task) = engine.task(&task_id) {
-                if let Some(reason) = refused {
-                    task.emit(TaskUpdate::Error {
-                        message: format!("the editor refused the accepted hunks ({reason}); they are pending again"),
-                        will_retry: false,
-                    });
-                }
-                task.emit(TaskUpdate::Hunks { hunks: states });
-            }
-        });
-        Ok(ResolveHunksResult {
-            applied: true,
-            hunks: hunks
-                .into_iter()
-                .map(|mut state| {
-                    // Until the editor answers, an accepted hunk is on its way.
-                    if state.status == HunkStatus::Pending && plan_has(&plan, &state.hunk_id) {
-                        state.status = HunkStatus::Accepted;
-                    }
-                    state
-                })
-                .collect(),
-        })
-    }
-
     fn engine(&self) -> Result<&Arc<Engine>> {
         self.engine.get().ok_or_else(|| Error {
             code: ErrorCode::ServerError(-32002),
@@ -513,33 +378,23 @@ impl Backend {
     }
 }
 
-fn plan_has(plan: &[crate::proposal::store::FileEdit], hunk_id: &str) -> bool {
-    plan.iter()
-        .any(|file| file.hunk_ids.iter().any(|id| id == hunk_id))
-}
-
-fn code_action(
-    title: &str,
-    kind: &str,
-    command: &str,
-    task_id: &str,
-    hunk_ids: Vec<String>,
-) -> CodeActionOrCommand {
-    let args = HunkCommandArgs {
-        task_id: task_id.to_string(),
-        hunk_ids,
-        uri: None,
-    };
-    CodeActionOrCommand::CodeAction(CodeAction {
-        title: title.to_string(),
-        kind: Some(CodeActionKind::from(kind.to_string())),
-        command: Some(Command {
-            title: title.to_string(),
-            command: command.to_string(),
-            arguments: Some(vec![serde_json::to_value(args).unwrap_or(Value::Null)]),
-        }),
-        ..CodeAction::default()
-    })
+/// Create, rename and delete must all be there: the store routes every file operation
+/// the same way.
+fn resource_operations_supported(capabilities: &ClientCapabilities) -> bool {
+    capabilities
+        .workspace
+        .as_ref()
+        .and_then(|w| w.workspace_edit.as_ref())
+        .and_then(|w| w.resource_operations.as_ref())
+        .is_some_and(|ops| {
+            [
+                ResourceOperationKind::Create,
+                ResourceOperationKind::Rename,
+                ResourceOperationKind::Delete,
+            ]
+            .iter()
+            .all(|kind| ops.contains(kind))
+        })
 }
 
 /// utf-8 when the client offers it (no conversion cost for us), else LSP's default utf-16.

@@ -16,7 +16,8 @@ use crate::agent::{Agent, Outcome};
 use crate::config::{self, ConfigSources};
 use crate::import::{self, review::WorkspaceTree, source::Source};
 use crate::model::ModelClient;
-use crate::proposal::store::ProposalStore;
+use crate::model::Item;
+use crate::proposal::store::{FollowUpState, ProposalStore};
 use crate::protocol::{ContextRef, HunkState, StartTaskParams, TaskMode, TaskStatus, TaskUpdate};
 use crate::sandbox;
 use crate::uri;
@@ -46,6 +47,14 @@ pub struct Engine {
 pub enum EngineError {
     #[error("no task `{0}`; agent/listTasks shows the existing ones")]
     UnknownTask(String),
+    #[error("task `{0}` is still running; wait for it to finish or cancel it first")]
+    StillRunning(String),
+}
+
+/// A follow-up run: the user's new request and where the task's review stands.
+struct FollowUp {
+    prompt: String,
+    review: FollowUpState,
 }
 
 impl Engine {
@@ -92,13 +101,41 @@ impl Engine {
         // The snapshot is taken now, not when the task gets to run: the user's next
         // keystrokes are not part of what they asked about.
         let buffers = self.store().open_buffers();
+        task.begin_run(Some(params.clone()));
         let engine = self.clone();
         let id = task.id.clone();
         tokio::spawn(async move {
-            let outcome = engine.run(&task, params, buffers).await;
-            engine.conclude(&task, outcome);
+            let outcome = engine.run(&task, params, buffers, None).await;
+            engine.conclude(&task, outcome, false);
         });
         id
+    }
+
+    /// Runs another turn of a finished task: the model continues its conversation, told
+    /// what the user accepted, rejected (and why) and edited, and starts from the current
+    /// text with the task's still-pending hunks applied. Its hunks replace the pending ones.
+    pub fn follow_up(self: &Arc<Self>, task_id: &str, prompt: String) -> Result<(), EngineError> {
+        let task = self.task(task_id)?;
+        if !task.restart() {
+            return Err(EngineError::StillRunning(task_id.to_string()));
+        }
+        let (review, buffers) = {
+            let store = self.store();
+            (store.follow_up_state(task_id), store.open_buffers())
+        };
+        task.begin_run(None);
+        let params = StartTaskParams {
+            prompt: prompt.clone(),
+            mode: task.mode,
+            ..task.history().params.unwrap_or_default()
+        };
+        let engine = self.clone();
+        tokio::spawn(async move {
+            let follow_up = FollowUp { prompt, review };
+            let outcome = engine.run(&task, params, buffers, Some(follow_up)).await;
+            engine.conclude(&task, outcome, true);
+        });
+        Ok(())
     }
 
     /// Imports a diff made elsewhere as a task whose proposal is the diff placed against
@@ -150,7 +187,8 @@ impl Engine {
             });
         }
         let files = import::review::review_files(&outcomes);
-        let (files, hunks) = self.store().install_with_conflicts(&task.id, files);
+        let (files, hunks) =
+            self.update_store(|store| store.install_with_conflicts(&task.id, files));
         task.emit(TaskUpdate::Proposal { files, hunks });
         let conflicts: usize = outcomes.iter().map(|o| o.conflicts.len()).sum();
         let problems = outcomes.iter().filter(|o| o.problem.is_some()).count();
@@ -168,9 +206,12 @@ impl Engine {
         let task = self.task(task_id)?;
         if revert {
             task.revert_on_cancel.store(true, Ordering::SeqCst);
-            self.store().discard(task_id);
+            // A follow-up's revert drops only what that run would have proposed.
+            if task.history().runs <= 1 {
+                self.store().discard(task_id);
+            }
         }
-        task.cancel.cancel();
+        task.cancel_token().cancel();
         Ok(())
     }
 
@@ -178,6 +219,19 @@ impl Engine {
         self.tasks
             .get(task_id)
             .ok_or_else(|| EngineError::UnknownTask(task_id.to_string()))
+    }
+
+    /// Runs `change` on the review state, then tells each task's client about the hunk
+    /// statuses it changed as a side effect (stale after typing, conflicts re-evaluated,
+    /// confirmations).
+    pub fn update_store<R>(&self, change: impl FnOnce(&mut ProposalStore) -> R) -> R {
+        let (result, changed) = {
+            let mut store = self.store();
+            let result = change(&mut store);
+            (result, store.take_changed())
+        };
+        self.notify_hunks(changed);
+        result
     }
 
     /// Tells each task's client about hunks whose status changed behind its back.
@@ -198,6 +252,7 @@ impl Engine {
         task: &Arc<Task>,
         params: StartTaskParams,
         buffers: HashMap<String, String>,
+        follow_up: Option<FollowUp>,
     ) -> Run {
         let sources = self.config_sources(params.profile.as_deref(), params.model.as_deref());
         let (config, warnings) = match config::load(&sources) {
@@ -221,7 +276,15 @@ impl Engine {
             Err(error) => return Run::failed(error.to_string()),
         };
         let view = match TaskView::new(&self.root, buffers) {
-            Ok(view) => view,
+            Ok(mut view) => {
+                for (path, text) in follow_up.iter().flat_map(|f| &f.review.files) {
+                    match text {
+                        Some(text) => view.write(path, text.clone()),
+                        None => view.delete(path),
+                    }
+                }
+                view
+            }
             Err(error) => {
                 return Run::failed(format!(
                     "cannot open the workspace {}: {error}",
@@ -255,14 +318,14 @@ impl Engine {
             max_turns: config.max_turns,
             commands,
         };
+        let mut items = task.history().items;
+        items.push(Item::User(match &follow_up {
+            Some(follow_up) => prompt::follow_up_message(&follow_up.prompt, &follow_up.review),
+            None => prompt::user_message(&params.prompt, cwd_rel.as_deref(), &snippets),
+        }));
         task.set_status(TaskStatus::Running);
-        let outcome = agent
-            .run(prompt::user_message(
-                &params.prompt,
-                cwd_rel.as_deref(),
-                &snippets,
-            ))
-            .await;
+        let (outcome, items) = agent.run(items).await;
+        task.keep_conversation(items);
         agent.commands.close().await;
         let changes = agent
             .view
@@ -272,12 +335,19 @@ impl Engine {
         Run { outcome, changes }
     }
 
-    /// Installs what the task changed as its proposal and reports how the task ended.
-    fn conclude(&self, task: &Arc<Task>, run: Run) {
+    /// Installs what the task changed as its proposal (a follow-up's replaces the
+    /// hunks still undecided) and reports how the task ended.
+    fn conclude(&self, task: &Arc<Task>, run: Run, follow_up: bool) {
         // A revert that raced the task's own ending still wins: the user asked for nothing.
         let keep = !task.revert_on_cancel.load(Ordering::SeqCst);
-        if keep && !run.changes.is_empty() {
-            let (files, hunks) = self.store().install(&task.id, run.changes);
+        if keep && (follow_up || !run.changes.is_empty()) {
+            let (files, hunks) = self.update_store(|store| {
+                if follow_up {
+                    store.replace_undecided(&task.id, run.changes)
+                } else {
+                    store.install(&task.id, run.changes)
+                }
+            });
             task.emit(TaskUpdate::Proposal { files, hunks });
         }
         match run.outcome {

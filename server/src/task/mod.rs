@@ -17,9 +17,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
+use crate::model::Item;
 use crate::protocol::{
-    ApprovalDecision, ApprovalRequestParams, TaskMode, TaskStatus, TaskSummary, TaskUpdate,
-    TaskUpdateParams,
+    ApprovalDecision, ApprovalRequestParams, StartTaskParams, TaskMode, TaskStatus, TaskSummary,
+    TaskUpdate, TaskUpdateParams,
 };
 
 pub use emitter::FLUSH_HZ;
@@ -51,12 +52,25 @@ pub struct Task {
     pub prompt: String,
     pub mode: TaskMode,
     pub created_at: u64,
-    pub cancel: CancellationToken,
+    /// Cancels the current run; a follow-up run gets a fresh token.
+    cancel: Mutex<CancellationToken>,
     /// Set by `agent/cancelTask {revert: true}`: drop the partial proposal.
     pub revert_on_cancel: AtomicBool,
     state: Mutex<TaskState>,
+    history: Mutex<History>,
     updates: mpsc::UnboundedSender<TaskUpdate>,
     sink: Arc<dyn ClientSink>,
+}
+
+/// What a follow-up run needs from the earlier ones.
+#[derive(Debug, Clone, Default)]
+pub struct History {
+    /// How the task was started (None: an imported diff).
+    pub params: Option<StartTaskParams>,
+    /// The conversation so far, as the model saw it.
+    pub items: Vec<Item>,
+    /// Runs started: 1 for the first, +1 per follow-up.
+    pub runs: u32,
 }
 
 struct TaskState {
@@ -82,18 +96,62 @@ impl Task {
         timeout: Duration,
     ) -> ApprovalDecision {
         let answer = self.sink.request_approval(request);
+        let cancel = self.cancel_token();
         tokio::select! {
             answer = answer => answer.unwrap_or(ApprovalDecision::Deny),
             () = tokio::time::sleep(timeout) => {
                 tracing::info!("task {}: no approval decision within {} ms; denied", self.id, timeout.as_millis());
                 ApprovalDecision::Deny
             }
-            () = self.cancel.cancelled() => ApprovalDecision::Cancel,
+            () = cancel.cancelled() => ApprovalDecision::Cancel,
         }
     }
 
     pub fn status(&self) -> TaskStatus {
         self.lock().status
+    }
+
+    /// The current run's cancellation.
+    pub fn cancel_token(&self) -> CancellationToken {
+        lock(&self.cancel).clone()
+    }
+
+    pub fn history(&self) -> History {
+        lock(&self.history).clone()
+    }
+
+    /// Records a run's start (with how the task was started, for the first one).
+    pub fn begin_run(&self, params: Option<StartTaskParams>) {
+        let mut history = lock(&self.history);
+        if params.is_some() {
+            history.params = params;
+        }
+        history.runs += 1;
+    }
+
+    /// Keeps the conversation a run ended with, for the next follow-up.
+    pub fn keep_conversation(&self, items: Vec<Item>) {
+        lock(&self.history).items = items;
+    }
+
+    /// Makes a finished task runnable again for a follow-up: `queued`, with a fresh
+    /// cancellation. Returns false (and changes nothing) while it is still running.
+    pub fn restart(&self) -> bool {
+        {
+            let mut state = self.lock();
+            if !state.status.is_finished() {
+                return false;
+            }
+            state.status = TaskStatus::Queued;
+            state.finished_at = None;
+            state.summary = None;
+        }
+        *lock(&self.cancel) = CancellationToken::new();
+        self.revert_on_cancel.store(false, Ordering::SeqCst);
+        self.emit(TaskUpdate::Status {
+            status: TaskStatus::Queued,
+        });
+        true
     }
 
     pub fn set_status(&self, status: TaskStatus) {
@@ -140,11 +198,13 @@ impl Task {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, TaskState> {
-        // A panic elsewhere must not take the task list down with it.
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        lock(&self.state)
     }
+}
+
+/// A panic elsewhere must not take the task list down with it.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// All tasks of this server process.
@@ -164,8 +224,9 @@ impl TaskRegistry {
             prompt,
             mode,
             created_at: now_ms(),
-            cancel: CancellationToken::new(),
+            cancel: Mutex::new(CancellationToken::new()),
             revert_on_cancel: AtomicBool::new(false),
+            history: Mutex::new(History::default()),
             state: Mutex::new(TaskState {
                 status: TaskStatus::Queued,
                 finished_at: None,
@@ -210,9 +271,7 @@ impl TaskRegistry {
     }
 
     fn tasks_lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Task>>> {
-        self.tasks
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        lock(&self.tasks)
     }
 }
 
