@@ -733,9 +733,9 @@ async fn files_the_task_creates_are_proposed_as_create_and_accepted_with_a_creat
         "fn main() {}\n"
     );
     assert_eq!(
-        fixture.disk("src/new.rs"),
-        None,
-        "the server itself never writes"
+        fixture.disk("src/new.rs").as_deref(),
+        Some("fn main() {}\n"),
+        "the editor created the file"
     );
     assert!(client.shutdown().await.success());
 }

@@ -26,7 +26,8 @@ pub struct ClientOptions {
     pub utf8: bool,
     /// Report an applied edit as one whole-text didChange instead of incremental ones.
     pub full_text_after_apply: bool,
-    /// Advertise create/delete resource operations in workspace edits.
+    /// Advertise create/rename/delete resource operations in workspace edits (and carry
+    /// them out on disk, as an editor does).
     pub resource_operations: bool,
     /// Refuse every workspace/applyEdit (a client that says no).
     pub refuse_edits: bool,
@@ -475,12 +476,16 @@ fn apply_workspace_edit(shared: &mut Shared, edit: &Value, options: ClientOption
         }
     }
     for op in operations {
+        if let Some(kind) = op["kind"].as_str() {
+            apply_resource_operation(shared, kind, &op);
+            continue;
+        }
         let Some(uri) = op["textDocument"]["uri"].as_str() else {
             continue;
         };
         let Some(doc) = shared.docs.get_mut(uri) else {
-            // A closed file: a real editor would open it in the background; the tests
-            // check what the server asked for via applied_edits().
+            // A file not open: the editor loads it, edits it and (here, at once) saves it.
+            apply_to_disk(&uri_path(uri), &op, utf8);
             continue;
         };
         let mut edits = op["edits"].as_array().cloned().unwrap_or_default();
@@ -514,6 +519,69 @@ fn apply_workspace_edit(shared: &mut Shared, edit: &Value, options: ClientOption
         result: json!({"applied": true}),
         did_change,
     }
+}
+
+/// Create, rename and delete on disk; a renamed open document moves with its file.
+fn apply_resource_operation(shared: &mut Shared, kind: &str, op: &Value) {
+    match kind {
+        "create" => {
+            let path = uri_path(op["uri"].as_str().unwrap());
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            if !path.exists() {
+                std::fs::write(path, "").unwrap();
+            }
+        }
+        "delete" => {
+            let uri = op["uri"].as_str().unwrap();
+            let _ = std::fs::remove_file(uri_path(uri));
+            shared.docs.remove(uri);
+        }
+        "rename" => {
+            let (old, new) = (
+                op["oldUri"].as_str().unwrap(),
+                op["newUri"].as_str().unwrap(),
+            );
+            let target = uri_path(new);
+            std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+            std::fs::rename(uri_path(old), target).unwrap();
+            if let Some(doc) = shared.docs.remove(old) {
+                shared.docs.insert(new.to_string(), doc);
+            }
+        }
+        other => panic!("unknown resource operation {other}"),
+    }
+}
+
+fn apply_to_disk(path: &Path, op: &Value, utf8: bool) {
+    let mut text = std::fs::read_to_string(path).unwrap_or_default();
+    let mut edits = op["edits"].as_array().cloned().unwrap_or_default();
+    edits.sort_by_key(|e| {
+        std::cmp::Reverse((
+            e["range"]["start"]["line"].as_u64(),
+            e["range"]["start"]["character"].as_u64(),
+        ))
+    });
+    for e in &edits {
+        apply_text_edit(&mut text, &e["range"], e["newText"].as_str().unwrap(), utf8);
+    }
+    std::fs::write(path, text).unwrap();
+}
+
+fn uri_path(uri: &str) -> PathBuf {
+    let encoded = uri.strip_prefix("file://").expect("a file URI");
+    let bytes = encoded.as_bytes();
+    let mut decoded = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            decoded.push(u8::from_str_radix(&encoded[i + 1..i + 3], 16).unwrap());
+            i += 3;
+        } else {
+            decoded.push(bytes[i]);
+            i += 1;
+        }
+    }
+    PathBuf::from(String::from_utf8(decoded).unwrap())
 }
 
 fn apply_text_edit(text: &mut String, range: &Value, new_text: &str, utf8: bool) {

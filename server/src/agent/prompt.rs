@@ -93,7 +93,9 @@ pub fn follow_up_message(request: &str, review: &FollowUpState) -> String {
         .filter(|h| h.user_text.is_some())
         .collect();
     if !edited.is_empty() {
-        text.push_str("\nAccepted with the user's own edits (their version is in the files now; keep it):\n");
+        text.push_str(
+            "\nAccepted with the user's own edits (their version is in the files now; keep it):\n",
+        );
         for hunk in edited {
             text.push_str(&format!("- {}: you proposed\n", hunk.path));
             text.push_str(&quote(&hunk.proposed_text));
@@ -102,7 +104,9 @@ pub fn follow_up_message(request: &str, review: &FollowUpState) -> String {
         }
     }
     if !review.rejected.is_empty() {
-        text.push_str("\nRejected (do not propose these again unless the new request asks for it):\n");
+        text.push_str(
+            "\nRejected (do not propose these again unless the new request asks for it):\n",
+        );
         for hunk in &review.rejected {
             text.push_str(&format!("- {}: replacing\n", hunk.path));
             text.push_str(&quote(&hunk.old_text));

@@ -189,7 +189,9 @@ impl LanguageServer for Backend {
         let client = self.client.clone();
         tokio::spawn(async move {
             if let Err(error) = client.register_capability(vec![registration]).await {
-                tracing::warn!("could not register file watching ({error}); files not open are re-read when used");
+                tracing::warn!(
+                    "could not register file watching ({error}); files not open are re-read when used"
+                );
             }
         });
     }

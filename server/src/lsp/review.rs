@@ -38,9 +38,10 @@ enum Direction {
 pub fn get_proposal(engine: &Engine, params: GetProposalParams) -> Result<proto::Proposal> {
     engine.task(&params.task_id).map_err(engine_error)?;
     let path = match &params.uri {
-        Some(file) => Some(uri::to_relative(engine.root(), file).ok_or_else(|| {
-            invalid_params(format!("{file} is not a file in the workspace"))
-        })?),
+        Some(file) => Some(
+            uri::to_relative(engine.root(), file)
+                .ok_or_else(|| invalid_params(format!("{file} is not a file in the workspace")))?,
+        ),
         None => None,
     };
     let limit = params.limit.unwrap_or(DEFAULT_PROPOSAL_PAGE).max(1);
@@ -240,22 +241,52 @@ pub fn code_actions(engine: &Engine, params: CodeActionParams) -> Vec<CodeAction
         let ids = vec![hunk.hunk_id.clone()];
         match hunk.status {
             HunkStatus::Pending => {
-                actions.push(action(Action::Accept, "Accept hunk", &hunk.task_id, ids.clone(), None));
-                actions.push(action(Action::Reject, "Reject hunk", &hunk.task_id, ids, None));
+                actions.push(action(
+                    Action::Accept,
+                    "Accept hunk",
+                    &hunk.task_id,
+                    ids.clone(),
+                    None,
+                ));
+                actions.push(action(
+                    Action::Reject,
+                    "Reject hunk",
+                    &hunk.task_id,
+                    ids,
+                    None,
+                ));
                 if !pending_tasks.contains(&hunk.task_id.as_str()) {
                     pending_tasks.push(&hunk.task_id);
                 }
             }
             HunkStatus::Accepted => {
-                actions.push(action(Action::Undo, "Undo accepted hunk", &hunk.task_id, ids, None));
+                actions.push(action(
+                    Action::Undo,
+                    "Undo accepted hunk",
+                    &hunk.task_id,
+                    ids,
+                    None,
+                ));
             }
             _ => {}
         }
     }
     for task_id in pending_tasks {
         let uri = Some(file_uri.clone());
-        actions.push(action(Action::Accept, "Accept all hunks in file", task_id, Vec::new(), uri.clone()));
-        actions.push(action(Action::Reject, "Reject all hunks in file", task_id, Vec::new(), uri));
+        actions.push(action(
+            Action::Accept,
+            "Accept all hunks in file",
+            task_id,
+            Vec::new(),
+            uri.clone(),
+        ));
+        actions.push(action(
+            Action::Reject,
+            "Reject all hunks in file",
+            task_id,
+            Vec::new(),
+            uri,
+        ));
     }
     let wanted = params.context.only.unwrap_or_default();
     actions.retain(|action| match action {
@@ -310,7 +341,9 @@ pub fn execute_command(
             }
             serde_json::to_value(resolve(engine, client, params)?)
         }
-        Action::Undo => serde_json::to_value(undo(engine, client, UndoHunksParams { task_id, hunk_ids })?),
+        Action::Undo => {
+            serde_json::to_value(undo(engine, client, UndoHunksParams { task_id, hunk_ids })?)
+        }
     };
     Ok(result.unwrap_or(Value::Null))
 }
