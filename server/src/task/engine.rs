@@ -208,7 +208,7 @@ impl Engine {
             task.revert_on_cancel.store(true, Ordering::SeqCst);
             // A follow-up's revert drops only what that run would have proposed.
             if task.history().runs <= 1 {
-                self.store().discard(task_id);
+                self.update_store(|store| store.discard(task_id));
             }
         }
         task.cancel_token().cancel();
