@@ -111,13 +111,10 @@ pub fn resolve(
     let (plan, hunks) = engine.update_store(|store| {
         let blockers = store.accept_blockers(&task_id, &wanted);
         if !blockers.is_empty() {
+            let reasons: Vec<&str> = blockers.iter().map(|b| b.reason.as_str()).collect();
             return Err(invalid_params(format!(
                 "nothing was applied: {}",
-                blockers
-                    .iter()
-                    .map(|b| format!("cannot accept {}: {}", b.hunk_id, b.reason))
-                    .collect::<Vec<_>>()
-                    .join("; ")
+                reasons.join("; ")
             )));
         }
         store.reject(&task_id, &params.reject, params.reason.as_deref());
