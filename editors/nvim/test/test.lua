@@ -1,8 +1,9 @@
 -- End-to-end test of the Neovim plugin, run by run.sh as `nvim --headless -l test.lua` in a
 -- throwaway git workspace holding notes.txt (ten lines, "one" to "ten"). The scripted model
 -- answers the first :Agent with one apply_patch that capitalises "two" and "eight" (two
--- hunks) and a text reply, the second with a patch for "five". Every step is what a user
--- would do; any failure exits with status 1.
+-- hunks) and a text reply, the second with a patch for "five", and the follow-up on that
+-- task with a patch for "six". Every step is what a user would do; any failure exits with
+-- status 1. Proposals are fetched one hunk per page, so every refresh pages.
 
 local env = vim.env
 local TIMEOUT = 15000
@@ -41,11 +42,50 @@ local function lnums(list)
   end, list)
 end
 
+local function notified(text, level)
+  for _, note in ipairs(notes) do
+    if note.message:find(text, 1, true) and (level == nil or note.level == level) then
+      return true
+    end
+  end
+  return false
+end
+
+--- Every extmark's virtual text and virtual lines in a buffer, as plain strings.
+local function drawn_text(bufnr, ns)
+  local texts, vlines = {}, {}
+  for _, mark in ipairs(vim.api.nvim_buf_get_extmarks(bufnr, ns, 0, -1, { details = true })) do
+    for _, chunk in ipairs(mark[4].virt_text or {}) do
+      table.insert(texts, { row = mark[2] + 1, text = chunk[1], hl = chunk[2] })
+    end
+    for _, vline in ipairs(mark[4].virt_lines or {}) do
+      local parts = vim.tbl_map(function(chunk)
+        return chunk[1]
+      end, vline)
+      table.insert(vlines, vim.trim(table.concat(parts)))
+    end
+  end
+  return texts, vlines
+end
+
 -- ----- installed from a packpath, set up, attached -------------------------------------
 vim.opt.packpath:prepend(env.AGENTLS_TEST_PACK)
 vim.cmd.packadd('agentls')
 local agentls = require('agentls')
 agentls.setup({ cmd = { env.AGENTLS_BIN } })
+
+-- One hunk per getProposal page, and a record of the pages asked for.
+local tasks_module = require('agentls.tasks')
+tasks_module.page_limit = 1
+local pages = {}
+local lsp_module = require('agentls.lsp')
+local send = lsp_module.request
+lsp_module.request = function(c, method, params, ...)
+  if method == 'agent/getProposal' then
+    table.insert(pages, params)
+  end
+  return send(c, method, params, ...)
+end
 
 vim.cmd.edit('notes.txt')
 local buf = vim.api.nvim_get_current_buf()
@@ -69,6 +109,9 @@ wait('two pending hunks drawn in notes.txt', function()
   return #agentls.hunks(buf) == 2
 end)
 check(vim.deep_equal(lnums(agentls.hunks(buf)), { 2, 8 }), 'hunks on lines 2 and 8: ' .. vim.inspect(agentls.hunks(buf)))
+check(#vim.tbl_filter(function(p)
+  return p.cursor ~= nil and p.limit == 1
+end, pages) > 0, 'the proposal was fetched page by page: ' .. vim.inspect(pages))
 check(lines(buf)[2] == 'two', 'the buffer is untouched before accepting')
 
 local ns = require('agentls.hunks').ns
@@ -106,11 +149,13 @@ check(vim.deep_equal(lnums(agentls.hunks(buf)), { 9 }), 'the other hunk stays on
 
 vim.cmd('normal [h')
 check(vim.api.nvim_win_get_cursor(0)[1] == 9, '[h wraps around to the last hunk (line 9)')
-vim.cmd('AgentReject')
+vim.cmd('AgentReject keep eight lowercase')
 wait('no pending hunks left', function()
   return #agentls.hunks(buf) == 0
 end)
-check(#vim.api.nvim_buf_get_extmarks(buf, ns, 0, -1, {}) == 0, 'nothing drawn once every hunk is resolved')
+local notes_drawn = drawn_text(buf, ns)
+check(#notes_drawn == 1 and notes_drawn[1].row == 3 and notes_drawn[1].text:find(':AgentUndo', 1, true),
+  'once every hunk is resolved only the accepted one’s undo note is drawn: ' .. vim.inspect(notes_drawn))
 vim.cmd('write')
 local expected = 'zero\none\nTWO\nthree\nfour\nfive\nsix\nseven\neight\nnine\nten\n'
 local on_disk = table.concat(vim.fn.readfile('notes.txt', 'b'), '\n')
@@ -122,6 +167,31 @@ local statuses = vim.tbl_map(function(h)
   return h.status
 end, proposal.result.files[1].hunks)
 check(vim.deep_equal(statuses, { 'accepted', 'rejected' }), 'server agrees: ' .. vim.inspect(statuses))
+check(proposal.result.files[1].hunks[2].reason == 'keep eight lowercase',
+  'the rejection keeps its reason: ' .. vim.inspect(proposal.result.files[1].hunks[2]))
+
+-- ----- :AgentUndo takes the accepted hunk back; it is pending again ------------------------
+vim.api.nvim_win_set_cursor(0, { 3, 0 })
+vim.cmd('AgentUndo')
+wait('the accepted hunk undone and pending again', function()
+  local drawn = agentls.hunks(buf)
+  return lines(buf)[3] == 'two' and #drawn == 1 and drawn[1].status == 'pending' and drawn[1].lnum == 3
+end)
+check(table.concat(lines(buf), '\n') == 'zero\none\ntwo\nthree\nfour\nfive\nsix\nseven\neight\nnine\nten',
+  'the buffer is back to before the accept:\n' .. table.concat(lines(buf), '\n'))
+vim.cmd('AgentAccept')
+wait('the hunk accepted again', function()
+  return lines(buf)[3] == 'TWO' and #agentls.hunks(buf) == 0
+end)
+-- Undoing over the user's own edit of the accepted text is refused, with the reason shown.
+vim.api.nvim_buf_set_lines(buf, 2, 3, false, { 'TWO!' })
+vim.cmd('AgentUndo')
+wait('the undo refused with a reason', function()
+  return notified('not undone: ', vim.log.levels.WARN)
+end)
+check(lines(buf)[3] == 'TWO!', 'a refused undo leaves the user’s text: ' .. lines(buf)[3])
+vim.api.nvim_buf_set_lines(buf, 2, 3, false, { 'TWO' })
+vim.cmd('write')
 
 -- ----- a selection goes along as context; typing inside a hunk makes it stale -------------
 vim.cmd('5,7Agent capitalise five')
@@ -160,6 +230,13 @@ for _, mark in ipairs(vim.api.nvim_buf_get_extmarks(buf, ns, 0, -1, { details = 
 end
 check(stale_header and stale_header[1]:find('stale', 1, true) and stale_header[2] == 'AgentlsStale',
   'a stale hunk is drawn as stale: ' .. vim.inspect(stale_header))
+local _, compared = drawn_text(buf, ns)
+check(vim.deep_equal(compared, { 'yours │ five!', 'agent │ FIVE' }),
+  'a stale hunk shows the user’s text next to the agent’s: ' .. vim.inspect(compared))
+vim.cmd('AgentRefresh')
+wait(':AgentRefresh to report what it re-placed', function()
+  return notified('re-placed')
+end)
 vim.api.nvim_win_set_cursor(0, { 6, 0 })
 vim.cmd('AgentAccept')
 wait('accepting a stale hunk to be refused with a reason', function()
@@ -168,6 +245,20 @@ end)
 check(lines(buf)[6] == 'five!', 'a stale hunk is never applied: ' .. lines(buf)[6])
 vim.cmd('AgentReject!')
 wait('the stale hunk rejected', function()
+  return #agentls.hunks(buf) == 0
+end)
+
+-- ----- :AgentFollowUp runs another turn of the same task -----------------------------------
+vim.cmd('AgentFollowUp also capitalise six')
+wait('the follow-up turn to propose a hunk for "six"', function()
+  local drawn = agentls.hunks(buf)
+  return state.tasks[second].status == 'completed' and #drawn == 1 and drawn[1].lnum == 7
+    and drawn[1].task_id == second
+end)
+check(require('agentls.output').text(second):find('## Follow-up: also capitalise six', 1, true),
+  'the follow-up shows in the task output:\n' .. require('agentls.output').text(second))
+vim.cmd('AgentReject!')
+wait('the follow-up hunk rejected', function()
   return #agentls.hunks(buf) == 0
 end)
 
@@ -211,6 +302,24 @@ wait('a readable error for a missing diff file', function()
     end
   end
 end)
+
+-- ----- a proposal larger than the server's default page arrives whole -----------------------
+tasks_module.page_limit = nil
+local BIG = 5001
+local big_file, big_diff = {}, { 'diff --git a/big.txt b/big.txt', '--- a/big.txt', '+++ b/big.txt' }
+for i = 1, BIG do
+  vim.list_extend(big_file, { 'keep ' .. i, 'change ' .. i })
+  vim.list_extend(big_diff, { ('@@ -%d +%d @@'):format(2 * i, 2 * i), '-change ' .. i, '+CHANGED ' .. i })
+end
+vim.fn.writefile(big_file, 'big.txt')
+local big_path = vim.fn.tempname() .. '.diff'
+vim.fn.writefile(big_diff, big_path)
+pages = {}
+vim.cmd('AgentImport ' .. big_path)
+wait(('the %d-hunk import to arrive whole'):format(BIG), function()
+  return notified(('imported %s — %d hunks to review'):format(big_path, BIG))
+end)
+check(#pages >= 2 and pages[2].cursor ~= nil, 'it came in more than one page: ' .. #pages .. ' request(s)')
 
 -- ----- approvals: the handler waits for vim.ui.select and maps the choice ----------------
 local handle = require('agentls.lsp').handlers['agent/requestApproval']

@@ -1,11 +1,12 @@
--- Pending hunks drawn in their buffers with extmarks, found under the cursor, and stepped
--- through with ]h / [h.
+-- Hunks drawn in their buffers with extmarks, found under the cursor, and stepped through
+-- with ]h / [h.
 --
--- A hunk's removed lines are highlighted in place and its added lines are shown as virtual
--- lines below them, so the buffer text stays exactly what is on disk until the user
--- accepts. Each hunk gets an anchor extmark on its first line: extmarks move with the
--- user's typing, so "the hunk under the cursor" stays right between two refreshes from
--- the server.
+-- An open hunk's removed lines are highlighted in place and its added lines are shown as
+-- virtual lines below them, so the buffer text stays exactly what is on disk until the
+-- user accepts; a stale one shows the user's text ("yours") above the agent's. An
+-- accepted hunk keeps a one-line note pointing at :AgentUndo. Each hunk gets an anchor
+-- extmark on its first line: extmarks move with the user's typing, so "the hunk under the
+-- cursor" stays right between two refreshes from the server.
 
 local state = require('agentls.state')
 
@@ -26,6 +27,8 @@ local highlights = {
   AgentlsAdded = { link = 'DiffAdd' },
   AgentlsRemoved = { link = 'DiffDelete' },
   AgentlsStaleAdded = { link = 'DiffChange' },
+  AgentlsCurrent = { link = 'DiffText' },
+  AgentlsAccepted = { link = 'Comment' },
   AgentlsHeader = { link = 'DiagnosticInfo' },
   AgentlsStale = { link = 'DiagnosticWarn' },
   AgentlsConflict = { link = 'DiagnosticError' },
@@ -70,13 +73,38 @@ local function rows(range)
   return s.line, last - s.line, false
 end
 
-local function header(status, index, total, reason)
-  if status == 'stale' then
-    return ('  agentls: stale hunk — %s'):format(reason or 'the text under it changed'), 'AgentlsStale'
-  elseif status == 'conflict' then
-    return '  agentls: conflicts with another task’s hunk', 'AgentlsConflict'
+local function relative(uri)
+  return vim.fn.fnamemodify(vim.uri_to_fname(uri), ':~:.')
+end
+
+--- What a hunk does to its file beyond its text: " · renames a → b".
+---@param file agentls.File
+local function file_note(file)
+  if file.kind == 'rename' and file.newUri then
+    return (' · renames %s → %s'):format(relative(file.uri), relative(file.newUri))
+  elseif file.kind == 'create' then
+    return ' · creates the file'
+  elseif file.kind == 'delete' then
+    return ' · deletes the file'
   end
-  return ('  agentls: hunk %d/%d  :AgentAccept  :AgentReject'):format(index, total), 'AgentlsHeader'
+  return ''
+end
+
+---@param entry agentls.OpenHunk
+---@return string text, string highlight
+local function header(entry, index, total)
+  local hunk = entry.hunk
+  local note = file_note(entry.file)
+  if hunk.status == 'stale' then
+    local why = hunk.reason or 'the text under it changed'
+    return ('  agentls: stale hunk — %s%s  :AgentRefresh  :AgentReject'):format(why, note), 'AgentlsStale'
+  elseif hunk.status == 'conflict' then
+    local other = hunk.conflictsWith and state.describe_hunk(hunk.conflictsWith) or 'another task’s hunk'
+    return ('  agentls: conflicts with %s%s'):format(other, note), 'AgentlsConflict'
+  elseif hunk.status == 'accepted' then
+    return ('  agentls: accepted%s  :AgentUndo'):format(note), 'AgentlsAccepted'
+  end
+  return ('  agentls: hunk %d/%d%s  :AgentAccept  :AgentReject'):format(index, total, note), 'AgentlsHeader'
 end
 
 local function sign_for(status)
@@ -87,6 +115,72 @@ local function sign_for(status)
   end
 end
 
+--- Virtual lines showing `text`, each prefixed with `label` and padded to the window's
+--- width so the highlight reads as a full line.
+---@param bufnr integer
+---@param text string
+---@param hl string
+---@param label string?
+local function virtual_lines(bufnr, text, hl, label)
+  local width = math.max(vim.o.columns, 80)
+  local shown_lines = text_lines(text)
+  if label and #shown_lines == 0 then
+    shown_lines = { '(nothing)' }
+  end
+  local out = {}
+  for _, line in ipairs(shown_lines) do
+    local shown = line:gsub('\t', string.rep(' ', vim.bo[bufnr].tabstop))
+    local chunks = {}
+    local used = 0
+    if label then
+      table.insert(chunks, { label, 'AgentlsStale' })
+      used = vim.fn.strdisplaywidth(label)
+    end
+    local pad = math.max(width - used - vim.fn.strdisplaywidth(shown), 0)
+    table.insert(chunks, { shown .. string.rep(' ', pad), hl })
+    table.insert(out, chunks)
+  end
+  return out
+end
+
+--- What an open hunk shows below its text: the proposed lines, and for a stale or
+--- conflicting hunk that knows it, the user's current text above them for comparison.
+---@param bufnr integer
+---@param hunk agentls.Hunk
+local function proposed_lines(bufnr, hunk)
+  if hunk.status == 'pending' or hunk.currentText == nil then
+    local hl = hunk.status == 'pending' and 'AgentlsAdded' or 'AgentlsStaleAdded'
+    return virtual_lines(bufnr, hunk.newText, hl)
+  end
+  local out = virtual_lines(bufnr, hunk.currentText, 'AgentlsCurrent', 'yours │ ')
+  vim.list_extend(out, virtual_lines(bufnr, hunk.newText, 'AgentlsStaleAdded', 'agent │ '))
+  return out
+end
+
+--- A hunk's rows clamped to the buffer; `below_end` when it starts past the last line.
+local function rows_in(bufnr, range)
+  local line_count = vim.api.nvim_buf_line_count(bufnr)
+  local first, span, insertion = rows(range)
+  local below_end = first >= line_count
+  first = math.min(first, line_count - 1)
+  span = math.min(span, line_count - 1 - first)
+  return first, span, insertion, below_end
+end
+
+--- An accepted hunk: only a note at the end of its first line.
+---@param bufnr integer
+---@param entry agentls.OpenHunk
+---@return agentls.Anchor
+local function draw_accepted(bufnr, entry)
+  local first, span = rows_in(bufnr, entry.hunk.range)
+  local text, text_hl = header(entry)
+  local mark = vim.api.nvim_buf_set_extmark(bufnr, M.ns, first, 0, {
+    virt_text = { { text, text_hl } },
+    virt_text_pos = 'eol',
+  })
+  return { mark = mark, span = span, task_id = entry.task_id, hunk = entry.hunk }
+end
+
 ---@param bufnr integer
 ---@param entry agentls.OpenHunk
 ---@param index integer
@@ -94,13 +188,9 @@ end
 ---@return agentls.Anchor
 local function draw(bufnr, entry, index, total)
   local hunk = entry.hunk
-  local line_count = vim.api.nvim_buf_line_count(bufnr)
-  local first, span, insertion = rows(hunk.range)
-  local below_end = first >= line_count
-  first = math.min(first, line_count - 1)
-  span = math.min(span, line_count - 1 - first)
+  local first, span, insertion, below_end = rows_in(bufnr, hunk.range)
 
-  local text, text_hl = header(hunk.status, index, total, hunk.reason)
+  local text, text_hl = header(entry, index, total)
   local sign, sign_hl = sign_for(hunk.status)
   local mark = vim.api.nvim_buf_set_extmark(bufnr, M.ns, first, 0, {
     virt_text = { { text, text_hl } },
@@ -119,14 +209,7 @@ local function draw(bufnr, entry, index, total)
     end
   end
 
-  local added_hl = hunk.status == 'pending' and 'AgentlsAdded' or 'AgentlsStaleAdded'
-  local width = math.max(vim.o.columns, 80)
-  local virt_lines = {}
-  for _, line in ipairs(text_lines(hunk.newText)) do
-    local shown = line:gsub('\t', string.rep(' ', vim.bo[bufnr].tabstop))
-    local pad = math.max(width - vim.fn.strdisplaywidth(shown), 0)
-    table.insert(virt_lines, { { shown .. string.rep(' ', pad), added_hl } })
-  end
+  local virt_lines = proposed_lines(bufnr, hunk)
   if #virt_lines > 0 then
     local above = insertion and not below_end
     vim.api.nvim_buf_set_extmark(bufnr, M.ns, above and first or first + span, 0, {
@@ -144,8 +227,12 @@ function M.render(bufnr)
     return
   end
   vim.api.nvim_buf_clear_namespace(bufnr, M.ns, 0, -1)
-  local entries = state.open_hunks(vim.uri_from_bufnr(bufnr))
+  local uri = vim.uri_from_bufnr(bufnr)
   local drawn = {}
+  for _, entry in ipairs(state.open_hunks(uri, state.undoable_status)) do
+    table.insert(drawn, draw_accepted(bufnr, entry))
+  end
+  local entries = state.open_hunks(uri)
   for index, entry in ipairs(entries) do
     table.insert(drawn, draw(bufnr, entry, index, #entries))
   end
@@ -164,14 +251,17 @@ function M.render_uris(uris)
   end
 end
 
---- The anchors of a buffer with their current first row (moved by the user's edits).
+--- The anchors of a buffer's hunks whose status is in `statuses` (default: the open ones),
+--- with their current first row (moved by the user's edits).
 ---@param bufnr integer
+---@param statuses table<string, boolean>?
 ---@return {row: integer, anchor: agentls.Anchor}[]
-function M.placed(bufnr)
+function M.placed(bufnr, statuses)
+  statuses = statuses or state.open_status
   local placed = {}
   for _, anchor in ipairs(anchors[bufnr] or {}) do
     local pos = vim.api.nvim_buf_get_extmark_by_id(bufnr, M.ns, anchor.mark, {})
-    if pos[1] then
+    if pos[1] and statuses[anchor.hunk.status] then
       table.insert(placed, { row = pos[1], anchor = anchor })
     end
   end
@@ -181,14 +271,16 @@ function M.placed(bufnr)
   return placed
 end
 
---- Open hunks whose rows overlap [first_row, last_row] (0-based, inclusive).
+--- Hunks (open ones unless `statuses` says) whose rows overlap [first_row, last_row]
+--- (0-based, inclusive).
 ---@param bufnr integer
 ---@param first_row integer
 ---@param last_row integer
+---@param statuses table<string, boolean>?
 ---@return agentls.OpenHunk[]
-function M.between(bufnr, first_row, last_row)
+function M.between(bufnr, first_row, last_row, statuses)
   local found = {}
-  for _, p in ipairs(M.placed(bufnr)) do
+  for _, p in ipairs(M.placed(bufnr, statuses)) do
     if p.row <= last_row and p.row + p.anchor.span >= first_row then
       table.insert(found, { task_id = p.anchor.task_id, hunk = p.anchor.hunk })
     end

@@ -46,11 +46,12 @@ local function context(opts)
   }
 end
 
---- Accepts or rejects the hunk under the cursor, the hunks in the command's range, or with
---- `!` every open hunk in the buffer.
----@param action "accept"|"reject"
+--- The hunks (with a status in `statuses`) a command means: the one under the cursor, those
+--- in its range, or with `!` every one in the buffer.
 ---@param opts {range: integer, line1: integer, line2: integer, bang: boolean}
-function M.resolve(action, opts)
+---@param statuses table<string, boolean>?
+---@return agentls.OpenHunk[]
+local function targets(opts, statuses)
   local bufnr = vim.api.nvim_get_current_buf()
   local first, last
   if opts.bang then
@@ -61,12 +62,83 @@ function M.resolve(action, opts)
     local row = vim.api.nvim_win_get_cursor(0)[1] - 1
     first, last = row, row
   end
-  local found = hunks.between(bufnr, first, last)
+  return hunks.between(bufnr, first, last, statuses)
+end
+
+--- Accepts or rejects the hunks the command means; a rejection may carry a reason (the
+--- command's arguments).
+---@param action "accept"|"reject"
+---@param opts {range: integer, line1: integer, line2: integer, bang: boolean, args: string}
+function M.resolve(action, opts)
+  local found = targets(opts)
   if #found == 0 then
     vim.notify('agentls: no pending hunk here (]h goes to the next one)', vim.log.levels.INFO)
     return
   end
-  tasks.resolve(action, found, bufnr)
+  local reason = vim.trim(opts.args or '')
+  tasks.resolve(action, found, vim.api.nvim_get_current_buf(), reason ~= '' and reason or nil)
+end
+
+--- Undoes accepted hunks: every one of task `opts.args`, else those the command means.
+---@param opts {range: integer, line1: integer, line2: integer, bang: boolean, args: string}
+function M.undo(opts)
+  local found
+  if opts.args ~= '' then
+    local task = state.tasks[opts.args]
+    if not task then
+      vim.notify(('agentls: no task %s in this editor (:AgentTasks lists them)'):format(opts.args), vim.log.levels.ERROR)
+      return
+    end
+    found = state.task_hunks(task, state.undoable_status)
+  else
+    found = targets(opts, state.undoable_status)
+  end
+  if #found == 0 then
+    vim.notify('agentls: no accepted hunk here to undo', vim.log.levels.INFO)
+    return
+  end
+  tasks.undo(found, vim.api.nvim_get_current_buf())
+end
+
+--- Re-places stale hunks: those of task `id`, else of every task with one in this buffer.
+---@param id string
+function M.refresh_stale(id)
+  local ids = {}
+  if id ~= '' then
+    ids = { id }
+  else
+    for _, entry in ipairs(state.open_hunks(vim.uri_from_bufnr(0), { stale = true })) do
+      if not vim.tbl_contains(ids, entry.task_id) then
+        table.insert(ids, entry.task_id)
+      end
+    end
+  end
+  if #ids == 0 then
+    vim.notify('agentls: no stale hunks in this buffer', vim.log.levels.INFO)
+    return
+  end
+  for _, task_id in ipairs(ids) do
+    local task = state.tasks[task_id]
+    if task then
+      tasks.refresh_stale(task)
+    else
+      vim.notify(('agentls: no task %s in this editor (:AgentTasks lists them)'):format(task_id), vim.log.levels.ERROR)
+    end
+  end
+end
+
+--- Follows up on the task of the hunk under the cursor, else the task last started,
+--- imported or picked.
+---@param prompt string
+function M.follow_up(prompt)
+  local row = vim.api.nvim_win_get_cursor(0)[1] - 1
+  local here = hunks.between(vim.api.nvim_get_current_buf(), row, row, state.drawn_status)[1]
+  local task = state.tasks[here and here.task_id or state.focused or '']
+  if not task then
+    vim.notify('agentls: no task to follow up; start one with :Agent {prompt}', vim.log.levels.INFO)
+    return
+  end
+  tasks.follow_up(task, prompt)
 end
 
 local function task_ids()
@@ -94,7 +166,25 @@ local function create_commands()
   end, { range = true, bang = true, desc = 'agentls: accept the hunk under the cursor (range, or ! for the file)' })
   command('AgentReject', function(opts)
     M.resolve('reject', opts)
-  end, { range = true, bang = true, desc = 'agentls: reject the hunk under the cursor (range, or ! for the file)' })
+  end, {
+    nargs = '*',
+    range = true,
+    bang = true,
+    desc = 'agentls: reject the hunk under the cursor (range, or ! for the file), optionally saying why',
+  })
+  command('AgentUndo', M.undo, {
+    nargs = '?',
+    range = true,
+    bang = true,
+    complete = task_ids,
+    desc = 'agentls: undo the accepted hunk under the cursor (range, ! for the file, or a task id)',
+  })
+  command('AgentRefresh', function(opts)
+    M.refresh_stale(opts.args)
+  end, { nargs = '?', complete = task_ids, desc = 'agentls: re-place stale hunks on the current text' })
+  command('AgentFollowUp', function(opts)
+    M.follow_up(opts.args)
+  end, { nargs = '+', desc = 'agentls: run another turn of the task under the cursor (or the last one)' })
   command('AgentImport', function(opts)
     tasks.import(opts.args)
   end, { nargs = 1, complete = 'file', desc = 'agentls: review a diff from a file, a URL or git:REF' })

@@ -98,6 +98,14 @@ function M.begin(task, reset)
   end
 end
 
+--- Marks where a follow-up turn starts: its prompt, then the turn's updates below.
+---@param task_id string
+---@param prompt string
+function M.follow_up(task_id, prompt)
+  local bufnr = buffer_for(task_id)
+  lines(bufnr, '', '## Follow-up: ' .. prompt, '')
+end
+
 --- Renders one `agent/taskUpdate` into the task's buffer.
 ---@param task_id string
 ---@param update table

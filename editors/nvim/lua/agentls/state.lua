@@ -11,6 +11,14 @@ local M = {}
 ---@field newText string
 ---@field status "pending"|"accepted"|"rejected"|"stale"|"conflict"
 ---@field reason string?
+---@field currentText string? a stale or conflict hunk: what its range holds now
+---@field conflictsWith {taskId: string, hunkId: string}? the other task's hunk it overlaps
+
+---@class agentls.File
+---@field uri string
+---@field kind "modify"|"create"|"delete"|"rename"
+---@field newUri string? where a rename moves the file
+---@field hunks agentls.Hunk[]
 
 ---@class agentls.Task
 ---@field id string
@@ -19,7 +27,7 @@ local M = {}
 ---@field mode string
 ---@field status string
 ---@field summary string?
----@field files {uri: string, kind: string, hunks: agentls.Hunk[]}[]
+---@field files agentls.File[]
 
 ---@type table<string, agentls.Task>
 M.tasks = {}
@@ -28,8 +36,19 @@ M.tasks = {}
 ---@type string[]
 M.order = {}
 
+-- The task the user last started, imported or picked: what :AgentFollowUp continues when
+-- the cursor is on no hunk.
+---@type string?
+M.focused = nil
+
 --- Hunks still waiting for the user; accepted and rejected ones are history.
 M.open_status = { pending = true, stale = true, conflict = true }
+
+--- Hunks the user may take back with :AgentUndo.
+M.undoable_status = { accepted = true }
+
+--- Hunks drawn in buffers: the open ones and the undoable ones.
+M.drawn_status = vim.tbl_extend('force', M.open_status, M.undoable_status)
 
 ---@param id string
 ---@param client_id integer
@@ -47,18 +66,22 @@ end
 ---@class agentls.OpenHunk
 ---@field task_id string
 ---@field hunk agentls.Hunk
+---@field file agentls.File
 
---- The open hunks of one file, across tasks, in document order.
+--- The hunks of one file whose status is in `statuses` (default: the open ones), across
+--- tasks, in document order.
 ---@param uri string
+---@param statuses table<string, boolean>?
 ---@return agentls.OpenHunk[]
-function M.open_hunks(uri)
+function M.open_hunks(uri, statuses)
+  statuses = statuses or M.open_status
   local found = {}
   for _, id in ipairs(M.order) do
     for _, file in ipairs(M.tasks[id].files) do
       if file.uri == uri then
         for _, hunk in ipairs(file.hunks) do
-          if M.open_status[hunk.status] then
-            table.insert(found, { task_id = id, hunk = hunk })
+          if statuses[hunk.status] then
+            table.insert(found, { task_id = id, hunk = hunk, file = file })
           end
         end
       end
@@ -92,18 +115,39 @@ function M.files_with_open_hunks()
   return uris
 end
 
---- How many open hunks a task has.
+--- A task's hunks whose status is in `statuses`.
 ---@param task agentls.Task
-function M.open_count(task)
-  local count = 0
+---@param statuses table<string, boolean>
+---@return agentls.OpenHunk[]
+function M.task_hunks(task, statuses)
+  local found = {}
   for _, file in ipairs(task.files) do
     for _, hunk in ipairs(file.hunks) do
-      if M.open_status[hunk.status] then
-        count = count + 1
+      if statuses[hunk.status] then
+        table.insert(found, { task_id = task.id, hunk = hunk, file = file })
       end
     end
   end
-  return count
+  return found
+end
+
+--- How many open hunks a task has.
+---@param task agentls.Task
+function M.open_count(task)
+  return #M.task_hunks(task, M.open_status)
+end
+
+--- A short name for a task's hunk: "hunk 3 of “capitalise five”" when this editor knows
+--- the task, else the hunk id.
+---@param ref {taskId: string, hunkId: string}
+---@return string
+function M.describe_hunk(ref)
+  local task = M.tasks[ref.taskId]
+  local number = ref.hunkId:match('%-(%d+)$')
+  if task and task.prompt ~= '' and number then
+    return ('hunk %s of “%s”'):format(number, task.prompt)
+  end
+  return ref.hunkId
 end
 
 --- The newest task that is still running, if any.

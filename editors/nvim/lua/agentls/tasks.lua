@@ -1,6 +1,7 @@
--- Tasks from the editor's side: starting them, following their `agent/taskUpdate`
--- notifications, refetching the proposal when its hunks may have moved or changed status,
--- and sending the user's accept/reject decisions.
+-- Tasks from the editor's side: starting and following them up, following their
+-- `agent/taskUpdate` notifications, refetching the proposal (page by page) when its hunks
+-- may have moved or changed status, and sending the user's decisions: accept, reject with
+-- a reason, undo an accept, re-place stale hunks.
 
 local lsp = require('agentls.lsp')
 local state = require('agentls.state')
@@ -8,6 +9,11 @@ local hunks = require('agentls.hunks')
 local output = require('agentls.output')
 
 local M = {}
+
+--- Hunks per `agent/getProposal` page; nil leaves it to the server (5000). The e2e test
+--- sets it small so that every fetch pages.
+---@type integer?
+M.page_limit = nil
 
 -- Update kinds after which the proposal on the server differs from our copy.
 local REFETCH = { proposal = true, hunks = true, finished = true }
@@ -24,6 +30,41 @@ local function uris_of(task)
   return uris
 end
 
+--- Fetches a whole proposal, following `nextCursor` to the last page. A file that goes on
+--- over a page boundary comes back once, its hunks in order.
+---@param client vim.lsp.Client
+---@param task_id string
+---@param on_done fun(files: agentls.File[])
+local function fetch_proposal(client, task_id, on_done)
+  local files, by_uri = {}, {}
+  local function page(cursor)
+    local params = { taskId = task_id, cursor = cursor, limit = M.page_limit }
+    lsp.request(client, 'agent/getProposal', params, function(result)
+      for _, file in ipairs(result.files or {}) do
+        local seen = by_uri[file.uri]
+        if seen then
+          vim.list_extend(seen.hunks, file.hunks or {})
+        else
+          file.hunks = file.hunks or {}
+          by_uri[file.uri] = file
+          table.insert(files, file)
+        end
+      end
+      local next_cursor = result.nextCursor
+      if next_cursor and next_cursor == cursor then
+        vim.notify('agentls: the server sent the same proposal page twice; showing what arrived', vim.log.levels.WARN)
+        next_cursor = nil
+      end
+      if next_cursor then
+        page(next_cursor)
+      else
+        on_done(files)
+      end
+    end)
+  end
+  page(nil)
+end
+
 --- Fetches a task's proposal and redraws the buffers it touches (before and after).
 ---@param task_id string
 ---@param on_done fun()?
@@ -33,9 +74,9 @@ function M.refresh(task_id, on_done)
   if not client then
     return
   end
-  lsp.request(client, 'agent/getProposal', { taskId = task_id }, function(result)
+  fetch_proposal(client, task_id, function(files)
     local before = uris_of(task)
-    task.files = result.files or {}
+    task.files = files
     hunks.render_uris(before)
     hunks.render_uris(uris_of(task))
     if on_done then
@@ -97,6 +138,7 @@ function M.start(params)
       local task = state.task(result.taskId, client.id)
       task.prompt = params.prompt
       task.mode = params.mode or 'code'
+      state.focused = task.id
       output.begin(task)
       output.show(task.id)
     end, bufnr)
@@ -119,6 +161,7 @@ function M.import(source)
     lsp.request(client, 'agent/importDiff', params, function(result)
       local task = state.task(result.taskId, client.id)
       task.prompt = 'import ' .. source
+      state.focused = task.id
       M.refresh(task.id, function()
         vim.notify(('agentls: imported %s — %d hunks to review (]h)'):format(source, state.open_count(task)))
       end)
@@ -126,11 +169,14 @@ function M.import(source)
   end)
 end
 
---- Asks the server to accept or reject hunks, one request per task.
----@param action "accept"|"reject"
+--- Sends `method` once per task with the hunk ids of that task's entries; `on_result`
+--- sees each answer before the task's proposal is refetched.
+---@param method string
 ---@param entries agentls.OpenHunk[]
----@param bufnr integer
-function M.resolve(action, entries, bufnr)
+---@param params_for fun(task_id: string, ids: string[]): table
+---@param on_result fun(result: table)
+---@param bufnr integer?
+local function per_task(method, entries, params_for, on_result, bufnr)
   local by_task = {}
   for _, entry in ipairs(entries) do
     by_task[entry.task_id] = by_task[entry.task_id] or {}
@@ -140,20 +186,95 @@ function M.resolve(action, entries, bufnr)
     local task = state.tasks[task_id]
     local client = task and lsp.client(task.client_id)
     if client then
-      local params = { taskId = task_id, [action] = ids }
-      lsp.request(client, 'agent/resolveHunks', params, function(result)
-        for _, hunk in ipairs(result.hunks or {}) do
-          if hunk.status == 'stale' or hunk.status == 'conflict' then
-            vim.notify(
-              ('agentls: hunk not applied, it is %s%s'):format(hunk.status, hunk.reason and (': ' .. hunk.reason) or ''),
-              vim.log.levels.WARN
-            )
-          end
-        end
+      lsp.request(client, method, params_for(task_id, ids), function(result)
+        on_result(result or {})
         M.refresh(task_id)
       end, bufnr)
     end
   end
+end
+
+local function unresolved(hunk)
+  local why = hunk.reason
+  if hunk.conflictsWith then
+    why = 'resolve ' .. state.describe_hunk(hunk.conflictsWith) .. ' first'
+  end
+  return ('agentls: hunk not applied, it is %s%s'):format(hunk.status, why and (': ' .. why) or '')
+end
+
+--- Asks the server to accept or reject hunks, one request per task. `reason` (reject
+--- only) tells a follow-up turn why.
+---@param action "accept"|"reject"
+---@param entries agentls.OpenHunk[]
+---@param bufnr integer
+---@param reason string?
+function M.resolve(action, entries, bufnr, reason)
+  per_task('agent/resolveHunks', entries, function(task_id, ids)
+    return { taskId = task_id, [action] = ids, reason = action == 'reject' and reason or nil }
+  end, function(result)
+    for _, hunk in ipairs(result.hunks or {}) do
+      if hunk.status == 'stale' or hunk.status == 'conflict' then
+        vim.notify(unresolved(hunk), vim.log.levels.WARN)
+      end
+    end
+  end, bufnr)
+end
+
+--- Takes back accepted hunks: the server reverts them with an edit (or on disk for a file
+--- that is not open) and they are pending again. Refusals are shown with their reason.
+---@param entries agentls.OpenHunk[]
+---@param bufnr integer?
+function M.undo(entries, bufnr)
+  per_task('agent/undoHunks', entries, function(task_id, ids)
+    return { taskId = task_id, hunkIds = ids }
+  end, function(result)
+    for _, refusal in ipairs(result.refused or {}) do
+      vim.notify(('agentls: hunk %s not undone: %s'):format(refusal.hunkId, refusal.reason), vim.log.levels.WARN)
+    end
+  end, bufnr)
+end
+
+--- Re-places a task's stale hunks on the current text (a 3-way merge on the server) and
+--- says how many came back as pending.
+---@param task agentls.Task
+function M.refresh_stale(task)
+  local client = lsp.client(task.client_id)
+  if not client then
+    return
+  end
+  lsp.request(client, 'agent/refreshProposal', { taskId = task.id }, function(result)
+    local placed, still = 0, {}
+    for _, hunk in ipairs(result.hunks or {}) do
+      if hunk.status == 'pending' then
+        placed = placed + 1
+      else
+        table.insert(still, hunk.reason or hunk.status)
+      end
+    end
+    local message = ('agentls: %d stale hunk%s re-placed'):format(placed, placed == 1 and '' or 's')
+    if #still > 0 then
+      message = ('%s; %d still stale: %s'):format(message, #still, table.concat(still, '; '))
+    end
+    vim.notify(message, #still > 0 and vim.log.levels.WARN or vim.log.levels.INFO)
+    M.refresh(task.id)
+  end)
+end
+
+--- Runs another turn of a finished task with `prompt`; its output streams into the same
+--- buffer and its new hunks replace the task's undecided ones.
+---@param task agentls.Task
+---@param prompt string
+function M.follow_up(task, prompt)
+  local client = lsp.client(task.client_id)
+  if not client then
+    return
+  end
+  lsp.request(client, 'agent/followUp', { taskId = task.id, prompt = prompt }, function()
+    task.status = 'running'
+    state.focused = task.id
+    output.follow_up(task.id, prompt)
+    output.show(task.id)
+  end)
 end
 
 --- Cancels a task (the newest running one when no id is given).
@@ -190,6 +311,7 @@ end
 local function open(client, summary)
   local task = state.task(summary.taskId, client.id)
   task.prompt, task.mode, task.status = summary.prompt, summary.mode, summary.status
+  state.focused = task.id
   if output.has(task.id) then
     output.show(task.id)
   else
