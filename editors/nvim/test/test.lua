@@ -72,6 +72,16 @@ end
 vim.opt.packpath:prepend(env.AGENTLS_TEST_PACK)
 vim.cmd.packadd('agentls')
 local agentls = require('agentls')
+local state = require('agentls.state')
+
+local function task_named(prompt)
+  for _, id in ipairs(state.order) do
+    if state.tasks[id].prompt == prompt then
+      return state.tasks[id]
+    end
+  end
+end
+
 agentls.setup({ cmd = { env.AGENTLS_BIN } })
 
 -- One hunk per getProposal page, and a record of the pages asked for.
@@ -99,7 +109,6 @@ check(client.offset_encoding == 'utf-8', 'utf-8 positions negotiated, got ' .. t
 
 -- ----- :Agent streams output and draws two pending hunks --------------------------------
 vim.cmd('Agent capitalise two and eight')
-local state = require('agentls.state')
 wait('the task to finish', function()
   local id = state.order[1]
   return id ~= nil and state.tasks[id].status == 'completed'
@@ -288,11 +297,8 @@ vim.fn.writefile({
 }, diff_path)
 vim.cmd('AgentImport ' .. diff_path)
 wait(':AgentImport to propose the diff', function()
-  for _, note in ipairs(notes) do
-    if note.message:find('imported ' .. diff_path .. ' — 1 hunks to review', 1, true) then
-      return true
-    end
-  end
+  local imported = task_named('import ' .. diff_path)
+  return imported and imported.status == 'completed' and state.open_count(imported) == 1
 end)
 vim.cmd('AgentImport does-not-exist.diff')
 wait('a readable error for a missing diff file', function()
@@ -303,23 +309,41 @@ wait('a readable error for a missing diff file', function()
   end
 end)
 
--- ----- a proposal larger than the server's default page arrives whole -----------------------
+-- ----- a proposal larger than the server's default page (5000 hunks) arrives whole ---------
+-- 85 files of 60 one-line hunks: 5100 hunks, and the page boundary falls inside a file.
 tasks_module.page_limit = nil
-local BIG = 5001
-local big_file, big_diff = {}, { 'diff --git a/big.txt b/big.txt', '--- a/big.txt', '+++ b/big.txt' }
-for i = 1, BIG do
-  vim.list_extend(big_file, { 'keep ' .. i, 'change ' .. i })
-  vim.list_extend(big_diff, { ('@@ -%d +%d @@'):format(2 * i, 2 * i), '-change ' .. i, '+CHANGED ' .. i })
+local FILES, PER_FILE = 85, 60
+local big_diff = {}
+for f = 1, FILES do
+  local name = ('big/%02d.txt'):format(f)
+  local text = {}
+  vim.list_extend(big_diff, { ('diff --git a/%s b/%s'):format(name, name), '--- a/' .. name, '+++ b/' .. name })
+  for i = 1, PER_FILE do
+    vim.list_extend(text, { 'keep ' .. i, 'change ' .. i })
+    vim.list_extend(big_diff, { ('@@ -%d +%d @@'):format(2 * i, 2 * i), '-change ' .. i, '+CHANGED ' .. i })
+  end
+  vim.fn.mkdir('big', 'p')
+  vim.fn.writefile(text, name)
 end
-vim.fn.writefile(big_file, 'big.txt')
 local big_path = vim.fn.tempname() .. '.diff'
 vim.fn.writefile(big_diff, big_path)
 pages = {}
 vim.cmd('AgentImport ' .. big_path)
-wait(('the %d-hunk import to arrive whole'):format(BIG), function()
-  return notified(('imported %s — %d hunks to review'):format(big_path, BIG))
+local big
+wait('the 5100-hunk import to arrive whole', function()
+  big = task_named('import ' .. big_path)
+  return big and big.status == 'completed' and state.open_count(big) == FILES * PER_FILE
 end)
-check(#pages >= 2 and pages[2].cursor ~= nil, 'it came in more than one page: ' .. #pages .. ' request(s)')
+check(#big.files == FILES, 'a file split over two pages is merged back: ' .. #big.files .. ' files')
+local counts = vim.tbl_map(function(file)
+  return #file.hunks
+end, big.files)
+check(#vim.tbl_filter(function(n)
+  return n ~= PER_FILE
+end, counts) == 0, 'every file has all its hunks: ' .. vim.inspect(counts))
+check(#vim.tbl_filter(function(p)
+  return p.taskId == big.id and p.cursor ~= nil
+end, pages) > 0, 'it came in more than one page: ' .. vim.inspect(pages))
 
 -- ----- approvals: the handler waits for vim.ui.select and maps the choice ----------------
 local handle = require('agentls.lsp').handlers['agent/requestApproval']

@@ -162,9 +162,8 @@ function M.import(source)
       local task = state.task(result.taskId, client.id)
       task.prompt = 'import ' .. source
       state.focused = task.id
-      M.refresh(task.id, function()
-        vim.notify(('agentls: imported %s — %d hunks to review (]h)'):format(source, state.open_count(task)))
-      end)
+      -- The import runs as a task: its `finished` update says how many hunks it made.
+      vim.notify(('agentls: importing %s'):format(source))
     end, bufnr)
   end)
 end
