@@ -1,8 +1,9 @@
 // The "Agent: …" commands. Each gathers what the user means (prompt, context, which task,
-// which hunks) and sends one request; results show up through the task store.
+// which hunks) and sends one request; results show up through the task store, and what
+// the server refused (an undo over edited text, a hunk still stale) in a message.
 
 import * as vscode from 'vscode';
-import { ContextRef, ImportDiffParams, method, TaskMode } from './protocol';
+import { ContextRef, HunkInfo, ImportDiffParams, method, TaskMode } from './protocol';
 import { Review } from './review';
 import { describeError } from './server';
 import { TaskPanels } from './taskPanel';
@@ -42,6 +43,15 @@ export function registerCommands(deps: Deps): vscode.Disposable[] {
     command('agentls.rejectAllInTask', (arg?: Node) => resolveTask(tasks, 'reject', taskOf(arg)), 'reject the hunks'),
     command('agentls.acceptHunk', (a: string | Node, b?: string) => resolveOne(tasks, 'accept', a, b), 'accept the hunk'),
     command('agentls.rejectHunk', (a: string | Node, b?: string) => resolveOne(tasks, 'reject', a, b), 'reject the hunk'),
+    command('agentls.rejectHunkWithReason', (a?: string | Node, b?: string) => rejectWithReason(tasks, a, b), 'reject the hunk'),
+    command('agentls.undoHunk', (a?: string | Node, b?: string) => undoOne(tasks, a, b), 'undo the hunk'),
+    command('agentls.undoTask', (arg?: Node) => undoTask(tasks, taskOf(arg)), 'undo the task’s hunks'),
+    command('agentls.refreshHunk', async (taskId: string, hunkId: string) => {
+      await refreshStale(tasks, new Map([[taskId, [hunkId]]]));
+    }, 'refresh the hunk'),
+    command('agentls.refreshStale', () => refreshStaleInFile(tasks), 'refresh the stale hunks'),
+    command('agentls.revealHunk', (taskId: string, hunkId: string) => revealHunk(tasks, taskId, hunkId), 'show the hunk'),
+    command('agentls.followUp', (arg?: Node) => followUp(deps, taskOf(arg)), 'follow up on the task'),
     command('agentls.showTasks', async () => {
       await tasks.reload();
       const taskId = await pickTask(tasks, 'Open which task?', false);
@@ -147,9 +157,36 @@ async function resolveRefs(tasks: Tasks, decision: Decision, refs: HunkRef[]): P
   }
 }
 
-/** A stale hunk can only be rejected: accepting it would overwrite the user's typing. */
+/**
+ * Only a pending hunk can be accepted: a stale one would overwrite the user's typing, a
+ * conflicting one waits for the other task's hunk to be decided.
+ */
 function decidable(ref: HunkRef, decision: Decision): boolean {
-  return decision === 'reject' || ref.hunk.status !== 'stale';
+  return decision === 'reject' || ref.hunk.status === 'pending';
+}
+
+/** The hunk a command means: its arguments (a CodeLens, a tree row), else the one at the cursor. */
+function chosenHunk(tasks: Tasks, wanted: (status: HunkInfo['status']) => boolean, a?: string | Node, b?: string): [string, string] | undefined {
+  if (typeof a === 'string' && b) {
+    return [a, b];
+  }
+  if (a && typeof a === 'object') {
+    return a.type === 'hunk' ? [a.taskId, a.hunk.hunkId] : undefined;
+  }
+  const editor = vscode.window.activeTextEditor;
+  if (!editor) {
+    return undefined;
+  }
+  const line = editor.selection.active.line;
+  const here = tasks.hunksIn(editor.document.uri).find((ref) => wanted(ref.hunk.status) && covers(ref.hunk, line));
+  return here ? [here.taskId, here.hunk.hunkId] : undefined;
+}
+
+/** Whether a hunk's lines include `line` (a range ending at column 0 stops the line before). */
+function covers(hunk: HunkInfo, line: number): boolean {
+  const { start, end } = hunk.range;
+  const last = end.character === 0 && end.line > start.line ? end.line - 1 : end.line;
+  return line >= start.line && line <= last;
 }
 
 async function resolveOne(tasks: Tasks, decision: Decision, a: string | Node, b?: string): Promise<void> {
@@ -157,6 +194,119 @@ async function resolveOne(tasks: Tasks, decision: Decision, a: string | Node, b?
   if (taskId && hunkId) {
     await tasks.resolve(taskId, decision === 'accept' ? [hunkId] : [], decision === 'reject' ? [hunkId] : []);
   }
+}
+
+async function rejectWithReason(tasks: Tasks, a?: string | Node, b?: string): Promise<void> {
+  const chosen = chosenHunk(tasks, isOpen, a, b);
+  if (!chosen) {
+    void vscode.window.showInformationMessage('agentls: put the cursor on a proposed hunk first.');
+    return;
+  }
+  const reason = await vscode.window.showInputBox({
+    title: 'Reject the hunk',
+    prompt: 'Why? The agent sees it if you follow up on the task (optional; Escape cancels).',
+    placeHolder: 'Keep the old name: other crates call it',
+  });
+  if (reason !== undefined) {
+    await tasks.resolve(chosen[0], [], [chosen[1]], reason.trim());
+  }
+}
+
+async function undoOne(tasks: Tasks, a?: string | Node, b?: string): Promise<void> {
+  const chosen = chosenHunk(tasks, (status) => status === 'accepted', a, b);
+  if (!chosen) {
+    void vscode.window.showInformationMessage('agentls: put the cursor on an accepted hunk first.');
+    return;
+  }
+  await undo(tasks, chosen[0], [chosen[1]]);
+}
+
+async function undoTask(tasks: Tasks, given?: string): Promise<void> {
+  const accepted = (taskId?: string) => tasks.hunksWhere((status) => status === 'accepted', taskId);
+  const withAccepted = new Set(accepted().map((ref) => ref.taskId));
+  const taskId = given ?? (withAccepted.size === 1 ? [...withAccepted][0] : await pickTask(tasks, 'Undo the accepted hunks of which task?', false));
+  if (!taskId) {
+    return;
+  }
+  const ids = accepted(taskId).map((ref) => ref.hunk.hunkId);
+  if (ids.length === 0) {
+    void vscode.window.showInformationMessage('agentls: that task has no accepted hunks.');
+    return;
+  }
+  await undo(tasks, taskId, ids);
+}
+
+async function undo(tasks: Tasks, taskId: string, hunkIds: string[]): Promise<void> {
+  const { refused = [] } = await tasks.undo(taskId, hunkIds);
+  if (refused.length > 0) {
+    const why = refused.map((r) => `${r.hunkId}: ${r.reason}`).join('; ');
+    void vscode.window.showWarningMessage(`agentls: ${refused.length} of ${hunkIds.length} hunks not undone — ${why}`);
+  }
+}
+
+/** The stale hunks of the current file, by task; none selected: every task's. */
+async function refreshStaleInFile(tasks: Tasks): Promise<void> {
+  const editor = vscode.window.activeTextEditor;
+  const stale = editor
+    ? tasks.hunksIn(editor.document.uri).filter((ref) => ref.hunk.status === 'stale')
+    : tasks.hunksWhere((status) => status === 'stale');
+  if (stale.length === 0) {
+    void vscode.window.showInformationMessage('agentls: no stale hunks here.');
+    return;
+  }
+  const byTask = new Map<string, string[]>();
+  for (const ref of stale) {
+    byTask.set(ref.taskId, [...(byTask.get(ref.taskId) ?? []), ref.hunk.hunkId]);
+  }
+  await refreshStale(tasks, byTask);
+}
+
+async function refreshStale(tasks: Tasks, byTask: Map<string, string[]>): Promise<void> {
+  let placed = 0;
+  const still: string[] = [];
+  for (const [taskId, ids] of byTask) {
+    for (const hunk of (await tasks.refreshStale(taskId, ids)).hunks) {
+      if (hunk.status === 'pending') {
+        placed += 1;
+      } else {
+        still.push(hunk.reason ?? hunk.status);
+      }
+    }
+  }
+  const message = `agentls: ${placed} stale hunk${placed === 1 ? '' : 's'} re-placed`;
+  if (still.length > 0) {
+    void vscode.window.showWarningMessage(`${message}; ${still.length} still stale — ${still.join('; ')}`);
+  } else {
+    void vscode.window.showInformationMessage(message);
+  }
+}
+
+async function revealHunk(tasks: Tasks, taskId: string, hunkId: string): Promise<void> {
+  const ref = tasks.find({ taskId, hunkId });
+  if (!ref) {
+    void vscode.window.showInformationMessage(`agentls: hunk ${hunkId} is not in this window's proposals.`);
+    return;
+  }
+  const start = new vscode.Position(ref.hunk.range.start.line, ref.hunk.range.start.character);
+  await vscode.window.showTextDocument(vscode.Uri.parse(ref.uri), { selection: new vscode.Range(start, start) });
+}
+
+async function followUp(deps: Deps, given?: string): Promise<void> {
+  const taskId = given ?? (await pickTask(deps.tasks, 'Follow up on which task?', false));
+  if (!taskId) {
+    return;
+  }
+  const prompt = await vscode.window.showInputBox({
+    title: `Follow up on “${shorten(deps.tasks.get(taskId)?.summary.prompt ?? taskId, 40)}”`,
+    prompt: 'The agent sees the task so far and what you accepted or rejected; its new hunks replace the undecided ones',
+    placeHolder: 'Also handle the empty list',
+    ignoreFocusOut: true,
+  });
+  if (!prompt?.trim()) {
+    return;
+  }
+  await deps.tasks.followUp(taskId, prompt);
+  deps.panels.show(taskId, true);
 }
 
 async function resolveFile(tasks: Tasks, decision: Decision): Promise<void> {

@@ -28,13 +28,26 @@ export interface TaskSummary {
   summary?: string;
 }
 
+/** A hunk of some task. */
+export interface HunkId {
+  taskId: string;
+  hunkId: string;
+}
+
 export interface HunkInfo {
   hunkId: string;
   range: LspRange;
   oldText: string;
   newText: string;
   status: HunkStatus;
+  /** Why it is stale or in conflict; for a rejected hunk, the user's reason. */
   reason?: string;
+  /** Stale or conflict: what `range` holds now (the user's side). */
+  currentText?: string;
+  /** Conflict with another task: that task's hunk. */
+  conflictsWith?: HunkId;
+  /** Accepted with the user's own text: what the task proposed. */
+  proposedText?: string;
 }
 
 export interface ProposalFile {
@@ -45,15 +58,48 @@ export interface ProposalFile {
   hunks: HunkInfo[];
 }
 
+export interface GetProposalParams {
+  taskId: string;
+  /** Only this file. */
+  uri?: string;
+  /** `nextCursor` of the previous page. */
+  cursor?: string;
+  limit?: number;
+}
+
 export interface Proposal {
   taskId: string;
   files: ProposalFile[];
+  /** More follows: pass it as `cursor`. A file may go on over pages (same `uri`). */
+  nextCursor?: string;
+  totalFiles?: number;
+  totalHunks?: number;
 }
 
 export interface HunkState {
   hunkId: string;
   status: HunkStatus;
   reason?: string;
+  conflictsWith?: HunkId;
+}
+
+export interface ResolveHunksParams {
+  taskId: string;
+  accept: string[];
+  reject: string[];
+  /** Why the user rejected `reject`; a follow-up turn shows it to the model. */
+  reason?: string;
+}
+
+export interface RefreshProposalResult {
+  /** Pending again (re-placed) or still stale. */
+  hunks: HunkState[];
+}
+
+export interface UndoHunksResult {
+  applied: boolean;
+  hunks: HunkState[];
+  refused?: { hunkId: string; reason: string }[];
 }
 
 export interface PlanItem {
@@ -111,6 +157,9 @@ export const method = {
   getProposal: 'agent/getProposal',
   resolveHunks: 'agent/resolveHunks',
   importDiff: 'agent/importDiff',
+  refreshProposal: 'agent/refreshProposal',
+  undoHunks: 'agent/undoHunks',
+  followUp: 'agent/followUp',
   taskUpdate: 'agent/taskUpdate',
   requestApproval: 'agent/requestApproval',
 } as const;

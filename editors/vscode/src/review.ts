@@ -1,10 +1,11 @@
 // Reviewing a proposal where the code is: a CodeLens "Accept | Reject" above each open
-// hunk, decorations that show the proposed change in place (the text it replaces struck
-// through, the text it adds shown after it), and a diff editor of a whole file as the task
-// would leave it. The document itself is never changed until the user accepts.
+// hunk ("Refresh | Reject" for a stale one, "Undo" for an accepted one), decorations that
+// show the proposed change in place (the text it replaces struck through, the text it adds
+// shown after it), and a diff editor of a whole file as the task would leave it. The
+// document itself is never changed until the user accepts.
 
 import * as vscode from 'vscode';
-import { HunkInfo } from './protocol';
+import { HunkInfo, ProposalFile } from './protocol';
 import { HunkRef, isOpen, Tasks } from './tasks';
 
 /** `agentls-proposed:` documents: a file with every open hunk of one task applied. */
@@ -95,7 +96,7 @@ export class Review implements vscode.Disposable {
         continue;
       }
       const range = toRange(hunk);
-      const hoverMessage = hover(hunk);
+      const hoverMessage = hover(hunk, this.tasks.fileOf(ref));
       if (hunk.status !== 'pending') {
         troubled.push({ range, hoverMessage });
       }
@@ -119,7 +120,10 @@ export class Review implements vscode.Disposable {
   private codeLenses(): vscode.CodeLensProvider {
     return {
       onDidChangeCodeLenses: this.lensesChanged.event,
-      provideCodeLenses: (document) => this.tasks.hunksIn(document.uri).filter((ref) => isOpen(ref.hunk.status)).flatMap(lensesFor),
+      provideCodeLenses: (document) => this.tasks
+        .hunksIn(document.uri)
+        .filter((ref) => isOpen(ref.hunk.status) || ref.hunk.status === 'accepted')
+        .flatMap((ref) => lensesFor(ref, this.tasks)),
     };
   }
 
@@ -157,21 +161,63 @@ export class Review implements vscode.Disposable {
   }
 }
 
-function lensesFor(ref: HunkRef): vscode.CodeLens[] {
+function lensesFor(ref: HunkRef, tasks: Tasks): vscode.CodeLens[] {
   const { taskId, hunk } = ref;
   const at = new vscode.Range(hunk.range.start.line, 0, hunk.range.start.line, 0);
   const args = [taskId, hunk.hunkId];
+  const lens = (title: string, command = '', tooltip?: string) =>
+    new vscode.CodeLens(at, { title, command, arguments: command ? args : undefined, tooltip });
   const lenses: vscode.CodeLens[] = [];
-  if (hunk.status === 'stale') {
-    lenses.push(new vscode.CodeLens(at, { title: `$(warning) Stale: ${hunk.reason ?? 'the text under this hunk changed'}`, command: '' }));
-  } else if (hunk.status === 'conflict') {
-    lenses.push(new vscode.CodeLens(at, { title: '$(error) Conflicts with another task', command: '' }));
+  const change = fileChange(tasks.fileOf(ref));
+  if (change) {
+    lenses.push(lens(`$(file) ${change}`));
   }
-  if (hunk.status !== 'stale') {
-    lenses.push(new vscode.CodeLens(at, { title: 'Accept', command: 'agentls.acceptHunk', arguments: args, tooltip: 'Apply this change' }));
+  switch (hunk.status) {
+    case 'accepted':
+      lenses.push(lens('$(discard) Undo', 'agentls.undoHunk', 'Take this change back out; the hunk is pending again'));
+      return lenses;
+    case 'stale':
+      lenses.push(
+        lens(`$(warning) Stale: ${hunk.reason ?? 'the text under this hunk changed'}`),
+        lens('Refresh', 'agentls.refreshHunk', 'Merge the proposed change into the current text'),
+      );
+      break;
+    case 'conflict': {
+      // It can be accepted once the other hunk is decided: the lens goes there.
+      const other = hunk.conflictsWith;
+      lenses.push(other
+        ? new vscode.CodeLens(at, {
+          title: `$(error) Conflicts with ${tasks.describeHunk(other)}`,
+          command: 'agentls.revealHunk',
+          arguments: [other.taskId, other.hunkId],
+          tooltip: 'Go to that hunk: accept or reject it first',
+        })
+        : lens('$(error) Conflicts with another task'));
+      break;
+    }
+    default:
+      lenses.push(lens('Accept', 'agentls.acceptHunk', 'Apply this change'));
   }
-  lenses.push(new vscode.CodeLens(at, { title: 'Reject', command: 'agentls.rejectHunk', arguments: args, tooltip: 'Drop this change' }));
+  lenses.push(lens('Reject', 'agentls.rejectHunk', 'Drop this change'));
   return lenses;
+}
+
+/** What accepting does to the file itself, for a create, delete or rename. */
+function fileChange(file: ProposalFile | undefined): string | undefined {
+  switch (file?.kind) {
+    case 'create':
+      return 'Creates this file';
+    case 'delete':
+      return 'Deletes this file';
+    case 'rename':
+      return file.newUri ? `Renames ${relative(file.uri)} → ${relative(file.newUri)}` : undefined;
+    default:
+      return undefined;
+  }
+}
+
+function relative(uri: string): string {
+  return vscode.workspace.asRelativePath(vscode.Uri.parse(uri));
 }
 
 function toRange(hunk: HunkInfo): vscode.Range {
@@ -196,13 +242,25 @@ function preview(text: string): string {
   return oneLine.length > PREVIEW_CHARS ? `${oneLine.slice(0, PREVIEW_CHARS - 1)}…` : oneLine;
 }
 
-function hover(hunk: HunkInfo): vscode.MarkdownString {
+function hover(hunk: HunkInfo, file: ProposalFile | undefined): vscode.MarkdownString {
+  const markdown = new vscode.MarkdownString();
+  markdown.appendMarkdown(`**Proposed change** (${hunk.status}${hunk.reason ? `: ${hunk.reason}` : ''})\n\n`);
+  const change = fileChange(file);
+  if (change) {
+    markdown.appendMarkdown(`${change}\n\n`);
+  }
+  if (hunk.currentText !== undefined && hunk.status !== 'pending') {
+    // Stale or conflicting: the user's text now against what the agent wants there.
+    markdown.appendMarkdown('Yours now:\n');
+    markdown.appendCodeblock(hunk.currentText || '(nothing)');
+    markdown.appendMarkdown('The agent proposes:\n');
+    markdown.appendCodeblock(hunk.newText || '(nothing)');
+    return markdown;
+  }
   const diff = [
     ...lines(hunk.oldText).map((l) => `-${l}`),
     ...lines(hunk.newText).map((l) => `+${l}`),
   ].join('\n');
-  const markdown = new vscode.MarkdownString();
-  markdown.appendMarkdown(`**Proposed change** (${hunk.status}${hunk.reason ? `: ${hunk.reason}` : ''})\n\n`);
   markdown.appendCodeblock(diff, 'diff');
   return markdown;
 }

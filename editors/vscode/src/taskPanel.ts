@@ -70,6 +70,7 @@ function html(nonce: string, cspSource: string): string {
   .tool pre { margin: 0.3em 0 0; max-height: 12em; overflow: auto; font-family: var(--vscode-editor-font-family); }
   .error { color: var(--vscode-errorForeground); }
   .finished { font-weight: bold; }
+  .follow-up { font-weight: bold; border-top: 1px solid var(--vscode-panel-border); padding-top: 0.5em; }
   summary { cursor: pointer; }
 </style></head>
 <body><h2 id="title"></h2><div id="log"></div>
@@ -81,6 +82,7 @@ function html(nonce: string, cspSource: string): string {
   const planMark = { pending: '○', in_progress: '◐', completed: '●' };
   function render(entry) {
     switch (entry.type) {
+      case 'followUp': return el('div', 'entry follow-up', 'Follow-up: ' + entry.prompt);
       case 'message': return el('div', 'entry message', entry.text);
       case 'reasoning': return el('div', 'entry reasoning', entry.text);
       case 'plan': {

@@ -7,19 +7,26 @@ import * as vscode from 'vscode';
 import { LanguageClient } from 'vscode-languageclient/node';
 import { describeError } from './server';
 import {
+  GetProposalParams,
   GetTaskResult,
+  HunkId,
   HunkInfo,
   isFinished,
   method,
   PlanItem,
   Proposal,
+  ProposalFile,
+  RefreshProposalResult,
+  ResolveHunksParams,
   StartTaskParams,
   TaskStatus,
   TaskSummary,
   TaskUpdateParams,
+  UndoHunksResult,
 } from './protocol';
 
 export type TranscriptEntry =
+  | { type: 'followUp'; prompt: string }
   | { type: 'message'; text: string }
   | { type: 'reasoning'; text: string }
   | { type: 'tool'; callId: string; tool: string; args: unknown; status: string; ok?: boolean; output?: string }
@@ -85,6 +92,11 @@ export class Tasks implements vscode.Disposable {
 
   /** Hunks still waiting for a decision (pending, stale or in conflict). */
   openHunks(taskId?: string): HunkRef[] {
+    return this.hunksWhere((status) => isOpen(status), taskId);
+  }
+
+  /** Hunks whose status passes `wanted`, of one task or all. */
+  hunksWhere(wanted: (status: HunkInfo['status']) => boolean, taskId?: string): HunkRef[] {
     const refs: HunkRef[] = [];
     for (const task of this.tasks.values()) {
       if (taskId && task.summary.taskId !== taskId) {
@@ -92,13 +104,30 @@ export class Tasks implements vscode.Disposable {
       }
       for (const file of task.proposal?.files ?? []) {
         for (const hunk of file.hunks) {
-          if (isOpen(hunk.status)) {
+          if (wanted(hunk.status)) {
             refs.push({ taskId: task.summary.taskId, uri: file.uri, hunk });
           }
         }
       }
     }
     return refs;
+  }
+
+  /** A hunk of some task in words: "hunk 3 of “add logging”", or its id if unknown. */
+  describeHunk(ref: HunkId): string {
+    const prompt = this.tasks.get(ref.taskId)?.summary.prompt;
+    const number = /-(\d+)$/.exec(ref.hunkId)?.[1];
+    return prompt && number ? `hunk ${number} of “${shorten(prompt, 40)}”` : ref.hunkId;
+  }
+
+  /** A hunk by id, with its task and file. */
+  find(ref: HunkId): HunkRef | undefined {
+    return this.hunksWhere(() => true, ref.taskId).find((r) => r.hunk.hunkId === ref.hunkId);
+  }
+
+  /** The file of a proposal that holds a hunk (for its kind and rename target). */
+  fileOf(ref: HunkRef): ProposalFile | undefined {
+    return this.tasks.get(ref.taskId)?.proposal?.files.find((file) => file.hunks.includes(ref.hunk));
   }
 
   async start(params: StartTaskParams): Promise<string> {
@@ -121,12 +150,38 @@ export class Tasks implements vscode.Disposable {
   }
 
   /** Accepts and rejects hunks of one task, then redraws from the server's answer. */
-  async resolve(taskId: string, accept: string[], reject: string[]): Promise<void> {
+  async resolve(taskId: string, accept: string[], reject: string[], reason?: string): Promise<void> {
     if (accept.length === 0 && reject.length === 0) {
       return;
     }
-    await this.request(method.resolveHunks, { taskId, accept, reject });
+    const params: ResolveHunksParams = { taskId, accept, reject, reason: reason || undefined };
+    await this.request(method.resolveHunks, params);
     await this.refreshProposal(taskId);
+  }
+
+  /** Takes accepted hunks back (pending again); the answer lists the ones refused, and why. */
+  async undo(taskId: string, hunkIds: string[]): Promise<UndoHunksResult> {
+    const result = await this.request<UndoHunksResult>(method.undoHunks, { taskId, hunkIds });
+    await this.refreshProposal(taskId);
+    return result;
+  }
+
+  /** Re-places stale hunks (all of the task's without ids) on the current text. */
+  async refreshStale(taskId: string, hunkIds: string[] = []): Promise<RefreshProposalResult> {
+    const result = await this.request<RefreshProposalResult>(method.refreshProposal, { taskId, hunkIds });
+    await this.refreshProposal(taskId);
+    return result;
+  }
+
+  /** Runs another turn of a finished task; its updates stream in like a new task's. */
+  async followUp(taskId: string, prompt: string): Promise<void> {
+    await this.request(method.followUp, { taskId, prompt });
+    const state = this.tasks.get(taskId);
+    if (state) {
+      state.summary.status = 'running';
+      state.transcript.push({ type: 'followUp', prompt });
+      this.changed.fire(taskId);
+    }
   }
 
   /** Loads every task the server has (on start and after a restart). */
@@ -230,23 +285,25 @@ export class Tasks implements vscode.Disposable {
   }
 
   /**
-   * Refetches a task's proposal. Calls that arrive while one is in flight fold into a
-   * single follow-up, so a burst of updates costs two requests, and the last one wins.
+   * Refetches a task's proposal, or with `uri` only that file of it. Calls that arrive
+   * while one is in flight fold into a single follow-up of the whole proposal, so a burst
+   * of updates costs two requests, and the last one wins.
    */
-  refreshProposal(taskId: string): Promise<void> {
+  refreshProposal(taskId: string, uri?: string): Promise<void> {
     const inFlight = this.refreshing.get(taskId);
     if (inFlight) {
       this.refreshAgain.add(taskId);
       return inFlight;
     }
     const run = (async () => {
+      let only = uri;
       do {
         this.refreshAgain.delete(taskId);
         try {
-          const proposal = await this.request<Proposal>(method.getProposal, { taskId });
+          const files = await this.fetchProposal({ taskId, uri: only });
           const state = this.tasks.get(taskId);
           if (state) {
-            state.proposal = proposal;
+            state.proposal = { taskId, files: only ? withFile(state.proposal?.files ?? [], only, files) : files };
             this.changed.fire(taskId);
           }
         } catch (error) {
@@ -254,17 +311,45 @@ export class Tasks implements vscode.Disposable {
           this.client()?.warn(`getProposal ${taskId} failed: ${describeError(error)}`);
           break;
         }
+        only = undefined;
       } while (this.refreshAgain.has(taskId));
     })().finally(() => this.refreshing.delete(taskId));
     this.refreshing.set(taskId, run);
     return run;
   }
 
-  /** Refetches the proposals that have hunks in this file (after the user typed). */
+  /**
+   * A proposal's files, page by page until `nextCursor` is absent; a file that goes on
+   * over a page boundary is merged back into one.
+   */
+  private async fetchProposal(params: GetProposalParams): Promise<ProposalFile[]> {
+    const files: ProposalFile[] = [];
+    const byUri = new Map<string, ProposalFile>();
+    let cursor: string | undefined;
+    do {
+      const page: Proposal = await this.request<Proposal>(method.getProposal, { ...params, cursor });
+      for (const file of page.files) {
+        const seen = byUri.get(file.uri);
+        if (seen) {
+          seen.hunks.push(...file.hunks);
+        } else {
+          byUri.set(file.uri, file);
+          files.push(file);
+        }
+      }
+      if (page.nextCursor !== undefined && page.nextCursor === cursor) {
+        throw new Error(`the server sent the page at cursor ${cursor} twice`);
+      }
+      cursor = page.nextCursor;
+    } while (cursor !== undefined);
+    return files;
+  }
+
+  /** Refetches the file in the proposals that have hunks in it (after the user typed). */
   refreshFile(uri: vscode.Uri): void {
     const tasks = new Set(this.hunksIn(uri).map((ref) => ref.taskId));
     for (const taskId of tasks) {
-      void this.refreshProposal(taskId);
+      void this.refreshProposal(taskId, uri.toString());
     }
   }
 
@@ -284,6 +369,15 @@ export class Tasks implements vscode.Disposable {
     }
     return client.sendRequest<T>(name, params);
   }
+}
+
+/** `files` with the entry for `uri` replaced by `fetched` (none: the file has no hunks now). */
+function withFile(files: ProposalFile[], uri: string, fetched: ProposalFile[]): ProposalFile[] {
+  const at = files.findIndex((file) => sameUri(file.uri, uri));
+  if (at < 0) {
+    return [...files, ...fetched];
+  }
+  return [...files.slice(0, at), ...fetched, ...files.slice(at + 1).filter((file) => !sameUri(file.uri, uri))];
 }
 
 export function isOpen(status: HunkInfo['status']): boolean {

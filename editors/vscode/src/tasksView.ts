@@ -96,7 +96,10 @@ function fileItem(taskId: string, file: ProposalFile): vscode.TreeItem {
   const uri = vscode.Uri.parse(file.uri);
   const item = new vscode.TreeItem(path.basename(uri.fsPath), vscode.TreeItemCollapsibleState.Expanded);
   item.resourceUri = uri;
-  item.description = `${file.kind} · ${vscode.workspace.asRelativePath(uri)}`;
+  const where = vscode.workspace.asRelativePath(uri);
+  item.description = file.kind === 'rename' && file.newUri
+    ? `rename · ${where} → ${vscode.workspace.asRelativePath(vscode.Uri.parse(file.newUri))}`
+    : `${file.kind} · ${where}`;
   item.contextValue = 'file';
   item.command = { command: 'agentls.showProposedFile', title: 'Show Proposed File', arguments: [taskId, file.uri] };
   return item;
@@ -108,7 +111,7 @@ function hunkItem(uri: string, hunk: HunkInfo): vscode.TreeItem {
   const item = new vscode.TreeItem(`line ${line}: ${shorten(first.trim(), 50)}`);
   item.description = hunk.reason ? `${hunk.status}: ${hunk.reason}` : hunk.status;
   item.iconPath = icon(HUNK_ICONS[hunk.status]);
-  item.contextValue = isOpen(hunk.status) ? 'hunk-open' : 'hunk';
+  item.contextValue = isOpen(hunk.status) ? 'hunk-open' : hunk.status === 'accepted' ? 'hunk-accepted' : 'hunk';
   const start = new vscode.Position(hunk.range.start.line, hunk.range.start.character);
   item.command = {
     command: 'vscode.open',
