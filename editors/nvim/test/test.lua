@@ -188,18 +188,26 @@ wait('the accepted hunk undone and pending again', function()
 end)
 check(table.concat(lines(buf), '\n') == 'zero\none\ntwo\nthree\nfour\nfive\nsix\nseven\neight\nnine\nten',
   'the buffer is back to before the accept:\n' .. table.concat(lines(buf), '\n'))
+local function undo_note_on(row)
+  for _, text in ipairs((drawn_text(buf, ns))) do
+    if text.row == row and text.text:find(':AgentUndo', 1, true) then
+      return true
+    end
+  end
+  return false
+end
 vim.cmd('AgentAccept')
-wait('the hunk accepted again', function()
-  return lines(buf)[3] == 'TWO' and #agentls.hunks(buf) == 0
+wait('the hunk accepted again, with its undo note', function()
+  return lines(buf)[3] == 'TWO' and #agentls.hunks(buf) == 0 and undo_note_on(3)
 end)
 -- Undoing over the user's own edit of the accepted text is refused, with the reason shown.
-vim.api.nvim_buf_set_lines(buf, 2, 3, false, { 'TWO!' })
+vim.api.nvim_buf_set_text(buf, 2, 3, 2, 3, { '!' })
 vim.cmd('AgentUndo')
 wait('the undo refused with a reason', function()
   return notified('not undone: ', vim.log.levels.WARN)
 end)
 check(lines(buf)[3] == 'TWO!', 'a refused undo leaves the user’s text: ' .. lines(buf)[3])
-vim.api.nvim_buf_set_lines(buf, 2, 3, false, { 'TWO' })
+vim.api.nvim_buf_set_text(buf, 2, 3, 2, 4, { '' })
 vim.cmd('write')
 
 -- ----- a selection goes along as context; typing inside a hunk makes it stale -------------

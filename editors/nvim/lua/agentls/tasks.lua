@@ -173,7 +173,7 @@ end
 ---@param method string
 ---@param entries agentls.OpenHunk[]
 ---@param params_for fun(task_id: string, ids: string[]): table
----@param on_result fun(result: table)
+---@param on_result fun(result: table, task_id: string)
 ---@param bufnr integer?
 local function per_task(method, entries, params_for, on_result, bufnr)
   local by_task = {}
@@ -186,7 +186,7 @@ local function per_task(method, entries, params_for, on_result, bufnr)
     local client = task and lsp.client(task.client_id)
     if client then
       lsp.request(client, method, params_for(task_id, ids), function(result)
-        on_result(result or {})
+        on_result(result or {}, task_id)
         M.refresh(task_id)
       end, bufnr)
     end
@@ -226,9 +226,10 @@ end
 function M.undo(entries, bufnr)
   per_task('agent/undoHunks', entries, function(task_id, ids)
     return { taskId = task_id, hunkIds = ids }
-  end, function(result)
+  end, function(result, task_id)
     for _, refusal in ipairs(result.refused or {}) do
-      vim.notify(('agentls: hunk %s not undone: %s'):format(refusal.hunkId, refusal.reason), vim.log.levels.WARN)
+      local hunk = state.describe_hunk({ taskId = task_id, hunkId = refusal.hunkId })
+      vim.notify(('agentls: %s not undone: %s'):format(hunk, refusal.reason), vim.log.levels.WARN)
     end
   end, bufnr)
 end
