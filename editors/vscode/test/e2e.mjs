@@ -2,9 +2,10 @@
 // a scripted model proposes two hunks in one file; the user runs "Agent: New Task" from the
 // command palette, sees the hunks in the Tasks view, the editor's decorations and a diff
 // editor, types above the hunks (they follow), accepts one hunk and rejects the other by
-// clicking their CodeLenses, saves, and the file on disk must hold exactly the user's
-// typing and the accepted change. The agentls.model setting must
-// have reached the model requests (settings → initializationOptions).
+// clicking their CodeLenses, undoes the accept with its Undo CodeLens and accepts again,
+// saves, and the file on disk must hold exactly the user's typing and the accepted change.
+// The agentls.model setting must have reached the model requests (settings →
+// initializationOptions).
 // A second session answers an `agent/requestApproval` in the modal dialog, against a
 // stand-in server (test/approval-server.mjs): agentls does not ask for approvals yet.
 //
@@ -272,10 +273,24 @@ async function review(page, workspace) {
   await waitFor('one Accept CodeLens left', async () => (await lenses.count()) === 1);
 
   await page.locator('.monaco-editor .codelens-decoration a', { hasText: 'Reject' }).first().click();
-  await waitFor('no CodeLens left', async () => (await page.locator('.monaco-editor .codelens-decoration a').count()) === 0);
+  const anyLens = page.locator('.monaco-editor .codelens-decoration a');
+  const undoLens = page.locator('.monaco-editor .codelens-decoration a', { hasText: 'Undo' });
+  await waitFor('only the accepted hunk’s Undo CodeLens left', async () => (await anyLens.count()) === 1 && (await undoLens.count()) === 1);
 
   await tree.filter({ hasText: 'line 3: TWO' }).filter({ hasText: 'accepted' }).waitFor();
   await tree.filter({ hasText: 'line 9: EIGHT' }).filter({ hasText: 'rejected' }).waitFor();
+
+  // Undo takes the accepted change back out of the buffer; the hunk is pending again.
+  await undoLens.click();
+  await waitFor('"two" back in the editor', async () => (await page.locator('.monaco-editor .view-line', { hasText: /^two$/ }).count()) === 1);
+  await waitFor('the hunk offered again', async () => (await lenses.count()) === 1);
+  await tree.filter({ hasText: 'line 3: TWO' }).filter({ hasText: 'pending' }).waitFor();
+  await lenses.first().click();
+  await waitFor('the hunk accepted again', async () => (await undoLens.count()) === 1);
+
+  // A palette command added with undo: with nothing stale it says so.
+  await runCommand(page, 'Agent: Refresh Stale Hunks (Current File)');
+  await page.locator('.notifications-toasts', { hasText: 'no stale hunks here' }).waitFor();
 
   await page.click('.monaco-editor .view-line:has-text("three")');
   await page.keyboard.press('Control+S');
