@@ -1,8 +1,8 @@
 -- End-to-end test of the Neovim plugin, run by run.sh as `nvim --headless -l test.lua` in a
 -- throwaway git workspace holding notes.txt (ten lines, "one" to "ten"). The scripted model
 -- answers the first :Agent with one apply_patch that capitalises "two" and "eight" (two
--- hunks) and a text reply, the second with a patch for "five", and the follow-up on that
--- task with a patch for "six". Every step is what a user would do; any failure exits with
+-- hunks) and a text reply, the second with a patch for "five", the follow-up on that task
+-- with a patch for "six", and a third task with another patch for "six". Every step is what a user would do; any failure exits with
 -- status 1. Proposals are fetched one hunk per page, so every refresh pages.
 
 local env = vim.env
@@ -274,8 +274,24 @@ wait('the follow-up turn to propose a hunk for "six"', function()
 end)
 check(require('agentls.output').text(second):find('## Follow-up: also capitalise six', 1, true),
   'the follow-up shows in the task output:\n' .. require('agentls.output').text(second))
+
+-- ----- another task's hunk on the same line is a conflict naming that hunk --------------------
+vim.cmd('Agent shout six')
+local third
+wait('the third task’s hunk drawn over the follow-up’s', function()
+  third = state.order[3]
+  return third ~= nil and state.tasks[third].status == 'completed' and #agentls.hunks(buf) == 2
+end)
+local conflict_header
+for _, text in ipairs((drawn_text(buf, ns))) do
+  if text.hl == 'AgentlsConflict' then
+    conflict_header = text.text
+  end
+end
+check(conflict_header and conflict_header:find('conflicts with hunk 2 of “capitalise five”', 1, true),
+  'a conflict names the other task’s hunk: ' .. vim.inspect((drawn_text(buf, ns))))
 vim.cmd('AgentReject!')
-wait('the follow-up hunk rejected', function()
+wait('both hunks rejected', function()
   return #agentls.hunks(buf) == 0
 end)
 
@@ -289,8 +305,9 @@ vim.cmd('AgentTasks')
 wait(':AgentTasks to offer the task', function()
   return picked ~= nil
 end)
-check(#picked == 2 and picked[1]:find('capitalise five', 1, true) and picked[2]:find('completed', 1, true)
-  and picked[2]:find('capitalise two and eight', 1, true), 'task list, newest first: ' .. vim.inspect(picked))
+check(#picked == 3 and picked[1]:find('shout six', 1, true) and picked[2]:find('capitalise five', 1, true)
+  and picked[3]:find('completed', 1, true) and picked[3]:find('capitalise two and eight', 1, true),
+  'task list, newest first: ' .. vim.inspect(picked))
 
 -- ----- :AgentImport: a diff made elsewhere becomes hunks; a bad source a readable error -----
 local diff_path = vim.fn.tempname() .. '.diff'
