@@ -20,6 +20,7 @@ M.ns = vim.api.nvim_create_namespace('agentls.hunks')
 ---@field span integer lines after the first that the hunk covers
 ---@field task_id string
 ---@field hunk agentls.Hunk
+---@field file agentls.File
 ---@type table<integer, agentls.Anchor[]>
 local anchors = {}
 
@@ -178,7 +179,7 @@ local function draw_accepted(bufnr, entry)
     virt_text = { { text, text_hl } },
     virt_text_pos = 'eol',
   })
-  return { mark = mark, span = span, task_id = entry.task_id, hunk = entry.hunk }
+  return { mark = mark, span = span, task_id = entry.task_id, hunk = entry.hunk, file = entry.file }
 end
 
 ---@param bufnr integer
@@ -217,7 +218,7 @@ local function draw(bufnr, entry, index, total)
       virt_lines_above = above,
     })
   end
-  return { mark = mark, span = span, task_id = entry.task_id, hunk = hunk }
+  return { mark = mark, span = span, task_id = entry.task_id, hunk = hunk, file = entry.file }
 end
 
 --- Redraws one buffer from the cached proposals.
@@ -282,7 +283,7 @@ function M.between(bufnr, first_row, last_row, statuses)
   local found = {}
   for _, p in ipairs(M.placed(bufnr, statuses)) do
     if p.row <= last_row and p.row + p.anchor.span >= first_row then
-      table.insert(found, { task_id = p.anchor.task_id, hunk = p.anchor.hunk })
+      table.insert(found, { task_id = p.anchor.task_id, hunk = p.anchor.hunk, file = p.anchor.file })
     end
   end
   return found

@@ -133,7 +133,8 @@ end
 function M.follow_up(prompt)
   local row = vim.api.nvim_win_get_cursor(0)[1] - 1
   local here = hunks.between(vim.api.nvim_get_current_buf(), row, row, state.drawn_status)[1]
-  local task = state.tasks[here and here.task_id or state.focused or '']
+  local id = here and here.task_id or state.focused
+  local task = id and state.tasks[id]
   if not task then
     vim.notify('agentls: no task to follow up; start one with :Agent {prompt}', vim.log.levels.INFO)
     return
