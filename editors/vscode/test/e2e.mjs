@@ -3,7 +3,8 @@
 // command palette, sees the hunks in the Tasks view, the editor's decorations and a diff
 // editor, types above the hunks (they follow), accepts one hunk and rejects the other by
 // clicking their CodeLenses, undoes the accept with its Undo CodeLens and accepts again,
-// saves, and the file on disk must hold exactly the user's typing and the accepted change.
+// follows up on the task and rejects the new hunk with a reason, saves, and the file on
+// disk must hold exactly the user's typing and the accepted change.
 // The agentls.model setting must have reached the model requests (settings →
 // initializationOptions).
 // A second session answers an `agent/requestApproval` in the modal dialog, against a
@@ -43,6 +44,7 @@ const TEN_LINES = 'one\ntwo\nthree\nfour\nfive\nsix\nseven\neight\nnine\nten\n';
 // The user types a line above the hunks, accepts hunk 1 ("two") and rejects hunk 2.
 const EXPECTED = `zero\n${TEN_LINES.replace('two', 'TWO')}`;
 const PATCH = '*** Begin Patch\n*** Update File: notes.txt\n@@\n one\n-two\n+TWO\n three\n@@\n seven\n-eight\n+EIGHT\n nine\n*** End Patch\n';
+const FOLLOW_UP_PATCH = '*** Begin Patch\n*** Update File: notes.txt\n@@\n four\n-five\n+FIVE\n six\n*** End Patch\n';
 const STEP_TIMEOUT = 60_000;
 const MODEL_SETTING = 'model-from-vscode-settings';
 
@@ -71,6 +73,8 @@ async function startModel(dir) {
   fs.writeFileSync(script, JSON.stringify([
     { toolCall: { name: 'apply_patch', arguments: { input: PATCH } } },
     { text: 'Capitalised two and eight.' },
+    { toolCall: { name: 'apply_patch', arguments: { input: FOLLOW_UP_PATCH } } },
+    { text: 'Capitalised five.' },
   ]));
   const model = start(scriptedModel, [script], { env: { ...process.env, SCRIPTED_MODEL_LOG: requestLog(dir) } });
   model.stderr.pipe(fs.createWriteStream(path.join(artifacts, 'review-scripted-model.log')));
@@ -288,9 +292,18 @@ async function review(page, workspace) {
   await lenses.first().click();
   await waitFor('the hunk accepted again', async () => (await undoLens.count()) === 1);
 
-  // A palette command added with undo: with nothing stale it says so.
+  // With nothing stale, refreshing says so.
   await runCommand(page, 'Agent: Refresh Stale Hunks (Current File)');
   await page.locator('.notifications-toasts', { hasText: 'no stale hunks here' }).waitFor();
+
+  // A follow-up turn of the same task proposes "FIVE"; it is rejected with a reason.
+  await runCommand(page, 'Agent: Follow Up on Task…', 'capitalise two and eight', { pick: true });
+  await answerInput(page, 'also capitalise five');
+  await panel.getByText('Follow-up: also capitalise five').waitFor();
+  await tree.filter({ hasText: 'line 6: FIVE' }).filter({ hasText: 'pending' }).waitFor();
+  await page.click('.monaco-editor .view-line:has-text("five")');
+  await runCommand(page, 'Agent: Reject Hunk with Reason…', 'five stays lowercase');
+  await tree.filter({ hasText: 'line 6: FIVE' }).filter({ hasText: 'rejected: five stays lowercase' }).waitFor();
 
   await page.click('.monaco-editor .view-line:has-text("three")');
   await page.keyboard.press('Control+S');
@@ -328,6 +341,14 @@ async function runCommand(page, command, input, { pick = false } = {}) {
     }
     await page.keyboard.press('Enter');
   }
+}
+
+/** Answers the input box a command opened after its first prompt. */
+async function answerInput(page, text) {
+  const box = page.locator('.quick-input-widget input');
+  await waitFor('the next input box', async () => (await box.isVisible()) && (await box.inputValue()) === '');
+  await box.fill(text);
+  await page.keyboard.press('Enter');
 }
 
 /** The extension's output channel (it includes the server's stderr) as a test artifact. */
