@@ -107,16 +107,20 @@ end)
 check(client.root_dir == vim.fn.getcwd(), 'root is the workspace with .git: ' .. tostring(client.root_dir))
 check(client.offset_encoding == 'utf-8', 'utf-8 positions negotiated, got ' .. tostring(client.offset_encoding))
 
+--- Runs an :Agent command and waits for it, the `nth` task, to complete with `drawn` open
+--- hunks drawn in notes.txt; returns its id.
+local function run_task(command, nth, drawn)
+  vim.cmd(command)
+  local id
+  wait(('task %d (:%s) to finish with %d hunks drawn'):format(nth, command, drawn), function()
+    id = state.order[nth]
+    return id ~= nil and state.tasks[id].status == 'completed' and #agentls.hunks(buf) == drawn
+  end)
+  return id
+end
+
 -- ----- :Agent streams output and draws two pending hunks --------------------------------
-vim.cmd('Agent capitalise two and eight')
-wait('the task to finish', function()
-  local id = state.order[1]
-  return id ~= nil and state.tasks[id].status == 'completed'
-end)
-local task_id = state.order[1]
-wait('two pending hunks drawn in notes.txt', function()
-  return #agentls.hunks(buf) == 2
-end)
+local task_id = run_task('Agent capitalise two and eight', 1, 2)
 check(vim.deep_equal(lnums(agentls.hunks(buf)), { 2, 8 }), 'hunks on lines 2 and 8: ' .. vim.inspect(agentls.hunks(buf)))
 check(#vim.tbl_filter(function(p)
   return p.cursor ~= nil and p.limit == 1
@@ -211,12 +215,7 @@ vim.api.nvim_buf_set_text(buf, 2, 3, 2, 4, { '' })
 vim.cmd('write')
 
 -- ----- a selection goes along as context; typing inside a hunk makes it stale -------------
-vim.cmd('5,7Agent capitalise five')
-local second
-wait('the second task to finish', function()
-  second = state.order[2]
-  return second ~= nil and state.tasks[second].status == 'completed' and #agentls.hunks(buf) == 1
-end)
+local second = run_task('5,7Agent capitalise five', 2, 1)
 local sent_context
 wait('the model to get the selected lines', function()
   for _, line in ipairs(vim.fn.readfile(env.SCRIPTED_MODEL_LOG)) do
@@ -276,12 +275,7 @@ check(require('agentls.output').text(second):find('## Follow-up: also capitalise
   'the follow-up shows in the task output:\n' .. require('agentls.output').text(second))
 
 -- ----- another task's hunk on the same line is a conflict naming that hunk --------------------
-vim.cmd('Agent shout six')
-local third
-wait('the third task’s hunk drawn over the follow-up’s', function()
-  third = state.order[3]
-  return third ~= nil and state.tasks[third].status == 'completed' and #agentls.hunks(buf) == 2
-end)
+run_task('Agent shout six', 3, 2)
 local conflict_header
 for _, text in ipairs((drawn_text(buf, ns))) do
   if text.hl == 'AgentlsConflict' then
