@@ -95,6 +95,10 @@ impl Hunk {
     }
 }
 
+/// An edit to send for a hunk: `(hunk id, start, end, replacement)`, char offsets in the
+/// current text.
+pub type SentEdit = (String, usize, usize, String);
+
 /// Which way a hunk's edit in flight goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Direction {
@@ -326,11 +330,7 @@ impl FileHunks {
     /// pending, to be accepted once the first is confirmed.
     ///
     /// Returns `(id, start, end, new_text)` of the edits to send, sorted by `start`.
-    pub fn begin_accept(
-        &mut self,
-        ids: &[String],
-        current: &Rope,
-    ) -> Vec<(String, usize, usize, String)> {
+    pub fn begin_accept(&mut self, ids: &[String], current: &Rope) -> Vec<SentEdit> {
         let wanted: HashSet<&str> = ids.iter().map(String::as_str).collect();
         let mut busy_points = self.insertion_points_in_flight();
         let mut edits = Vec::new();
@@ -362,11 +362,7 @@ impl FileHunks {
     /// stay accepted until the inverse edit is confirmed.
     ///
     /// Returns the inverse edits `(id, start, end, old_text)`, sorted by `start`.
-    pub fn begin_undo(
-        &mut self,
-        ids: &[String],
-        current: &Rope,
-    ) -> (Vec<(String, usize, usize, String)>, Vec<Refusal>) {
+    pub fn begin_undo(&mut self, ids: &[String], current: &Rope) -> (Vec<SentEdit>, Vec<Refusal>) {
         let wanted: HashSet<&str> = ids.iter().map(String::as_str).collect();
         let mut busy_points = self.insertion_points_in_flight();
         let (mut edits, mut refused) = (Vec::new(), Vec::new());

@@ -25,7 +25,7 @@ use ropey::Rope;
 use super::conflicts::{self, TaskFile};
 use super::page::{self, Cursor};
 use super::refresh;
-use super::{DIFF_DEADLINE, Direction, disk, rebase, renames, status_word};
+use super::{DIFF_DEADLINE, Direction, SentEdit, disk, rebase, renames, status_word};
 use crate::documents::{Change, Document, PositionEncoding, Replacement, char_to_position};
 use crate::proposal::{FileHunks, Hunk, RawHunk, diff_hunks};
 use crate::protocol::{FileKind, HunkEdit, HunkInfo, HunkState, HunkStatus, Range, Refusal};
@@ -828,7 +828,7 @@ impl ProposalStore {
         how: Resolve<'_>,
         plan: &mut EditPlan,
     ) {
-        self.refresh_shadow(path);
+        let read = self.refresh_shadow(path);
         let Some(entry) = self.docs.get(path) else {
             return;
         };
@@ -903,7 +903,7 @@ impl ProposalStore {
             return;
         }
         let ids_sent: Vec<String> = edits.iter().map(|(id, ..)| id.clone()).collect();
-        match self.write_to_disk(path, kind, new_path.as_deref(), &rope, &edits) {
+        match self.write_to_disk(path, kind, new_path.as_deref(), read, &rope, &edits) {
             Ok(()) => {
                 let replacements = edits.into_iter().map(|(_, s, e, t)| (s, e, t)).collect();
                 self.apply_to_document(path, replacements);
@@ -953,21 +953,25 @@ impl ProposalStore {
     }
 
     /// Writes the result of `edits` (applied to `current`, which the disk must still
-    /// hold) to disk, atomically.
+    /// hold) to disk, atomically. `read` is the disk's text if the caller just read it.
     fn write_to_disk(
         &self,
         path: &str,
         kind: FileKind,
         new_path: Option<&str>,
+        read: Option<Option<String>>,
         current: &Rope,
-        edits: &[(String, usize, usize, String)],
+        edits: &[SentEdit],
     ) -> Result<(), String> {
         let file = self.root.join(path);
-        let on_disk = disk::read(&file)?;
-        let expected = current.to_string();
-        let matches = match kind {
-            FileKind::Create => on_disk.is_none(),
-            _ => on_disk.as_deref() == Some(expected.as_str()),
+        let on_disk = match read {
+            Some(read) => read,
+            None => disk::read(&file)?,
+        };
+        let matches = match (kind, on_disk.as_deref()) {
+            (FileKind::Create, on_disk) => on_disk.is_none(),
+            (_, Some(text)) => current == text,
+            (_, None) => false,
         };
         if !matches {
             return Err(format!(
@@ -1008,19 +1012,24 @@ impl ProposalStore {
     /// editor confirmed) to the document, as incremental changes last-first, so that
     /// in-flight hunks are confirmed and every other anchor moves.
     fn apply_to_document(&mut self, path: &str, mut edits: Vec<(usize, usize, String)>) {
+        let Some(entry) = self.docs.get(path) else {
+            return;
+        };
+        // Last first: each edit's range stays valid in the text the earlier ones leave.
         edits.sort_by_key(|(start, end, _)| std::cmp::Reverse((*start, *end)));
-        for (start, end, text) in edits {
-            let Some(entry) = self.docs.get(path) else {
-                return;
-            };
-            let rope = entry.doc.rope();
-            let range = Range {
-                start: char_to_position(rope, start, self.encoding),
-                end: char_to_position(rope, end, self.encoding),
-            };
-            let version = entry.doc.version;
-            self.change(path, version, &[(Some(range), text)]);
-        }
+        let rope = entry.doc.rope();
+        let changes: Vec<(Option<Range>, String)> = edits
+            .into_iter()
+            .map(|(start, end, text)| {
+                let range = Range {
+                    start: char_to_position(rope, start, self.encoding),
+                    end: char_to_position(rope, end, self.encoding),
+                };
+                (Some(range), text)
+            })
+            .collect();
+        let version = entry.doc.version;
+        self.change(path, version, &changes);
     }
 
     // ----- internals: documents ----------------------------------------------------------
@@ -1060,23 +1069,25 @@ impl ProposalStore {
     }
 
     /// A closed file may have changed on disk since its shadow was read.
-    fn refresh_shadow(&mut self, path: &str) {
-        let Some(entry) = self.docs.get(path) else {
-            return;
-        };
+    /// Returns what was read (None: absent), for a caller about to write the file; None
+    /// when nothing was read.
+    fn refresh_shadow(&mut self, path: &str) -> Option<Option<String>> {
+        let entry = self.docs.get(path)?;
         if entry.open || self.moved_away(path) {
-            return;
+            return None;
         }
         let disk = match disk::read(&self.root.join(path)) {
-            Ok(text) => text.unwrap_or_default(),
+            Ok(text) => text,
             Err(e) => {
                 tracing::warn!("{e}; keeping the last text read");
-                return;
+                return None;
             }
         };
-        if disk != entry.doc.text() {
-            self.replace_text(path, &disk);
+        let text = disk.as_deref().unwrap_or_default();
+        if entry.doc.rope() != text {
+            self.replace_text(path, text);
         }
+        Some(disk)
     }
 
     /// An accepted rename left nothing at `path` on disk, while its hunk stays anchored
@@ -1332,11 +1343,7 @@ fn take_user_texts(hunks: &mut FileHunks, ids: &[String], edits: &[HunkEdit]) {
 }
 
 /// Why each requested hunk that is not in `sent` was not accepted.
-fn accept_refusals(
-    hunks: &FileHunks,
-    ids: &[String],
-    sent: &[(String, usize, usize, String)],
-) -> Vec<Refusal> {
+fn accept_refusals(hunks: &FileHunks, ids: &[String], sent: &[SentEdit]) -> Vec<Refusal> {
     let sent: HashSet<&str> = sent.iter().map(|(id, ..)| id.as_str()).collect();
     ids.iter()
         .filter(|id| !sent.contains(id.as_str()))
