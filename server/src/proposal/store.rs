@@ -829,95 +829,41 @@ impl ProposalStore {
         plan: &mut EditPlan,
     ) {
         let read = self.refresh_shadow(path);
-        let Some(entry) = self.docs.get(path) else {
+        let (Some(entry), Some(file)) = (self.docs.get(path), self.file(task_id, path)) else {
             return;
         };
         let (rope, version, open) = (entry.doc.rope().clone(), entry.doc.version, entry.open);
-        let resource_operations = self.resource_operations;
-        let blocked = self.file_operation_blocked(task_id, path, open, how);
+        let op = FileOp::of(file, how);
+        let blocked = self.target_taken(&op, open);
         let Some(file) = self.file_mut(task_id, path) else {
             return;
         };
-        let (kind, new_path) = (file.kind, file.new_path.clone());
-        let edits = match how {
-            Resolve::Accept(user_texts) => {
-                take_user_texts(&mut file.hunks, ids, user_texts);
-                if let Some(reason) = &blocked {
-                    for id in ids {
-                        if let Some(h) = file.hunks.get_mut(id)
-                            && h.status == HunkStatus::Pending
-                        {
-                            rebase::mark_stale(h, reason.clone());
-                        }
-                    }
-                }
-                let edits = file.hunks.begin_accept(ids, &rope);
-                plan.refused
-                    .extend(accept_refusals(&file.hunks, ids, &edits));
-                edits
-            }
-            Resolve::Undo if kind != FileKind::Modify => {
-                plan.refused.extend(ids.iter().map(|id| {
-                    refusal(
-                        id,
-                        format!(
-                            "undoing a file {} is not supported yet; restore it with your editor or git",
-                            operation_noun(kind)
-                        ),
-                    )
-                }));
-                return;
-            }
-            Resolve::Undo => {
-                let (edits, refused) = file.hunks.begin_undo(ids, &rope);
-                plan.refused.extend(refused);
-                edits
-            }
-        };
+        let edits = start_edits(&mut file.hunks, ids, how, blocked, &rope, &mut plan.refused);
         if edits.is_empty() {
             return;
         }
-        let via_editor = if kind == FileKind::Modify {
+        let via_editor = if op.kind == FileKind::Modify {
             open
         } else {
-            resource_operations
+            self.resource_operations
         };
         if via_editor {
-            plan.editor.push(FileEdit {
-                path: path.to_string(),
-                kind,
-                new_path,
-                version: open.then_some(version),
-                hunk_ids: edits.iter().map(|(id, ..)| id.clone()).collect(),
-                edits: edits
-                    .into_iter()
-                    .map(|(_, start, end, text)| {
-                        let range = Range {
-                            start: char_to_position(&rope, start, self.encoding),
-                            end: char_to_position(&rope, end, self.encoding),
-                        };
-                        (range, text)
-                    })
-                    .collect(),
-            });
+            let version = open.then_some(version);
+            plan.editor.push(self.file_edit(op, version, &rope, edits));
             return;
         }
         let ids_sent: Vec<String> = edits.iter().map(|(id, ..)| id.clone()).collect();
-        match self.write_to_disk(path, kind, new_path.as_deref(), read, &rope, &edits) {
+        // What was just read is the file an accept changes; an undone rename reads its
+        // new name itself.
+        let read = read.filter(|_| op.from == path);
+        match self.write_to_disk(&op, read, &rope, &edits) {
             Ok(()) => {
                 let replacements = edits.into_iter().map(|(_, s, e, t)| (s, e, t)).collect();
                 self.apply_to_document(path, replacements);
                 plan.written.extend(ids_sent);
             }
             Err(reason) => {
-                self.abort(
-                    task_id,
-                    &ids_sent,
-                    match how {
-                        Resolve::Accept(_) => Direction::Accept,
-                        Resolve::Undo => Direction::Undo,
-                    },
-                );
+                self.abort(task_id, &ids_sent, how.direction());
                 // The outbox is for changes nobody asked for; these are answered.
                 self.outbox
                     .retain(|(t, s)| t != task_id || !ids_sent.contains(&s.hunk_id));
@@ -927,55 +873,69 @@ impl ProposalStore {
         }
     }
 
-    /// Why a create or rename cannot be accepted now: its target exists (on disk, or as
-    /// an open document), and the task computed it for an absent file.
-    fn file_operation_blocked(
+    fn file_edit(
         &self,
-        task_id: &str,
-        path: &str,
-        open: bool,
-        how: Resolve<'_>,
-    ) -> Option<String> {
-        if matches!(how, Resolve::Undo) {
-            return None;
+        op: FileOp,
+        version: Option<i32>,
+        rope: &Rope,
+        edits: Vec<SentEdit>,
+    ) -> FileEdit {
+        FileEdit {
+            path: op.from,
+            kind: op.kind,
+            new_path: op.to,
+            version,
+            hunk_ids: edits.iter().map(|(id, ..)| id.clone()).collect(),
+            edits: edits
+                .into_iter()
+                .map(|(_, start, end, text)| {
+                    let range = Range {
+                        start: char_to_position(rope, start, self.encoding),
+                        end: char_to_position(rope, end, self.encoding),
+                    };
+                    (range, text)
+                })
+                .collect(),
         }
-        let file = self.file(task_id, path)?;
-        let target = match file.kind {
-            FileKind::Create if !open => path,
-            FileKind::Rename => file.new_path.as_deref()?,
+    }
+
+    /// Why a file operation that brings a file into being cannot run now: a file exists
+    /// where the task (or the accept being undone) left none.
+    fn target_taken(&self, op: &FileOp, open: bool) -> Option<String> {
+        let target = match op.kind {
+            FileKind::Create if !open => &op.from,
+            FileKind::Rename => op.to.as_ref()?,
             _ => return None,
         };
         let exists =
             self.docs.get(target).is_some_and(|e| e.open) || self.root.join(target).exists();
-        exists.then(|| {
-            format!("{target} exists now, and the task expected no file there; refresh after removing it, or reject")
-        })
+        exists.then(|| format!("{target} exists now, where no file was expected; remove it first"))
     }
 
-    /// Writes the result of `edits` (applied to `current`, which the disk must still
-    /// hold) to disk, atomically. `read` is the disk's text if the caller just read it.
+    /// Writes the result of `edits` (applied to `current`, which `op.from` must still
+    /// hold, or be absent for a create) to disk, atomically. `read` is `op.from`'s text
+    /// if the caller just read it.
     fn write_to_disk(
         &self,
-        path: &str,
-        kind: FileKind,
-        new_path: Option<&str>,
+        op: &FileOp,
         read: Option<Option<String>>,
         current: &Rope,
         edits: &[SentEdit],
     ) -> Result<(), String> {
-        let file = self.root.join(path);
+        let file = self.root.join(&op.from);
         let on_disk = match read {
             Some(read) => read,
             None => disk::read(&file)?,
         };
-        let matches = match (kind, on_disk.as_deref()) {
+        let matches = match (op.kind, on_disk.as_deref()) {
             (FileKind::Create, on_disk) => on_disk.is_none(),
             (_, Some(text)) => current == text,
             (_, None) => false,
         };
         if !matches {
             return Err(format!(
-                "{path} changed on disk since these hunks were computed; nothing was written"
+                "{} changed on disk since these hunks were computed; nothing was written",
+                op.from
             ));
         }
         let mut result = current.clone();
@@ -983,14 +943,13 @@ impl ProposalStore {
             result.remove(*start..*end);
             result.insert(*start, text);
         }
-        match kind {
-            FileKind::Delete => disk::remove(&file),
-            FileKind::Rename => {
-                let to = new_path.ok_or_else(|| format!("the rename of {path} has no target"))?;
+        match (op.kind, &op.to) {
+            (FileKind::Delete, _) => disk::remove(&file),
+            (FileKind::Rename, Some(to)) => {
                 disk::write(&self.root.join(to), &result.to_string())?;
                 disk::remove(&file)
             }
-            FileKind::Create | FileKind::Modify => disk::write(&file, &result.to_string()),
+            _ => disk::write(&file, &result.to_string()),
         }
     }
 
@@ -1329,6 +1288,77 @@ fn refusal(id: &str, reason: String) -> Refusal {
     }
 }
 
+/// What resolving a file's hunks does to the file: an accept does the task's file
+/// operation, an undo its inverse (a created file is deleted again, a rename goes back).
+struct FileOp {
+    kind: FileKind,
+    /// The file the hunks' text is in now.
+    from: String,
+    /// Where a rename moves it.
+    to: Option<String>,
+}
+
+impl FileOp {
+    fn of(file: &FileProposal, how: Resolve<'_>) -> FileOp {
+        let (kind, from, to) = match (how, file.kind, &file.new_path) {
+            (Resolve::Undo, FileKind::Create, _) => (FileKind::Delete, file.path.clone(), None),
+            (Resolve::Undo, FileKind::Delete, _) => (FileKind::Create, file.path.clone(), None),
+            (Resolve::Undo, FileKind::Rename, Some(to)) => {
+                (FileKind::Rename, to.clone(), Some(file.path.clone()))
+            }
+            (_, kind, to) => (kind, file.path.clone(), to.clone()),
+        };
+        FileOp { kind, from, to }
+    }
+}
+
+impl Resolve<'_> {
+    fn direction(self) -> Direction {
+        match self {
+            Resolve::Accept(_) => Direction::Accept,
+            Resolve::Undo => Direction::Undo,
+        }
+    }
+}
+
+/// Puts the requested hunks of one file in flight (accept or undo) and returns their
+/// edits; what cannot go is refused with why. `blocked`: the file operation cannot run.
+fn start_edits(
+    hunks: &mut FileHunks,
+    ids: &[String],
+    how: Resolve<'_>,
+    blocked: Option<String>,
+    rope: &Rope,
+    refused: &mut Vec<Refusal>,
+) -> Vec<SentEdit> {
+    match how {
+        Resolve::Accept(user_texts) => {
+            take_user_texts(hunks, ids, user_texts);
+            if let Some(reason) = &blocked {
+                for id in ids {
+                    if let Some(h) = hunks.get_mut(id)
+                        && h.status == HunkStatus::Pending
+                    {
+                        rebase::mark_stale(h, reason.clone());
+                    }
+                }
+            }
+            let edits = hunks.begin_accept(ids, rope);
+            refused.extend(accept_refusals(hunks, ids, &edits));
+            edits
+        }
+        Resolve::Undo => {
+            if let Some(reason) = blocked {
+                refused.extend(ids.iter().map(|id| refusal(id, reason.clone())));
+                return Vec::new();
+            }
+            let (edits, not_undone) = hunks.begin_undo(ids, rope);
+            refused.extend(not_undone);
+            edits
+        }
+    }
+}
+
 /// The user's own texts for hunks they accept with an edit.
 fn take_user_texts(hunks: &mut FileHunks, ids: &[String], edits: &[HunkEdit]) {
     for edit in edits.iter().filter(|e| ids.contains(&e.hunk_id)) {
@@ -1404,15 +1434,6 @@ fn merged_kind(before: FileKind, now: FileKind) -> FileKind {
     match (before, now) {
         (FileKind::Modify, other) => other,
         (kept, _) => kept,
-    }
-}
-
-fn operation_noun(kind: FileKind) -> &'static str {
-    match kind {
-        FileKind::Create => "creation",
-        FileKind::Delete => "deletion",
-        FileKind::Rename => "rename",
-        FileKind::Modify => "change",
     }
 }
 

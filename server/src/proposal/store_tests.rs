@@ -435,6 +435,38 @@ fn created_deleted_and_renamed_files_are_written_to_disk_without_resource_operat
     for id in &all {
         assert_eq!(w.status("t", id), HunkStatus::Accepted);
     }
+
+    // Undo puts every file back as it was, and the hunks are pending again.
+    let undo = w.store.begin_undo("t", &all);
+    assert_eq!(undo.written.len(), 3, "{undo:?}");
+    assert_eq!(w.disk("gone.txt").as_deref(), Some("bye\n"));
+    assert_eq!(w.disk("old.rs").as_deref(), Some("fn a() {}\nfn b() {}\n"));
+    assert_eq!(w.disk("new.rs"), None);
+    assert_eq!(w.disk("fresh/made.txt"), None);
+    for id in &all {
+        assert_eq!(w.status("t", id), HunkStatus::Pending);
+    }
+}
+
+#[test]
+fn undoing_a_created_file_is_refused_once_it_was_edited() {
+    let mut w = ws();
+    w.store
+        .install("t", vec![change("n.txt", None, Some("one\ntwo\n"))]);
+    assert_eq!(
+        w.store.begin_accept("t", &ids(&["t-1"]), &[]).written,
+        ["t-1"]
+    );
+    w.put("n.txt", "one\n2\n");
+    let undo = w.store.begin_undo("t", &ids(&["t-1"]));
+    assert!(undo.written.is_empty());
+    assert!(
+        undo.refused[0]
+            .reason
+            .contains("line 2 of the accepted text"),
+        "{undo:?}"
+    );
+    assert_eq!(w.disk("n.txt").as_deref(), Some("one\n2\n"));
 }
 
 #[test]
@@ -461,11 +493,18 @@ fn with_resource_operations_file_operations_go_to_the_editor_and_confirm_applied
     );
     w.store.confirm_applied("t", &ids(&["t-1"]));
     assert_eq!(w.status("t", "t-1"), HunkStatus::Accepted);
-    assert!(
-        w.store.begin_undo("t", &ids(&["t-1"])).refused[0]
-            .reason
-            .contains("not supported")
+
+    // The editor did the move; undoing it moves the file back, through the editor too.
+    std::fs::rename(w.dir.path().join("old.rs"), w.dir.path().join("new.rs")).expect("mv");
+    let undo = w.store.begin_undo("t", &ids(&["t-1"]));
+    assert_eq!(undo.editor.len(), 1, "{undo:?}");
+    let back = &undo.editor[0];
+    assert_eq!(
+        (back.kind, back.path.as_str(), back.new_path.as_deref()),
+        (FileKind::Rename, "new.rs", Some("old.rs"))
     );
+    w.store.confirm_applied("t", &ids(&["t-1"]));
+    assert_eq!(w.status("t", "t-1"), HunkStatus::Pending);
 }
 
 #[test]
