@@ -302,33 +302,17 @@ impl ProposalStore {
     }
 
     /// For agent/followUp: drops the task's undecided (pending/stale/conflict) hunks,
-    /// keeps accepted/rejected ones, installs hunks for `changes` (whose `base` is the
-    /// text the follow-up started from). Returns (files, hunks) of the new hunks.
-    ///
-    /// Where the text is still what the follow-up started from minus the pending hunks
-    /// (nobody typed meanwhile), the new hunks are computed against the current text,
-    /// so the dropped pending changes the follow-up kept come back as new hunks.
+    /// keeps accepted/rejected ones, installs hunks for `changes`. Their `base` is the text
+    /// the follow-up's view started from — the user's text then, without the task's
+    /// pending hunks (the view held those as its own writes) — so pending changes the
+    /// follow-up kept come back as new hunks, rebased like any install onto what the user
+    /// typed meanwhile. Returns (files, hunks) of the new hunks.
     pub fn replace_undecided(&mut self, task_id: &str, changes: Vec<FileChange>) -> (usize, usize) {
         if !self.tasks.contains_key(task_id) {
             return self.install(task_id, changes);
         }
-        let starts = self.follow_up_state(task_id);
-        let started: HashMap<&str, &Option<String>> =
-            starts.files.iter().map(|(p, t)| (p.as_str(), t)).collect();
-        let changes: Vec<(FileChange, Vec<(RawHunk, String)>)> = changes
-            .into_iter()
-            .map(|mut change| {
-                let current = self.current_text(&change.path);
-                let start_now = started.get(change.path.as_str()).copied().cloned();
-                let unchanged_since = start_now.unwrap_or_else(|| current.clone());
-                if unchanged_since == change.base {
-                    change.base = current;
-                }
-                (change, Vec::new())
-            })
-            .collect();
         self.drop_undecided(task_id);
-        self.add_changes(task_id, changes)
+        self.add_changes(task_id, changes.into_iter().map(|c| (c, Vec::new())).collect())
     }
 
     /// Forgets a task's proposal (cancel with `revert`).

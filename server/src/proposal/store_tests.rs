@@ -634,12 +634,13 @@ fn a_follow_up_replaces_undecided_hunks_and_continues_the_ids() {
     );
     assert_eq!(state.undecided, 1);
 
-    // The follow-up keeps E and also changes b.
+    // The follow-up's view started from the user's text with the pending E as its own
+    // write; it keeps E and also changes b.
     let counts = w.store.replace_undecided(
         "t",
         vec![change(
             "f.rs",
-            Some("A\nb\nc\nd\nE\n"),
+            Some("A\nb\nc\nd\ne\n"),
             Some("A\nB\nc\nd\nE\n"),
         )],
     );
@@ -666,6 +667,26 @@ fn a_follow_up_replaces_undecided_hunks_and_continues_the_ids() {
     let plan = w.store.begin_accept("t", &ids(&["t-4", "t-5"]), &[]);
     w.editor_applies(&plan);
     assert_eq!(w.text("f.rs"), "A\nB\nc\nd\nE\n");
+}
+
+#[test]
+fn a_follow_up_keeps_the_pending_changes_it_kept_when_the_user_typed_meanwhile() {
+    let mut w = ws();
+    let base = "a\nb\nc\nd\ne\n";
+    w.store.open("f.rs", base, 1);
+    w.store
+        .install("t", vec![change("f.rs", Some(base), Some("a\nb\nc\nd\nE\n"))]);
+    let started = w.text("f.rs");
+    // While the follow-up runs the user edits line 1.
+    w.type_over("f.rs", "a\n", "a (mine)\n");
+    let counts = w.store.replace_undecided(
+        "t",
+        vec![change("f.rs", Some(&started), Some("a\nB\nc\nd\nE\n"))],
+    );
+    assert_eq!(counts, (1, 2));
+    let plan = w.store.begin_accept("t", &ids(&["t-2", "t-3"]), &[]);
+    w.editor_applies(&plan);
+    assert_eq!(w.text("f.rs"), "a (mine)\nB\nc\nd\nE\n");
 }
 
 #[test]
