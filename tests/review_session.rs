@@ -88,6 +88,30 @@ async fn resolve(client: &mut LspClient, params: Value) -> Result<Value, Value> 
     client.request("agent/resolveHunks", params).await
 }
 
+#[derive(PartialEq)]
+enum Open {
+    Yes,
+    No,
+}
+
+/// A finished task that capitalises lines 2 and 8 of notes.txt (open in the editor or
+/// not), and its two hunk ids.
+async fn caps_task(open: Open) -> (Fixture, LspClient, String, Vec<String>) {
+    let fixture = Fixture::new(
+        "chat",
+        &[("notes.txt", TEN_LINES)],
+        patch_then_done(CAPS_TWO_AND_EIGHT),
+    )
+    .await;
+    let mut client = fixture.client(ClientOptions::default()).await;
+    if open == Open::Yes {
+        client.open("notes.txt", TEN_LINES).await;
+    }
+    let task = run_task(&mut client, "caps").await;
+    let ids = ids(&proposal(&mut client, &task).await);
+    (fixture, client, task, ids)
+}
+
 // ----- parallel tasks -------------------------------------------------------------------
 
 /// Task A turns line 2 into `TWO`; task B, started after A finished, turns it into `2`
@@ -184,16 +208,7 @@ async fn accepting_the_earlier_hunk_makes_the_conflicting_one_stale_and_refresh_
 
 #[tokio::test]
 async fn refresh_returns_hunks_a_formatter_rewrote_around_to_pending() {
-    let fixture = Fixture::new(
-        "chat",
-        &[("notes.txt", TEN_LINES)],
-        patch_then_done(CAPS_TWO_AND_EIGHT),
-    )
-    .await;
-    let mut client = fixture.client(ClientOptions::default()).await;
-    client.open("notes.txt", TEN_LINES).await;
-    let task = run_task(&mut client, "caps").await;
-    let ids = ids(&proposal(&mut client, &task).await);
+    let (_fixture, mut client, task, ids) = caps_task(Open::Yes).await;
     // A formatter replaces the whole text in one edit, changing only line 5.
     let formatted = TEN_LINES.replace("five", "five;");
     client.edit("notes.txt", (0, 0), (10, 0), &formatted).await;
@@ -227,16 +242,7 @@ async fn refresh_returns_hunks_a_formatter_rewrote_around_to_pending() {
 
 #[tokio::test]
 async fn undo_reverts_accepted_hunks_and_refuses_one_whose_text_changed() {
-    let fixture = Fixture::new(
-        "chat",
-        &[("notes.txt", TEN_LINES)],
-        patch_then_done(CAPS_TWO_AND_EIGHT),
-    )
-    .await;
-    let mut client = fixture.client(ClientOptions::default()).await;
-    client.open("notes.txt", TEN_LINES).await;
-    let task = run_task(&mut client, "caps").await;
-    let ids = ids(&proposal(&mut client, &task).await);
+    let (_fixture, mut client, task, ids) = caps_task(Open::Yes).await;
     resolve(&mut client, json!({"taskId": task, "accept": ids}))
         .await
         .unwrap();
@@ -282,16 +288,7 @@ async fn undo_reverts_accepted_hunks_and_refuses_one_whose_text_changed() {
 
 #[tokio::test]
 async fn undo_survives_the_editor_closing_and_reopening_the_file() {
-    let fixture = Fixture::new(
-        "chat",
-        &[("notes.txt", TEN_LINES)],
-        patch_then_done(CAPS_TWO_AND_EIGHT),
-    )
-    .await;
-    let mut client = fixture.client(ClientOptions::default()).await;
-    client.open("notes.txt", TEN_LINES).await;
-    let task = run_task(&mut client, "caps").await;
-    let ids = ids(&proposal(&mut client, &task).await);
+    let (fixture, mut client, task, ids) = caps_task(Open::Yes).await;
     resolve(&mut client, json!({"taskId": task, "accept": [ids[0]]}))
         .await
         .unwrap();
@@ -324,20 +321,12 @@ async fn undo_survives_the_editor_closing_and_reopening_the_file() {
 
 #[tokio::test]
 async fn hunks_of_files_not_open_are_written_to_disk_only_on_accept_and_undone_there() {
-    let fixture = Fixture::new(
-        "chat",
-        &[("notes.txt", TEN_LINES)],
-        patch_then_done(CAPS_TWO_AND_EIGHT),
-    )
-    .await;
-    let mut client = fixture.client(ClientOptions::default()).await;
-    let task = run_task(&mut client, "caps").await;
+    let (fixture, mut client, task, ids) = caps_task(Open::No).await;
     assert_eq!(
         fixture.disk("notes.txt").unwrap(),
         TEN_LINES,
         "nothing before accept"
     );
-    let ids = ids(&proposal(&mut client, &task).await);
     // Someone edits line 8 on disk behind the editor's back.
     fixture.write("notes.txt", &TEN_LINES.replace("eight", "eight (theirs)"));
 
@@ -676,16 +665,7 @@ async fn long_proposals_come_in_pages_and_one_file_can_be_asked_for() {
 
 #[tokio::test]
 async fn an_accepted_hunk_offers_undo_and_file_wide_actions_name_the_file() {
-    let fixture = Fixture::new(
-        "chat",
-        &[("notes.txt", TEN_LINES)],
-        patch_then_done(CAPS_TWO_AND_EIGHT),
-    )
-    .await;
-    let mut client = fixture.client(ClientOptions::default()).await;
-    client.open("notes.txt", TEN_LINES).await;
-    let task = run_task(&mut client, "caps").await;
-    let ids = ids(&proposal(&mut client, &task).await);
+    let (_fixture, mut client, task, ids) = caps_task(Open::Yes).await;
     let uri = client.uri("notes.txt");
     let at_line = |line: u32| json!({"textDocument": {"uri": uri}, "range": {"start": {"line": line, "character": 0}, "end": {"line": line, "character": 0}}, "context": {"diagnostics": []}});
 

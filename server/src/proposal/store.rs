@@ -312,7 +312,10 @@ impl ProposalStore {
             return self.install(task_id, changes);
         }
         self.drop_undecided(task_id);
-        self.add_changes(task_id, changes.into_iter().map(|c| (c, Vec::new())).collect())
+        self.add_changes(
+            task_id,
+            changes.into_iter().map(|c| (c, Vec::new())).collect(),
+        )
     }
 
     /// Forgets a task's proposal (cancel with `revert`).

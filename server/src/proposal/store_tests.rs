@@ -674,8 +674,10 @@ fn a_follow_up_keeps_the_pending_changes_it_kept_when_the_user_typed_meanwhile()
     let mut w = ws();
     let base = "a\nb\nc\nd\ne\n";
     w.store.open("f.rs", base, 1);
-    w.store
-        .install("t", vec![change("f.rs", Some(base), Some("a\nb\nc\nd\nE\n"))]);
+    w.store.install(
+        "t",
+        vec![change("f.rs", Some(base), Some("a\nb\nc\nd\nE\n"))],
+    );
     let started = w.text("f.rs");
     // While the follow-up runs the user edits line 1.
     w.type_over("f.rs", "a\n", "a (mine)\n");
