@@ -25,7 +25,7 @@ local WRITE_TIMEOUT_MS = 10000
 ---@param lines string[]
 ---@param hunk agentls.Hunk
 ---@return string
-function M.text_of(lines, hunk)
+local function text_of(lines, hunk)
   if #lines == 1 and lines[1] == '' then
     return ''
   end
@@ -71,7 +71,7 @@ local function write(bufnr, entry, source)
     return
   end
   local hunk_id = entry.hunk.hunkId
-  local text = M.text_of(vim.api.nvim_buf_get_lines(bufnr, 0, -1, false), entry.hunk)
+  local text = text_of(vim.api.nvim_buf_get_lines(bufnr, 0, -1, false), entry.hunk)
   local params = { taskId = entry.task_id, edits = { { hunkId = hunk_id, newText = text } } }
   local flush = vim.api.nvim_buf_is_loaded(source) and source or nil
   local result, why = lsp.request_sync(client, 'agent/resolveHunks', params, WRITE_TIMEOUT_MS, flush)
