@@ -2,8 +2,10 @@
 -- throwaway git workspace holding notes.txt (ten lines, "one" to "ten"). The scripted model
 -- answers the first :Agent with one apply_patch that capitalises "two" and "eight" (two
 -- hunks) and a text reply, the second with a patch for "five", the follow-up on that task
--- with a patch for "six", and a third task with another patch for "six". Every step is what a user would do; any failure exits with
--- status 1. Proposals are fetched one hunk per page, so every refresh pages.
+-- with a patch for "six", a third task with another patch for "six", and a fourth with
+-- a patch for "one" and for "nine"/"ten" (reviewed with :AgentEdit) and a reply to its
+-- follow-up. Every step is what a user would do; any failure exits with status 1.
+-- Proposals are fetched one hunk per page, so every refresh pages.
 
 local env = vim.env
 local TIMEOUT = 15000
@@ -289,6 +291,80 @@ wait('both hunks rejected', function()
   return #agentls.hunks(buf) == 0
 end)
 
+-- ----- :AgentEdit accepts the user's own version of a hunk -------------------------------
+local fourth = run_task('Agent capitalise one, nine and ten', 4, 2)
+local source_win = vim.api.nvim_get_current_win()
+local function edit_buffer(hunk_line)
+  vim.api.nvim_set_current_win(source_win)
+  vim.api.nvim_win_set_cursor(0, { hunk_line, 0 })
+  vim.cmd('AgentEdit')
+  local edit_buf = vim.api.nvim_get_current_buf()
+  check(edit_buf ~= buf and vim.api.nvim_buf_get_name(edit_buf):find('^agentls://edit/' .. vim.pesc(fourth)),
+    ':AgentEdit opens an agentls://edit/ buffer: ' .. vim.api.nvim_buf_get_name(edit_buf))
+  check(vim.bo[edit_buf].buftype == 'acwrite' and vim.bo[edit_buf].filetype == vim.bo[buf].filetype,
+    'the edit buffer is written by the plugin and has the file’s filetype')
+  return edit_buf
+end
+
+-- Refused: the hunk was rejected meanwhile. The error is shown and the text kept; :q! abandons.
+local refused_buf = edit_buffer(2)
+check(vim.deep_equal(lines(refused_buf), { 'ONE' }), 'the edit buffer holds the proposed text: ' .. vim.inspect(lines(refused_buf)))
+vim.api.nvim_set_current_win(source_win)
+vim.cmd('AgentReject')
+wait('the hunk on line 2 rejected', function()
+  return #agentls.hunks(buf) == 1
+end)
+vim.api.nvim_set_current_win(vim.fn.win_findbuf(refused_buf)[1])
+vim.api.nvim_buf_set_lines(refused_buf, 0, -1, false, { 'One' })
+vim.cmd('write')
+check(notified('your version was not accepted', vim.log.levels.ERROR), 'a refused write says why')
+check(vim.api.nvim_buf_is_valid(refused_buf) and vim.bo[refused_buf].modified
+  and vim.deep_equal(lines(refused_buf), { 'One' }), 'a refused write keeps the edit buffer and its text')
+vim.cmd('quit!')
+check(not vim.api.nvim_buf_is_valid(refused_buf), ':q! abandons the edit buffer')
+check(lines(buf)[2] == 'one', 'an abandoned edit changes nothing: ' .. lines(buf)[2])
+
+-- Accepted: two lines rewritten; the file gets the user's text, the proposal keeps the model's.
+local edit_buf = edit_buffer(10)
+check(vim.deep_equal(lines(edit_buf), { 'NINE', 'TEN' }), 'the edit buffer holds the proposed lines: ' .. vim.inspect(lines(edit_buf)))
+vim.api.nvim_buf_set_lines(edit_buf, 0, -1, false, { 'Nine', 'and Ten' })
+vim.cmd('write')
+wait('the user’s version in notes.txt and the edit buffer closed', function()
+  return lines(buf)[10] == 'Nine' and lines(buf)[11] == 'and Ten' and not vim.api.nvim_buf_is_valid(edit_buf)
+end)
+check(#lines(buf) == 11, 'the whole-line hunk kept its line break: ' .. vim.inspect(lines(buf)))
+check(vim.api.nvim_get_current_win() == source_win, 'back in notes.txt after the write')
+local edited = client:request_sync('agent/getProposal', { taskId = fourth }, TIMEOUT, buf).result.files[1].hunks[2]
+check(edited.status == 'accepted' and edited.newText == 'Nine\nand Ten\n' and edited.proposedText == 'NINE\nTEN\n',
+  'the proposal has the user’s text accepted and the model’s as proposedText: ' .. vim.inspect(edited))
+wait('the accepted hunk drawn as the user’s version', function()
+  for _, text in ipairs((drawn_text(buf, ns))) do
+    if text.row == 10 and text.text:find('accepted (your version)', 1, true) then
+      return true
+    end
+  end
+end)
+
+-- The next turn tells the model what the user wrote instead.
+vim.api.nvim_win_set_cursor(0, { 10, 0 })
+vim.cmd('AgentFollowUp anything else?')
+wait('the follow-up to finish', function()
+  return state.tasks[fourth].status == 'completed'
+    and require('agentls.output').text(fourth):find('Kept your version.', 1, true) ~= nil
+end)
+-- The model server logs its requests every 100 ms: wait for the line.
+local told
+wait('the follow-up request in the model log', function()
+  for _, line in ipairs(vim.fn.readfile(env.SCRIPTED_MODEL_LOG)) do
+    if line:find('anything else?', 1, true) then
+      told = line
+    end
+  end
+  return told ~= nil
+end)
+check(told:find('the user wrote instead', 1, true) and told:find('and Ten', 1, true),
+  'the follow-up shows the model the user’s version: ' .. told)
+
 -- ----- :AgentTasks lists the tasks ---------------------------------------------------------
 local picked
 vim.ui.select = function(items, opts, on_choice)
@@ -299,8 +375,9 @@ vim.cmd('AgentTasks')
 wait(':AgentTasks to offer the task', function()
   return picked ~= nil
 end)
-check(#picked == 3 and picked[1]:find('shout six', 1, true) and picked[2]:find('capitalise five', 1, true)
-  and picked[3]:find('completed', 1, true) and picked[3]:find('capitalise two and eight', 1, true),
+check(#picked == 4 and picked[1]:find('capitalise one, nine and ten', 1, true) and picked[2]:find('shout six', 1, true)
+  and picked[3]:find('capitalise five', 1, true)
+  and picked[4]:find('completed', 1, true) and picked[4]:find('capitalise two and eight', 1, true),
   'task list, newest first: ' .. vim.inspect(picked))
 
 -- ----- :AgentImport: a diff made elsewhere becomes hunks; a bad source a readable error -----

@@ -5,6 +5,7 @@
 import * as vscode from 'vscode';
 import { ContextRef, HunkInfo, ImportDiffParams, method, TaskMode } from './protocol';
 import { Review } from './review';
+import { HunkEdits } from './hunkEdit';
 import { describeError } from './server';
 import { TaskPanels } from './taskPanel';
 import { HunkRef, isOpen, shorten, Tasks } from './tasks';
@@ -14,12 +15,13 @@ export interface Deps {
   tasks: Tasks;
   panels: TaskPanels;
   review: Review;
+  edits: HunkEdits;
   sendRequest: (name: string, params: unknown) => Promise<unknown>;
   restart: () => Promise<void>;
 }
 
 export function registerCommands(deps: Deps): vscode.Disposable[] {
-  const { tasks, panels, review } = deps;
+  const { tasks, panels, review, edits } = deps;
   const command = (id: string, run: (...args: any[]) => Promise<unknown>, action: string) =>
     vscode.commands.registerCommand(id, async (...args: unknown[]) => {
       try {
@@ -44,6 +46,9 @@ export function registerCommands(deps: Deps): vscode.Disposable[] {
     command('agentls.acceptHunk', (a: string | Node, b?: string) => resolveOne(tasks, 'accept', a, b), 'accept the hunk'),
     command('agentls.rejectHunk', (a: string | Node, b?: string) => resolveOne(tasks, 'reject', a, b), 'reject the hunk'),
     command('agentls.rejectHunkWithReason', (a?: string | Node, b?: string) => rejectWithReason(tasks, a, b), 'reject the hunk'),
+    command('agentls.acceptHunkWithEdit', (a?: string | Node, b?: string) => editHunk(tasks, edits, a, b), 'open the hunk for editing'),
+    command('agentls.acceptHunkEdit', (uri?: vscode.Uri) => edits.accept(uri), 'accept your version'),
+    command('agentls.discardHunkEdit', (uri?: vscode.Uri) => edits.discard(uri), 'discard the edit'),
     command('agentls.undoHunk', (a?: string | Node, b?: string) => undoOne(tasks, a, b), 'undo the hunk'),
     command('agentls.undoTask', (arg?: Node) => undoTask(tasks, taskOf(arg)), 'undo the task’s hunks'),
     command('agentls.refreshHunk', async (taskId: string, hunkId: string) => {
@@ -210,6 +215,22 @@ async function rejectWithReason(tasks: Tasks, a?: string | Node, b?: string): Pr
   if (reason !== undefined) {
     await tasks.resolve(chosen[0], [], [chosen[1]], reason.trim());
   }
+}
+
+/** Opens the pending hunk meant (CodeLens, tree row, cursor) for editing before accepting. */
+async function editHunk(tasks: Tasks, edits: HunkEdits, a?: string | Node, b?: string): Promise<void> {
+  const chosen = chosenHunk(tasks, isOpen, a, b);
+  const ref = chosen && tasks.find({ taskId: chosen[0], hunkId: chosen[1] });
+  if (!ref) {
+    void vscode.window.showInformationMessage('agentls: put the cursor on a proposed hunk first.');
+    return;
+  }
+  if (ref.hunk.status !== 'pending') {
+    const next = ref.hunk.status === 'stale' ? 'refresh it first' : 'accept or reject the hunk it conflicts with first';
+    void vscode.window.showWarningMessage(`agentls: this hunk is ${ref.hunk.status}; ${next}.`);
+    return;
+  }
+  await edits.open(ref);
 }
 
 async function undoOne(tasks: Tasks, a?: string | Node, b?: string): Promise<void> {

@@ -8,6 +8,7 @@ import { askApproval } from './approvals';
 import { registerCommands } from './commands';
 import { method, RequestApprovalParams, TaskUpdateParams } from './protocol';
 import { Review } from './review';
+import { HunkEdits } from './hunkEdit';
 import { createClient, describeError, resolveServerPath } from './server';
 import { TaskPanels } from './taskPanel';
 import { Tasks } from './tasks';
@@ -19,6 +20,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   const output = vscode.window.createOutputChannel('agentls', { log: true });
   const tasks = new Tasks(() => client);
   const review = new Review(tasks);
+  const edits = new HunkEdits(tasks);
   const panels = new TaskPanels(tasks);
   const view = new TasksView(tasks);
   const status = new StatusBar(tasks);
@@ -52,6 +54,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     output,
     tasks,
     review,
+    edits,
     panels,
     view,
     status,
@@ -60,6 +63,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       tasks,
       panels,
       review,
+      edits,
       restart,
       sendRequest: async (name, params) => {
         if (!client?.isRunning()) {

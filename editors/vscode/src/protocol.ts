@@ -89,6 +89,25 @@ export interface ResolveHunksParams {
   reject: string[];
   /** Why the user rejected `reject`; a follow-up turn shows it to the model. */
   reason?: string;
+  /** Hunks accepted with the user's own text instead of their `newText`. */
+  edits?: HunkEdit[];
+}
+
+export interface HunkEdit {
+  hunkId: string;
+  newText: string;
+}
+
+export interface ResolveHunksResult {
+  applied: boolean;
+  hunks: HunkState[];
+  /** Requested hunks neither sent nor written, each with why. */
+  refused?: Refusal[];
+}
+
+export interface Refusal {
+  hunkId: string;
+  reason: string;
 }
 
 export interface RefreshProposalResult {
@@ -99,7 +118,7 @@ export interface RefreshProposalResult {
 export interface UndoHunksResult {
   applied: boolean;
   hunks: HunkState[];
-  refused?: { hunkId: string; reason: string }[];
+  refused?: Refusal[];
 }
 
 export interface PlanItem {

@@ -1,8 +1,8 @@
-// Reviewing a proposal where the code is: a CodeLens "Accept | Reject" above each open
-// hunk ("Refresh | Reject" for a stale one, "Undo" for an accepted one), decorations that
-// show the proposed change in place (the text it replaces struck through, the text it adds
-// shown after it), and a diff editor of a whole file as the task would leave it. The
-// document itself is never changed until the user accepts.
+// Reviewing a proposal where the code is: a CodeLens "Accept | Edit & Accept | Reject"
+// above each open hunk ("Refresh | Reject" for a stale one, "Undo" for an accepted one),
+// decorations that show the proposed change in place (the text it replaces struck through,
+// the text it adds shown after it), and a diff editor of a whole file as the task would
+// leave it. The document itself is never changed until the user accepts.
 
 import * as vscode from 'vscode';
 import { HunkInfo, ProposalFile } from './protocol';
@@ -174,6 +174,9 @@ function lensesFor(ref: HunkRef, tasks: Tasks): vscode.CodeLens[] {
   }
   switch (hunk.status) {
     case 'accepted':
+      if (hunk.proposedText !== undefined) {
+        lenses.push(lens('$(edit) Accepted (your version)', '', 'You accepted your own text; a follow-up shows the agent what it proposed and what you wrote'));
+      }
       lenses.push(lens('$(discard) Undo', 'agentls.undoHunk', 'Take this change back out; the hunk is pending again'));
       return lenses;
     case 'stale':
@@ -196,7 +199,10 @@ function lensesFor(ref: HunkRef, tasks: Tasks): vscode.CodeLens[] {
       break;
     }
     default:
-      lenses.push(lens('Accept', 'agentls.acceptHunk', 'Apply this change'));
+      lenses.push(
+        lens('Accept', 'agentls.acceptHunk', 'Apply this change'),
+        lens('Edit & Accept', 'agentls.acceptHunkWithEdit', 'Edit the proposed text, then save it to accept your version'),
+      );
   }
   lenses.push(lens('Reject', 'agentls.rejectHunk', 'Drop this change'));
   return lenses;

@@ -18,6 +18,7 @@ import {
   ProposalFile,
   RefreshProposalResult,
   ResolveHunksParams,
+  ResolveHunksResult,
   StartTaskParams,
   TaskStatus,
   TaskSummary,
@@ -157,6 +158,14 @@ export class Tasks implements vscode.Disposable {
     const params: ResolveHunksParams = { taskId, accept, reject, reason: reason || undefined };
     await this.request(method.resolveHunks, params);
     await this.refreshProposal(taskId);
+  }
+
+  /** Accepts one hunk with the user's text instead of the proposed one. */
+  async acceptEdited(taskId: string, hunkId: string, newText: string): Promise<ResolveHunksResult> {
+    const params: ResolveHunksParams = { taskId, accept: [], reject: [], edits: [{ hunkId, newText }] };
+    const result = await this.request<ResolveHunksResult>(method.resolveHunks, params);
+    await this.refreshProposal(taskId);
+    return result;
   }
 
   /** Takes accepted hunks back (pending again); the answer lists the ones refused, and why. */

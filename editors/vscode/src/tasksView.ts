@@ -109,7 +109,8 @@ function hunkItem(uri: string, hunk: HunkInfo): vscode.TreeItem {
   const line = hunk.range.start.line + 1;
   const first = (hunk.newText || hunk.oldText).split('\n').find((l) => l.trim()) ?? '';
   const item = new vscode.TreeItem(`line ${line}: ${shorten(first.trim(), 50)}`);
-  item.description = hunk.reason ? `${hunk.status}: ${hunk.reason}` : hunk.status;
+  const status = hunk.status === 'accepted' && hunk.proposedText !== undefined ? 'accepted (your version)' : hunk.status;
+  item.description = hunk.reason ? `${status}: ${hunk.reason}` : status;
   item.iconPath = icon(HUNK_ICONS[hunk.status]);
   item.contextValue = isOpen(hunk.status) ? 'hunk-open' : hunk.status === 'accepted' ? 'hunk-accepted' : 'hunk';
   const start = new vscode.Position(hunk.range.start.line, hunk.range.start.character);

@@ -3,8 +3,9 @@
 // command palette, sees the hunks in the Tasks view, the editor's decorations and a diff
 // editor, types above the hunks (they follow), accepts one hunk and rejects the other by
 // clicking their CodeLenses, undoes the accept with its Undo CodeLens and accepts again,
-// follows up on the task and rejects the new hunk with a reason, saves, and the file on
-// disk must hold exactly the user's typing and the accepted change.
+// follows up on the task and rejects the new hunk with a reason, follows up again and
+// accepts the next hunk with their own text ("Edit & Accept", edit, save), saves, and the
+// file on disk must hold exactly the user's typing and the accepted changes.
 // The agentls.model setting must have reached the model requests (settings →
 // initializationOptions).
 // A second session answers an `agent/requestApproval` in the modal dialog, against a
@@ -41,10 +42,12 @@ const codeServer = path.join(codeServerDir, 'node_modules', '.bin', 'code-server
 const approvalServer = path.join(path.dirname(new URL(import.meta.url).pathname), 'approval-server.mjs');
 
 const TEN_LINES = 'one\ntwo\nthree\nfour\nfive\nsix\nseven\neight\nnine\nten\n';
-// The user types a line above the hunks, accepts hunk 1 ("two") and rejects hunk 2.
-const EXPECTED = `zero\n${TEN_LINES.replace('two', 'TWO')}`;
+// The user types a line above the hunks, accepts hunk 1 ("two") and rejects hunk 2; of a
+// follow-up's "SEVEN" they accept their own "Seven!".
+const EXPECTED = `zero\n${TEN_LINES.replace('two', 'TWO').replace('seven', 'Seven!')}`;
 const PATCH = '*** Begin Patch\n*** Update File: notes.txt\n@@\n one\n-two\n+TWO\n three\n@@\n seven\n-eight\n+EIGHT\n nine\n*** End Patch\n';
 const FOLLOW_UP_PATCH = '*** Begin Patch\n*** Update File: notes.txt\n@@\n four\n-five\n+FIVE\n six\n*** End Patch\n';
+const SECOND_FOLLOW_UP_PATCH = '*** Begin Patch\n*** Update File: notes.txt\n@@\n six\n-seven\n+SEVEN\n eight\n*** End Patch\n';
 const STEP_TIMEOUT = 60_000;
 const MODEL_SETTING = 'model-from-vscode-settings';
 
@@ -75,6 +78,8 @@ async function startModel(dir) {
     { text: 'Capitalised two and eight.' },
     { toolCall: { name: 'apply_patch', arguments: { input: FOLLOW_UP_PATCH } } },
     { text: 'Capitalised five.' },
+    { toolCall: { name: 'apply_patch', arguments: { input: SECOND_FOLLOW_UP_PATCH } } },
+    { text: 'Capitalised seven.' },
   ]));
   const model = start(scriptedModel, [script], { env: { ...process.env, SCRIPTED_MODEL_LOG: requestLog(dir) } });
   model.stderr.pipe(fs.createWriteStream(path.join(artifacts, 'review-scripted-model.log')));
@@ -240,7 +245,8 @@ async function review(page, workspace) {
   await page.click('.monaco-editor .view-line:has-text("three")');
 
   await runCommand(page, 'Agent: New Task', 'capitalise two and eight');
-  const lenses = page.locator('.monaco-editor .codelens-decoration a', { hasText: 'Accept' });
+  // Exactly "Accept": not "Edit & Accept" nor "Accepted (your version)".
+  const lenses = page.locator('.monaco-editor .codelens-decoration a', { hasText: /^Accept$/ });
   await waitFor('two Accept CodeLenses', async () => (await lenses.count()) === 2);
   await waitFor('the decorations: "eight" struck through, "EIGHT" shown after it', () => page.evaluate(decorated));
   // The task panel (a webview: two nested frames) streamed the transcript.
@@ -304,6 +310,25 @@ async function review(page, workspace) {
   await page.click('.monaco-editor .view-line:has-text("five")');
   await runCommand(page, 'Agent: Reject Hunk with Reason…', 'five stays lowercase');
   await tree.filter({ hasText: 'line 6: FIVE' }).filter({ hasText: 'rejected: five stays lowercase' }).waitFor();
+
+  // The next turn proposes "SEVEN"; "Edit & Accept" opens it in an editor, the user writes
+  // their own version and saves: that is what lands in notes.txt.
+  await runCommand(page, 'Agent: Follow Up on Task…', 'capitalise two and eight', { pick: true });
+  await answerInput(page, 'also capitalise seven');
+  await tree.filter({ hasText: 'line 8: SEVEN' }).filter({ hasText: 'pending' }).waitFor();
+  await page.locator('.monaco-editor .codelens-decoration a', { hasText: 'Edit & Accept' }).click();
+  const proposedLine = page.locator('.monaco-editor .view-line', { hasText: /^SEVEN$/ });
+  await proposedLine.waitFor();
+  await page.locator('.monaco-editor .codelens-decoration a', { hasText: 'Accept This Version' }).waitFor();
+  await proposedLine.click();
+  await page.keyboard.press('Control+A');
+  await page.keyboard.type('Seven!');
+  await page.keyboard.press('Control+S');
+  await tree.filter({ hasText: 'line 8: Seven!' }).filter({ hasText: 'accepted (your version)' }).waitFor();
+  await waitFor('the edit editor closed and "Seven!" in notes.txt', async () =>
+    (await proposedLine.count()) === 0 && (await page.locator('.monaco-editor .view-line', { hasText: /^Seven!$/ }).count()) === 1);
+  // A lens without a command is a label, not a link.
+  await page.locator('.monaco-editor .codelens-decoration', { hasText: 'Accepted (your version)' }).waitFor();
 
   await page.click('.monaco-editor .view-line:has-text("three")');
   await page.keyboard.press('Control+S');

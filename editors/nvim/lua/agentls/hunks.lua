@@ -4,7 +4,8 @@
 -- An open hunk's removed lines are highlighted in place and its added lines are shown as
 -- virtual lines below them, so the buffer text stays exactly what is on disk until the
 -- user accepts; a stale one shows the user's text ("yours") above the agent's. An
--- accepted hunk keeps a one-line note pointing at :AgentUndo. Each hunk gets an anchor
+-- accepted hunk keeps a one-line note pointing at :AgentUndo (saying "your version" when
+-- it was accepted with the user's own text, :AgentEdit). Each hunk gets an anchor
 -- extmark on its first line: extmarks move with the user's typing, so "the hunk under the
 -- cursor" stays right between two refreshes from the server.
 
@@ -44,10 +45,10 @@ function M.define_highlights()
   end
 end
 
---- Lines of a hunk's new text, without the empty piece after a final newline.
+--- Lines of a hunk's text, without the empty piece after a final newline.
 ---@param text string
 ---@return string[]
-local function text_lines(text)
+function M.text_lines(text)
   if text == '' then
     return {}
   end
@@ -103,7 +104,8 @@ local function header(entry, index, total)
     local other = hunk.conflictsWith and state.describe_hunk(hunk.conflictsWith) or 'another task’s hunk'
     return ('  agentls: conflicts with %s%s'):format(other, note), 'AgentlsConflict'
   elseif hunk.status == 'accepted' then
-    return ('  agentls: accepted%s  :AgentUndo'):format(note), 'AgentlsAccepted'
+    local whose = hunk.proposedText and ' (your version)' or ''
+    return ('  agentls: accepted%s%s  :AgentUndo'):format(whose, note), 'AgentlsAccepted'
   end
   return ('  agentls: hunk %d/%d%s  :AgentAccept  :AgentReject'):format(index, total, note), 'AgentlsHeader'
 end
@@ -124,7 +126,7 @@ end
 ---@param label string?
 local function virtual_lines(bufnr, text, hl, label)
   local width = math.max(vim.o.columns, 80)
-  local shown_lines = text_lines(text)
+  local shown_lines = M.text_lines(text)
   if label and #shown_lines == 0 then
     shown_lines = { '(nothing)' }
   end

@@ -8,6 +8,7 @@ local state = require('agentls.state')
 local hunks = require('agentls.hunks')
 local tasks = require('agentls.tasks')
 local approval = require('agentls.approval')
+local edit = require('agentls.edit')
 
 local M = {}
 
@@ -77,6 +78,23 @@ function M.resolve(action, opts)
   end
   local reason = vim.trim(opts.args or '')
   tasks.resolve(action, found, vim.api.nvim_get_current_buf(), reason ~= '' and reason or nil)
+end
+
+--- Opens the pending hunk under the cursor for editing; writing the edit buffer accepts
+--- the user's version.
+---@param opts {range: integer, line1: integer, line2: integer, bang: boolean}
+function M.edit(opts)
+  local found = targets(opts)[1]
+  if not found then
+    vim.notify('agentls: no pending hunk here (]h goes to the next one)', vim.log.levels.INFO)
+    return
+  end
+  if found.hunk.status ~= 'pending' then
+    local next_step = found.hunk.status == 'stale' and ':AgentRefresh it first' or 'decide the hunk it conflicts with first'
+    vim.notify(('agentls: this hunk is %s; %s'):format(found.hunk.status, next_step), vim.log.levels.WARN)
+    return
+  end
+  edit.open(found, vim.api.nvim_get_current_buf())
 end
 
 --- Undoes accepted hunks: every one of task `opts.args`, else those the command means.
@@ -172,6 +190,10 @@ local function create_commands()
     range = true,
     bang = true,
     desc = 'agentls: reject the hunk under the cursor (range, or ! for the file), optionally saying why',
+  })
+  command('AgentEdit', M.edit, {
+    nargs = 0,
+    desc = 'agentls: edit the hunk under the cursor; :w in the edit buffer accepts your version',
   })
   command('AgentUndo', M.undo, {
     nargs = '?',

@@ -184,6 +184,29 @@ function M.request(client, method, params, on_result, bufnr)
   end
 end
 
+--- Sends a request and waits up to `timeout_ms` for the answer (for a write that must
+--- know whether it succeeded). Returns the result, or nil and why there is none.
+---@param client vim.lsp.Client
+---@param method string
+---@param params table
+---@param timeout_ms integer
+---@param bufnr integer?
+---@return table? result, string? why
+function M.request_sync(client, method, params, timeout_ms, bufnr)
+  local response, err
+  if vim.fn.has('nvim-0.11') == 1 then
+    response, err = client:request_sync(method, params, timeout_ms, bufnr)
+  else
+    response, err = client.request_sync(method, params, timeout_ms, bufnr)
+  end
+  if not response then
+    return nil, ('no answer from the server (%s)'):format(err or 'timeout')
+  elseif response.err then
+    return nil, M.describe_error(method, response.err)
+  end
+  return response.result or {}
+end
+
 --- Attaches every file buffer, present and future, to its workspace's server.
 function M.autostart()
   local group = vim.api.nvim_create_augroup('agentls.autostart', { clear = true })

@@ -13,6 +13,7 @@ local M = {}
 ---@field reason string?
 ---@field currentText string? a stale or conflict hunk: what its range holds now
 ---@field conflictsWith {taskId: string, hunkId: string}? the other task's hunk it overlaps
+---@field proposedText string? accepted with the user's own text (`newText`): what the task proposed
 
 ---@class agentls.File
 ---@field uri string
