@@ -272,6 +272,25 @@ async fn undo_reverts_accepted_hunks_and_refuses_one_whose_text_changed() {
     let after = hunks(&proposal(&mut client, &task).await);
     assert_eq!(hunk(&after, &ids[0])["status"], "pending");
     assert_eq!(hunk(&after, &ids[1])["status"], "accepted");
+    // The task's history records the accepted batch and what was taken back.
+    let history = client
+        .request("agent/getTask", json!({ "taskId": task }))
+        .await
+        .unwrap();
+    let decisions: Vec<&Value> = history["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["update"])
+        .filter(|u| u["kind"] == "accepted" || u["kind"] == "undone")
+        .collect();
+    assert_eq!(
+        decisions,
+        [
+            &json!({"kind": "accepted", "batch": 1, "hunkIds": ids}),
+            &json!({"kind": "undone", "hunkIds": [ids[0]]}),
+        ]
+    );
 
     // Undone is pending again: accepting it once more works.
     resolve(&mut client, json!({"taskId": task, "accept": [ids[0]]}))

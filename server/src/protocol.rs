@@ -447,6 +447,17 @@ pub enum TaskUpdate {
     Hunks {
         hunks: Vec<HunkState>,
     },
+    /// Hunks accepted together took effect (the editor applied them, or the server wrote
+    /// them): the task's history of decisions, numbered from 1. `agent/undoHunks` takes
+    /// them back.
+    Accepted {
+        batch: u32,
+        hunk_ids: Vec<String>,
+    },
+    /// Accepted hunks taken back by `agent/undoHunks`; they are pending again.
+    Undone {
+        hunk_ids: Vec<String>,
+    },
     Usage {
         input_tokens: u64,
         output_tokens: u64,

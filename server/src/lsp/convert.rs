@@ -38,11 +38,11 @@ pub fn lsp_uri(root: &Path, rel: &str) -> Option<Uri> {
     Uri::from_str(&uri::from_relative(root, rel)).ok()
 }
 
-/// One versioned `TextDocumentEdit` per file, with the file operation a hunk makes when
-/// the client can do it: a create before the text, a rename before the text (which then
-/// goes to the new name), a delete instead of the text. (The store only plans file
-/// operations for the editor when the client supports them.)
-pub fn workspace_edit(root: &Path, files: &[FileEdit], resource_operations: bool) -> WorkspaceEdit {
+/// One versioned `TextDocumentEdit` per file, with the file operation a hunk makes: a
+/// create before the text, a rename before the text (which then goes to the new name), a
+/// delete instead of the text. The store plans file operations for the editor only when
+/// the client supports them; otherwise it does them on disk itself.
+pub fn workspace_edit(root: &Path, files: &[FileEdit]) -> WorkspaceEdit {
     let mut operations = Vec::new();
     for file in files {
         let Some(uri) = lsp_uri(root, &file.path) else {
@@ -52,7 +52,7 @@ pub fn workspace_edit(root: &Path, files: &[FileEdit], resource_operations: bool
         let mut text_uri = uri.clone();
         let mut version = file.version;
         match file.kind {
-            FileKind::Create if resource_operations => {
+            FileKind::Create => {
                 operations.push(DocumentChangeOperation::Op(ResourceOp::Create(
                     CreateFile {
                         uri: uri.clone(),
@@ -64,7 +64,7 @@ pub fn workspace_edit(root: &Path, files: &[FileEdit], resource_operations: bool
                     },
                 )));
             }
-            FileKind::Delete if resource_operations => {
+            FileKind::Delete => {
                 operations.push(DocumentChangeOperation::Op(ResourceOp::Delete(
                     DeleteFile {
                         uri,
@@ -74,7 +74,7 @@ pub fn workspace_edit(root: &Path, files: &[FileEdit], resource_operations: bool
                 )));
                 continue;
             }
-            FileKind::Rename if resource_operations => {
+            FileKind::Rename => {
                 let Some(new_uri) = file.new_path.as_deref().and_then(|p| lsp_uri(root, p)) else {
                     tracing::warn!(
                         "cannot build a URI for the new name of {}; skipped",

@@ -165,14 +165,14 @@ fn send_plan(
     direction: Direction,
 ) -> bool {
     if !plan.written.is_empty() {
+        record(engine, task_id, direction, plan.written.clone());
         let states = engine.store().hunk_states(task_id, &plan.written);
         notify(engine, task_id, states);
     }
     if plan.editor.is_empty() {
         return false;
     }
-    // The store sends file operations to the editor only when it can apply them.
-    let edit = convert::workspace_edit(engine.root(), &plan.editor, true);
+    let edit = convert::workspace_edit(engine.root(), &plan.editor);
     let ids: Vec<String> = plan
         .editor
         .iter()
@@ -197,6 +197,9 @@ fn send_plan(
             }
             store.hunk_states(&task_id, &ids)
         });
+        if refused.is_none() {
+            record(&engine, &task_id, direction, ids.clone());
+        }
         if let Some(reason) = refused {
             tracing::warn!("{direction:?} of {ids:?} refused by the editor: {reason}");
             if let Ok(task) = engine.task(&task_id) {
@@ -213,6 +216,21 @@ fn send_plan(
         notify(&engine, &task_id, states);
     });
     true
+}
+
+/// Puts a decision that took effect in the task's history (its event log): what
+/// `agent/undoHunks` can take back, batch by batch.
+fn record(engine: &Engine, task_id: &str, direction: Direction, hunk_ids: Vec<String>) {
+    let Ok(task) = engine.task(task_id) else {
+        return;
+    };
+    task.emit(match direction {
+        Direction::Accept => TaskUpdate::Accepted {
+            batch: task.next_batch(),
+            hunk_ids,
+        },
+        Direction::Undo => TaskUpdate::Undone { hunk_ids },
+    });
 }
 
 fn notify(engine: &Engine, task_id: &str, hunks: Vec<HunkState>) {

@@ -10,7 +10,7 @@ mod emitter;
 pub mod engine;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -58,6 +58,8 @@ pub struct Task {
     pub revert_on_cancel: AtomicBool,
     state: Mutex<TaskState>,
     history: Mutex<History>,
+    /// Accept batches so far (`accepted` updates are numbered from 1).
+    batches: AtomicU32,
     updates: mpsc::UnboundedSender<TaskUpdate>,
     sink: Arc<dyn ClientSink>,
 }
@@ -109,6 +111,11 @@ impl Task {
 
     pub fn status(&self) -> TaskStatus {
         self.lock().status
+    }
+
+    /// Numbers the next accept batch of the task's history.
+    pub fn next_batch(&self) -> u32 {
+        self.batches.fetch_add(1, Ordering::Relaxed) + 1
     }
 
     /// The current run's cancellation.
@@ -229,6 +236,7 @@ impl TaskRegistry {
             cancel: Mutex::new(CancellationToken::new()),
             revert_on_cancel: AtomicBool::new(false),
             history: Mutex::new(History::default()),
+            batches: AtomicU32::new(0),
             state: Mutex::new(TaskState {
                 status: TaskStatus::Queued,
                 finished_at: None,
