@@ -332,6 +332,20 @@ export class Tasks implements vscode.Disposable {
    * over a page boundary is merged back into one.
    */
   private async fetchProposal(params: GetProposalParams): Promise<ProposalFile[]> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.fetchPages(params);
+      } catch (error) {
+        // The task's hunks changed between two pages (a follow-up finished): the server
+        // refuses the old cursor, and the listing starts over.
+        if (attempt >= 3 || !describeError(error).includes('start again without a cursor')) {
+          throw error;
+        }
+      }
+    }
+  }
+
+  private async fetchPages(params: GetProposalParams): Promise<ProposalFile[]> {
     const files: ProposalFile[] = [];
     const byUri = new Map<string, ProposalFile>();
     let cursor: string | undefined;
@@ -353,6 +367,7 @@ export class Tasks implements vscode.Disposable {
     } while (cursor !== undefined);
     return files;
   }
+
 
   /** Refetches the file in the proposals that have hunks in it (after the user typed). */
   refreshFile(uri: vscode.Uri): void {

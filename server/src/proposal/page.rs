@@ -1,10 +1,10 @@
 //! Cutting a large proposal into pages of at most `limit` hunks.
 //!
 //! A page boundary may fall inside a file; the cursor names the file and the hunk to
-//! continue from, by position. Positions stay valid while the proposal is reviewed
-//! (hunks change status, not place in the list); a follow-up that replaces hunks
-//! starts the listing over, which a client does anyway when it hears of a new
-//! proposal.
+//! continue from, by position, and the revision of the task's hunk list it was cut
+//! from. Positions stay valid while the proposal is reviewed (hunks change status, not
+//! place in the list); when hunks are added, replaced or re-placed the revision moves on,
+//! and an older cursor is refused rather than continuing a listing of a different list.
 
 /// Where the next page starts: file `file`, its hunk number `hunk`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -14,19 +14,23 @@ pub(super) struct Cursor {
 }
 
 impl Cursor {
-    pub(super) fn encode(self) -> String {
-        format!("f{}h{}", self.file, self.hunk)
+    /// The cursor as the client sees it, for the list at `revision`.
+    pub(super) fn encode(self, revision: u64) -> String {
+        format!("r{revision}f{}h{}", self.file, self.hunk)
     }
 
-    pub(super) fn decode(text: &str) -> Result<Cursor, String> {
+    /// The revision the cursor was cut from, and where it continues.
+    pub(super) fn decode(text: &str) -> Result<(u64, Cursor), String> {
         let bad =
             || format!("`{text}` is not a cursor this server gave out; start again without one");
-        let rest = text.strip_prefix('f').ok_or_else(bad)?;
+        let rest = text.strip_prefix('r').ok_or_else(bad)?;
+        let (revision, rest) = rest.split_once('f').ok_or_else(bad)?;
         let (file, hunk) = rest.split_once('h').ok_or_else(bad)?;
-        Ok(Cursor {
+        let cursor = Cursor {
             file: file.parse().map_err(|_| bad())?,
             hunk: hunk.parse().map_err(|_| bad())?,
-        })
+        };
+        Ok((revision.parse().map_err(|_| bad())?, cursor))
     }
 }
 
@@ -69,9 +73,10 @@ mod tests {
     #[test]
     fn cursors_round_trip_and_foreign_ones_are_refused() {
         let c = Cursor { file: 12, hunk: 3 };
-        assert_eq!(Cursor::decode(&c.encode()), Ok(c));
+        assert_eq!(Cursor::decode(&c.encode(7)), Ok((7, c)));
         assert!(Cursor::decode("12:3").is_err());
-        assert!(Cursor::decode("fxh1").is_err());
+        assert!(Cursor::decode("r1fxh1").is_err());
+        assert!(Cursor::decode("f1h1").is_err());
     }
 
     #[test]

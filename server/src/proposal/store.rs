@@ -60,6 +60,9 @@ struct TaskProposal {
     by_id: HashMap<String, usize>,
     /// Hunk ids are `<taskId>-<n>`; n continues across follow-ups.
     next_hunk: u64,
+    /// Moves on whenever hunks are added, dropped or re-placed, so a page cursor of an
+    /// older listing is refused instead of continuing a different list.
+    revision: u64,
 }
 
 pub struct FileProposal {
@@ -296,6 +299,7 @@ impl ProposalStore {
                 by_path: HashMap::new(),
                 by_id: HashMap::new(),
                 next_hunk: 0,
+                revision: 0,
             },
         );
         self.add_changes(task_id, changes)
@@ -532,6 +536,10 @@ impl ProposalStore {
             }
             self.reevaluate_conflicts(&path);
         }
+        if !refreshed.is_empty() {
+            // Re-placed hunks may have moved past others in their file's list.
+            self.new_revision(task_id);
+        }
         self.hunk_states(task_id, &refreshed)
     }
 
@@ -563,7 +571,14 @@ impl ProposalStore {
             None => task.files.iter().collect(),
         };
         let from = match cursor.map(Cursor::decode).transpose() {
-            Ok(from) => from.unwrap_or(Cursor { file: 0, hunk: 0 }),
+            Ok(None) => Cursor { file: 0, hunk: 0 },
+            Ok(Some((revision, from))) if revision == task.revision => from,
+            Ok(Some(_)) => {
+                return Some(Err(format!(
+                    "task {task_id}'s hunks changed since that page was listed (a follow-up \
+                     or refresh added or re-placed some); start again without a cursor"
+                )));
+            }
             Err(e) => return Some(Err(e)),
         };
         let sizes: Vec<usize> = files.iter().map(|f| f.hunks.hunks().len()).collect();
@@ -579,7 +594,7 @@ impl ProposalStore {
             .collect();
         Some(Ok(ProposalPage {
             files: views,
-            next_cursor: next.map(Cursor::encode),
+            next_cursor: next.map(|c| c.encode(task.revision)),
             total_files: files.len(),
             total_hunks: sizes.iter().sum(),
         }))
@@ -655,7 +670,15 @@ impl ProposalStore {
         for path in touched {
             self.reevaluate_conflicts(&path);
         }
+        self.new_revision(task_id);
         (files, hunks)
+    }
+
+    /// The task's list of hunks changed shape: cursors into the old one are void.
+    fn new_revision(&mut self, task_id: &str) {
+        if let Some(task) = self.tasks.get_mut(task_id) {
+            task.revision += 1;
+        }
     }
 
     /// One file's new hunks; returns (path, hunks added), None if the change changes
@@ -762,6 +785,7 @@ impl ProposalStore {
         }
         task.files.retain(|f| !f.hunks.is_empty());
         reindex_task(task);
+        task.revision += 1;
         for path in emptied {
             self.unlink_path(task_id, &path);
             self.reevaluate_conflicts(&path);

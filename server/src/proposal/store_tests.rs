@@ -574,6 +574,21 @@ fn walking_the_cursor_returns_every_hunk_exactly_once_and_a_path_narrows_it() {
             .is_err()
     );
     assert!(w.store.view_page("nope", None, None, 4).is_none());
+
+    // A follow-up replaces the hunks between two pages: the old cursor is refused, not
+    // continued into a different list.
+    let first = w
+        .store
+        .view_page("t", None, None, 4)
+        .expect("task")
+        .expect("page");
+    let stale_cursor = first.next_cursor.expect("more pages");
+    w.store
+        .replace_undecided("t", vec![change("f0.txt", Some(&base), Some(&target))]);
+    let Some(Err(refused)) = w.store.view_page("t", None, Some(&stale_cursor), 4) else {
+        panic!("a cursor of the old list was taken");
+    };
+    assert!(refused.contains("start again without a cursor"), "{refused}");
 }
 
 // ----- review feedback and follow-ups ----------------------------------------------------

@@ -156,17 +156,21 @@ function M.describe_error(method, err)
   return ('%s failed: %s'):format(method, message)
 end
 
---- Sends a request; `on_result` gets the result, errors become a notification.
---- `bufnr` makes Neovim flush that buffer's pending didChange first, so the server
---- answers about the text the user sees.
+--- Sends a request; `on_result` gets the result, errors become a notification unless
+--- `on_error` handles them (returns true). `bufnr` makes Neovim flush that buffer's
+--- pending didChange first, so the server answers about the text the user sees.
 ---@param client vim.lsp.Client
 ---@param method string
 ---@param params table
 ---@param on_result fun(result: any)?
 ---@param bufnr integer?
-function M.request(client, method, params, on_result, bufnr)
+---@param on_error (fun(err: table): boolean)?
+function M.request(client, method, params, on_result, bufnr, on_error)
   local function handler(err, result)
     if err then
+      if on_error and on_error(err) then
+        return
+      end
       vim.notify('agentls: ' .. M.describe_error(method, err), vim.log.levels.ERROR)
     elseif on_result then
       on_result(result)

@@ -31,13 +31,27 @@ local function uris_of(task)
 end
 
 --- Fetches a whole proposal, following `nextCursor` to the last page. A file that goes on
---- over a page boundary comes back once, its hunks in order.
+--- over a page boundary comes back once, its hunks in order. When the task's hunks change
+--- between two pages (a follow-up finished), the server refuses the old cursor and the
+--- listing starts over.
 ---@param client vim.lsp.Client
 ---@param task_id string
 ---@param on_done fun(files: agentls.File[])
 local function fetch_proposal(client, task_id, on_done)
   local files, by_uri = {}, {}
-  local function page(cursor)
+  local restarts = 0
+  local page
+  local function changed_meanwhile(err)
+    local message = err.message or ''
+    if restarts >= 3 or not message:find('start again without a cursor', 1, true) then
+      return false
+    end
+    restarts = restarts + 1
+    files, by_uri = {}, {}
+    page(nil)
+    return true
+  end
+  function page(cursor)
     local params = { taskId = task_id, cursor = cursor, limit = M.page_limit }
     lsp.request(client, 'agent/getProposal', params, function(result)
       for _, file in ipairs(result.files or {}) do
@@ -60,7 +74,7 @@ local function fetch_proposal(client, task_id, on_done)
       else
         on_done(files)
       end
-    end)
+    end, nil, cursor and changed_meanwhile or nil)
   end
   page(nil)
 end
