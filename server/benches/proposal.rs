@@ -114,7 +114,7 @@ fn build_and_serialise(c: &mut Criterion) {
 
 fn accept_everything(c: &mut Criterion) {
     c.bench_function(
-        "proposal/begin_accept all 20,000 hunks + serialise the plan",
+        "proposal/begin_accept all 20,000 hunks + the WorkspaceEdit, serialised",
         |b| {
             b.iter_batched(
                 || {
@@ -126,11 +126,8 @@ fn accept_everything(c: &mut Criterion) {
                 |(mut store, ids)| {
                     let plan = store.begin_accept("task", &ids, &[]);
                     assert_eq!(plan.editor.len(), FILES);
-                    black_box(
-                        serde_json::to_vec(&plan.editor)
-                            .expect("serialisable")
-                            .len(),
-                    )
+                    let edit = agentls::lsp::convert::workspace_edit(Path::new("/ws"), &plan.editor);
+                    black_box(serde_json::to_vec(&edit).expect("serialisable").len())
                 },
                 BatchSize::PerIteration,
             )

@@ -6,7 +6,8 @@
 //! round trip to the client (`workspace/applyEdit` is spawned); stdout carries protocol
 //! bytes only.
 
-mod convert;
+/// Public for the benchmarks, which build the accept's `WorkspaceEdit` as the server does.
+pub mod convert;
 mod guard;
 mod review;
 mod sink;

@@ -81,7 +81,7 @@ pub struct FileProposal {
 }
 
 /// One file's part of an accept or undo: edits in the document's current coordinates.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct FileEdit {
     pub path: String,
     pub kind: FileKind,
