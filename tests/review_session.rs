@@ -383,6 +383,55 @@ async fn hunks_of_files_not_open_are_written_to_disk_only_on_accept_and_undone_t
     assert!(client.shutdown().await.success());
 }
 
+#[tokio::test]
+async fn a_file_not_open_that_changes_on_disk_makes_its_hunk_stale_when_the_client_watches() {
+    let fixture = Fixture::new(
+        "chat",
+        &[("notes.txt", TEN_LINES)],
+        patch_then_done(CAPS_TWO_AND_EIGHT),
+    )
+    .await;
+    let mut client = fixture
+        .client(ClientOptions {
+            watch_files: true,
+            ..ClientOptions::default()
+        })
+        .await;
+    let task = run_task(&mut client, "caps").await;
+    let ids = ids(&proposal(&mut client, &task).await);
+    let registration = client
+        .wait_until("the watcher registration", |c| {
+            c.notifications("client/registerCapability")
+                .into_iter()
+                .next()
+        })
+        .await;
+    let watcher = &registration["registrations"][0];
+    assert_eq!(watcher["method"], "workspace/didChangeWatchedFiles");
+    assert_eq!(
+        watcher["registerOptions"]["watchers"][0]["globPattern"],
+        "**/*"
+    );
+
+    fixture.write("notes.txt", &TEN_LINES.replace("eight", "eight (theirs)"));
+    client
+        .notify(
+            "workspace/didChangeWatchedFiles",
+            json!({"changes": [{"uri": client.uri("notes.txt"), "type": 2}]}),
+        )
+        .await;
+    let stale = wait_hunk_update(&client, &task, &ids[1], "stale").await;
+    assert!(stale["reason"].as_str().is_some(), "{stale}");
+    let after = hunks(&proposal(&mut client, &task).await);
+    assert_eq!(hunk(&after, &ids[0])["status"], "pending");
+    assert_eq!(
+        hunk(&after, &ids[1])["currentText"],
+        "eight (theirs)\n",
+        "what the disk holds now"
+    );
+    assert!(client.shutdown().await.success());
+}
+
 const FILE_OPS: &str = "*** Add File: added.txt\n+new\n*** Delete File: gone.txt\n*** Update File: old_name.txt\n*** Move to: new_name.txt\n@@\n keep\n-me\n+me too\n";
 
 async fn file_ops_task(options: ClientOptions) -> (Fixture, LspClient, String) {

@@ -126,7 +126,8 @@ fn accept_everything(c: &mut Criterion) {
                 |(mut store, ids)| {
                     let plan = store.begin_accept("task", &ids, &[]);
                     assert_eq!(plan.editor.len(), FILES);
-                    let edit = agentls::lsp::convert::workspace_edit(Path::new("/ws"), &plan.editor);
+                    let edit =
+                        agentls::lsp::convert::workspace_edit(Path::new("/ws"), &plan.editor);
                     black_box(serde_json::to_vec(&edit).expect("serialisable").len())
                 },
                 BatchSize::PerIteration,

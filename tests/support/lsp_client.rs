@@ -37,6 +37,9 @@ pub struct ClientOptions {
     pub approval: Option<&'static str>,
     /// Force how task views are made (`AGENTLS_VIEW_STRATEGY`: `overlay` or `copy`).
     pub view_strategy: Option<&'static str>,
+    /// Offer to watch files (`workspace.didChangeWatchedFiles.dynamicRegistration`); the
+    /// test then reports disk changes itself.
+    pub watch_files: bool,
 }
 
 impl Default for ClientOptions {
@@ -48,6 +51,7 @@ impl Default for ClientOptions {
             refuse_edits: false,
             approval: None,
             view_strategy: None,
+            watch_files: false,
         }
     }
 }
@@ -113,7 +117,8 @@ impl LspClient {
                         "experimental": {"agent": {"approvals": options.approval.is_some()}},
                         "general": {"positionEncodings": encodings},
                         "window": {"workDoneProgress": true},
-                        "workspace": {"applyEdit": true, "workspaceEdit": {"documentChanges": true, "resourceOperations": resource_ops}},
+                        "workspace": {"applyEdit": true, "workspaceEdit": {"documentChanges": true, "resourceOperations": resource_ops},
+                                      "didChangeWatchedFiles": {"dynamicRegistration": options.watch_files}},
                         "textDocument": {"synchronization": {"didSave": true}, "codeAction": {"codeActionLiteralSupport": {"codeActionKind": {"valueSet": ["source"]}}}}
                     }
                 }),

@@ -588,7 +588,10 @@ fn walking_the_cursor_returns_every_hunk_exactly_once_and_a_path_narrows_it() {
     let Some(Err(refused)) = w.store.view_page("t", None, Some(&stale_cursor), 4) else {
         panic!("a cursor of the old list was taken");
     };
-    assert!(refused.contains("start again without a cursor"), "{refused}");
+    assert!(
+        refused.contains("start again without a cursor"),
+        "{refused}"
+    );
 }
 
 // ----- review feedback and follow-ups ----------------------------------------------------
