@@ -653,6 +653,62 @@ async fn a_follow_up_sees_rejections_and_user_edits_and_replaces_the_pending_hun
     assert!(client.shutdown().await.success());
 }
 
+#[tokio::test]
+async fn a_follow_up_that_fails_leaves_the_hunks_under_review_as_they_were() {
+    let mut script = patch_then_done(CAPS_TWO_AND_EIGHT);
+    script.push(Reply::Status(400, "the model does not exist".into()));
+    let fixture = Fixture::new("chat", &[("notes.txt", TEN_LINES)], script).await;
+    let mut client = fixture.client(ClientOptions::default()).await;
+    client.open("notes.txt", TEN_LINES).await;
+    let task = run_task(&mut client, "caps").await;
+    let before = proposal(&mut client, &task).await;
+    client
+        .request("agent/followUp", json!({"taskId": task, "prompt": "more"}))
+        .await
+        .unwrap();
+    let finished = client
+        .wait_until("the follow-up to finish", |c| {
+            let finished: Vec<Value> = c
+                .updates(&task)
+                .into_iter()
+                .filter(|u| u["update"]["kind"] == "finished")
+                .collect();
+            (finished.len() == 2).then(|| finished[1]["update"].clone())
+        })
+        .await;
+    assert_eq!(finished["status"], "failed", "{finished}");
+    assert_eq!(proposal(&mut client, &task).await, before);
+    assert!(client.shutdown().await.success());
+}
+
+#[tokio::test]
+async fn a_follow_up_of_a_running_task_is_refused_and_nothing_changes() {
+    let script = vec![Reply::stall(
+        std::time::Duration::from_secs(5),
+        Reply::text("slow"),
+    )];
+    let fixture = Fixture::new("chat", &[("notes.txt", TEN_LINES)], script).await;
+    let mut client = fixture.client(ClientOptions::default()).await;
+    let task = client.start_task(json!({"prompt": "slowly"})).await;
+    let refused = client
+        .request("agent/followUp", json!({"taskId": task, "prompt": "more"}))
+        .await
+        .unwrap_err();
+    assert!(
+        refused["message"]
+            .as_str()
+            .unwrap()
+            .contains("still running"),
+        "{refused}"
+    );
+    client
+        .request("agent/cancelTask", json!({"taskId": task}))
+        .await
+        .unwrap();
+    assert_eq!(client.wait_finished(&task).await["status"], "cancelled");
+    assert!(client.shutdown().await.success());
+}
+
 // ----- paging -----------------------------------------------------------------------------
 
 #[tokio::test]

@@ -336,11 +336,19 @@ impl Engine {
     }
 
     /// Installs what the task changed as its proposal (a follow-up's replaces the
-    /// hunks still undecided) and reports how the task ended.
+    /// hunks still undecided) and reports how the task ended. A follow-up that failed
+    /// leaves the proposal as it was: the hunks under review are not traded for a
+    /// half-done run's.
     fn conclude(&self, task: &Arc<Task>, run: Run, follow_up: bool) {
         // A revert that raced the task's own ending still wins: the user asked for nothing.
         let keep = !task.revert_on_cancel.load(Ordering::SeqCst);
-        if keep && (follow_up || !run.changes.is_empty()) {
+        let failed = matches!(run.outcome, Outcome::Failed(_));
+        let install = if follow_up {
+            !failed
+        } else {
+            !run.changes.is_empty()
+        };
+        if keep && install {
             let (files, hunks) = self.update_store(|store| {
                 if follow_up {
                     store.replace_undecided(&task.id, run.changes)
