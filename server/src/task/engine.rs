@@ -207,7 +207,7 @@ impl Engine {
         if revert {
             task.revert_on_cancel.store(true, Ordering::SeqCst);
             // A follow-up's revert drops only what that run would have proposed.
-            if task.history().runs <= 1 {
+            if task.runs() <= 1 {
                 self.update_store(|store| store.discard(task_id));
             }
         }

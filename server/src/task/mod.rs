@@ -127,6 +127,11 @@ impl Task {
         lock(&self.history).clone()
     }
 
+    /// Runs started so far (1 for a task that never had a follow-up).
+    pub fn runs(&self) -> u32 {
+        lock(&self.history).runs
+    }
+
     /// Records a run's start (with how the task was started, for the first one).
     pub fn begin_run(&self, params: Option<StartTaskParams>) {
         let mut history = lock(&self.history);
