@@ -120,8 +120,9 @@ pub fn follow_up_message(request: &str, review: &FollowUpState) -> String {
     }
     if review.undecided > 0 {
         text.push_str(&format!(
-            "\n{} of your hunks are still undecided; they are applied in your working copy. \
-             What you change now replaces them in the user's review.\n",
+            "\n{} of your hunks are not decided yet; those the user's own edits did not \
+             overlap are applied in your working copy. What you change now replaces them in \
+             the user's review.\n",
             review.undecided
         ));
     }
@@ -198,7 +199,7 @@ mod tests {
         assert!(text.contains("Accepted as you proposed them: 1 hunk(s)"));
         assert!(text.contains("you proposed\n```\nd\n```\n  the user wrote instead\n```\nD!\n```"));
         assert!(text.contains("with\n```\nf\n```\n  The user's reason: keep e, it is public API"));
-        assert!(text.contains("2 of your hunks are still undecided"));
+        assert!(text.contains("2 of your hunks are not decided yet"));
         assert!(text.ends_with("The user's follow-up request:\nnow add tests"));
     }
 }
