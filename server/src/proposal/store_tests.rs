@@ -30,6 +30,20 @@ fn ids(names: &[&str]) -> Vec<String> {
 }
 
 impl Ws {
+    /// f.rs (BASE) open in the editor, and task `t` whose one hunk `t-1` turns `beta`
+    /// into `BETA`.
+    fn open_with_beta_task(&mut self) {
+        self.store.open("f.rs", BASE, 1);
+        self.store.install(
+            "t",
+            vec![change(
+                "f.rs",
+                Some(BASE),
+                Some(&BASE.replace("beta", "BETA")),
+            )],
+        );
+    }
+
     fn disk(&self, path: &str) -> Option<String> {
         std::fs::read_to_string(self.dir.path().join(path)).ok()
     }
@@ -110,15 +124,7 @@ impl Ws {
 #[test]
 fn refresh_re_places_a_hunk_a_formatter_made_stale_without_touching_its_lines() {
     let mut w = ws();
-    w.store.open("f.rs", BASE, 1);
-    w.store.install(
-        "t",
-        vec![change(
-            "f.rs",
-            Some(BASE),
-            Some(&BASE.replace("beta", "BETA")),
-        )],
-    );
+    w.open_with_beta_task();
     // A formatter rewrites the whole buffer; only the lines around the hunk change.
     w.whole("f.rs", "  alpha\nkeep 1\nbeta\nkeep 2\n  gamma\n");
     assert_eq!(w.status("t", "t-1"), HunkStatus::Stale);
@@ -141,15 +147,7 @@ fn refresh_re_places_a_hunk_a_formatter_made_stale_without_touching_its_lines() 
 #[test]
 fn refresh_keeps_a_real_conflict_stale_and_shows_what_is_there_now() {
     let mut w = ws();
-    w.store.open("f.rs", BASE, 1);
-    w.store.install(
-        "t",
-        vec![change(
-            "f.rs",
-            Some(BASE),
-            Some(&BASE.replace("beta", "BETA")),
-        )],
-    );
+    w.open_with_beta_task();
     w.type_over("f.rs", "beta", "beta2");
     let states = w.store.refresh("t", &ids(&["t-1"]));
     assert_eq!(states[0].status, HunkStatus::Stale);
@@ -170,15 +168,7 @@ fn refresh_keeps_a_real_conflict_stale_and_shows_what_is_there_now() {
 #[test]
 fn refresh_of_a_change_the_user_made_themselves_marks_it_done() {
     let mut w = ws();
-    w.store.open("f.rs", BASE, 1);
-    w.store.install(
-        "t",
-        vec![change(
-            "f.rs",
-            Some(BASE),
-            Some(&BASE.replace("beta", "BETA")),
-        )],
-    );
+    w.open_with_beta_task();
     w.type_over("f.rs", "beta", "BETA");
     assert_eq!(w.status("t", "t-1"), HunkStatus::Stale);
     let states = w.store.refresh("t", &[]);
@@ -286,15 +276,7 @@ fn insertions_at_the_same_point_by_two_tasks_conflict_but_touching_changes_do_no
 #[test]
 fn undo_in_an_open_document_is_two_phase_and_gives_the_hunk_back_pending() {
     let mut w = ws();
-    w.store.open("f.rs", BASE, 1);
-    w.store.install(
-        "t",
-        vec![change(
-            "f.rs",
-            Some(BASE),
-            Some(&BASE.replace("beta", "BETA")),
-        )],
-    );
+    w.open_with_beta_task();
     let plan = w.store.begin_accept("t", &ids(&["t-1"]), &[]);
     w.editor_applies(&plan);
 
