@@ -234,6 +234,36 @@ end)
 check(sent_context:find('The user selected notes.txt lines 5-7:\n```\nfour\nfive\nsix\n```', 1, true),
   'the selection is sent as context:\n' .. sent_context)
 
+-- A formatter rewrites the whole buffer, changing only line 4: Neovim reports one edit
+-- spanning the hunk, so the server marks it stale although its lines are unchanged; the
+-- 3-way merge of :AgentRefresh puts it back, and accepting it applies the agent's text.
+local formatted = lines(buf)
+formatted[4] = 'Three'
+vim.api.nvim_buf_set_lines(buf, 0, -1, false, formatted)
+wait('the rewrite spanning the hunk to make it stale', function()
+  local drawn = agentls.hunks(buf)
+  return #drawn == 1 and drawn[1].status == 'stale'
+end)
+vim.cmd('AgentRefresh')
+wait(':AgentRefresh to make the hunk pending again on line 6', function()
+  local drawn = agentls.hunks(buf)
+  return #drawn == 1 and drawn[1].status == 'pending' and drawn[1].lnum == 6
+end)
+check(notified('1 stale hunk re-placed', vim.log.levels.INFO), ':AgentRefresh says it re-placed the hunk')
+vim.api.nvim_win_set_cursor(0, { 6, 0 })
+vim.cmd('AgentAccept')
+wait('the refreshed hunk applied', function()
+  return lines(buf)[6] == 'FIVE' and #agentls.hunks(buf) == 0
+end)
+check(table.concat(lines(buf), '\n') == 'zero\none\nTWO\nThree\nfour\nFIVE\nsix\nseven\neight\nnine\nten',
+  'the refreshed hunk replaced exactly its line:\n' .. table.concat(lines(buf), '\n'))
+-- Undone, it is pending again for the next check.
+vim.cmd('AgentUndo')
+wait('the refreshed hunk undone and pending again', function()
+  local drawn = agentls.hunks(buf)
+  return lines(buf)[6] == 'five' and #drawn == 1 and drawn[1].status == 'pending'
+end)
+
 vim.api.nvim_buf_set_lines(buf, 5, 6, false, { 'five!' })
 wait('the hunk under the edit to turn stale', function()
   local drawn = agentls.hunks(buf)
@@ -252,8 +282,8 @@ local _, compared = drawn_text(buf, ns)
 check(vim.deep_equal(compared, { 'yours │ five!', 'agent │ FIVE' }),
   'a stale hunk shows the user’s text next to the agent’s: ' .. vim.inspect(compared))
 vim.cmd('AgentRefresh')
-wait(':AgentRefresh to report what it re-placed', function()
-  return notified('re-placed')
+wait(':AgentRefresh to say the typed-over hunk cannot be re-placed', function()
+  return notified('0 stale hunks re-placed; 1 still stale', vim.log.levels.WARN)
 end)
 vim.api.nvim_win_set_cursor(0, { 6, 0 })
 vim.cmd('AgentAccept')
