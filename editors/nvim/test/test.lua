@@ -4,7 +4,7 @@
 -- hunks) and a text reply, the second with a patch for "five", the follow-up on that task
 -- with a patch for "six", a third task with another patch for "six", and a fourth with
 -- a patch for "one" and for "nine"/"ten" (reviewed with :AgentEdit) and a reply to its
--- follow-up. Every step is what a user would do; any failure exits with status 1.
+-- follow-up, and a fifth with a patch that moves a.txt to b.txt. Every step is what a user would do; any failure exits with status 1.
 -- Proposals are fetched one hunk per page, so every refresh pages.
 
 local env = vim.env
@@ -409,6 +409,40 @@ check(#picked == 4 and picked[1]:find('capitalise one, nine and ten', 1, true) a
   and picked[3]:find('capitalise five', 1, true)
   and picked[4]:find('completed', 1, true) and picked[4]:find('capitalise two and eight', 1, true),
   'task list, newest first: ' .. vim.inspect(picked))
+
+-- ----- a renamed file: the header says so; accepting moves the file ---------------------
+vim.fn.writefile({ 'alpha', 'beta' }, 'a.txt')
+vim.cmd.edit('a.txt')
+local a_buf = vim.api.nvim_get_current_buf()
+vim.cmd('Agent move a.txt to b.txt')
+wait('the rename task to draw its hunk in a.txt', function()
+  local moved = task_named('move a.txt to b.txt')
+  return moved and moved.status == 'completed' and #agentls.hunks(a_buf) == 1
+end)
+local rename_header
+for _, text in ipairs((drawn_text(a_buf, ns))) do
+  if text.hl == 'AgentlsHeader' then
+    rename_header = text.text
+  end
+end
+check(rename_header and rename_header:find('hunk 1/1 · renames a.txt → b.txt', 1, true),
+  'the hunk says it renames the file: ' .. vim.inspect((drawn_text(a_buf, ns))))
+vim.api.nvim_win_set_cursor(0, { 1, 0 })
+vim.cmd('AgentAccept')
+local b_buf
+wait('a.txt renamed to b.txt, its buffer with the new text', function()
+  b_buf = vim.fn.bufnr('b.txt')
+  return b_buf ~= -1 and vim.fn.filereadable('a.txt') == 0 and vim.deep_equal(lines(b_buf), { 'ALPHA', 'beta' })
+end)
+check(vim.api.nvim_get_current_buf() == b_buf, 'the window shows b.txt: ' .. vim.api.nvim_buf_get_name(0))
+check(vim.fn.buflisted(vim.fn.bufnr('a.txt')) == 0, 'no a.txt buffer is listed')
+vim.cmd('write')
+check(vim.deep_equal(vim.fn.readfile('b.txt'), { 'ALPHA', 'beta' }), 'b.txt on disk: ' .. vim.inspect(vim.fn.readfile('b.txt')))
+wait('the server to confirm the accept', function()
+  local moved = task_named('move a.txt to b.txt')
+  return moved.files[1].hunks[1].status == 'accepted'
+end)
+vim.cmd.edit('notes.txt')
 
 -- ----- :AgentImport: a diff made elsewhere becomes hunks; a bad source a readable error -----
 local diff_path = vim.fn.tempname() .. '.diff'
