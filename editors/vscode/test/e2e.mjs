@@ -5,7 +5,9 @@
 // clicking their CodeLenses, undoes the accept with its Undo CodeLens and accepts again,
 // follows up on the task and rejects the new hunk with a reason, follows up again and
 // accepts the next hunk with their own text ("Edit & Accept", edit, save), saves, and the
-// file on disk must hold exactly the user's typing and the accepted changes.
+// file on disk must hold exactly the user's typing and the accepted changes. Two more
+// tasks then change one line: the later one's CodeLens names the conflict; accepting the
+// earlier makes it stale, and its hover compares the user's text with the agent's.
 // The agentls.model setting must have reached the model requests (settings →
 // initializationOptions).
 // A second session answers an `agent/requestApproval` in the modal dialog, against a
@@ -48,6 +50,8 @@ const EXPECTED = `zero\n${TEN_LINES.replace('two', 'TWO').replace('seven', 'Seve
 const PATCH = '*** Begin Patch\n*** Update File: notes.txt\n@@\n one\n-two\n+TWO\n three\n@@\n seven\n-eight\n+EIGHT\n nine\n*** End Patch\n';
 const FOLLOW_UP_PATCH = '*** Begin Patch\n*** Update File: notes.txt\n@@\n four\n-five\n+FIVE\n six\n*** End Patch\n';
 const SECOND_FOLLOW_UP_PATCH = '*** Begin Patch\n*** Update File: notes.txt\n@@\n six\n-seven\n+SEVEN\n eight\n*** End Patch\n';
+// Two more tasks, both changing "nine": the second one's hunk is a conflict.
+const nine = (to) => `*** Begin Patch\n*** Update File: notes.txt\n@@\n eight\n-nine\n+${to}\n ten\n*** End Patch\n`;
 const STEP_TIMEOUT = 60_000;
 const MODEL_SETTING = 'model-from-vscode-settings';
 
@@ -80,6 +84,10 @@ async function startModel(dir) {
     { text: 'Capitalised five.' },
     { toolCall: { name: 'apply_patch', arguments: { input: SECOND_FOLLOW_UP_PATCH } } },
     { text: 'Capitalised seven.' },
+    { toolCall: { name: 'apply_patch', arguments: { input: nine('NINE') } } },
+    { text: 'Shouted nine.' },
+    { toolCall: { name: 'apply_patch', arguments: { input: nine('Nine!') } } },
+    { text: 'Exclaimed nine.' },
   ]));
   const model = start(scriptedModel, [script], { env: { ...process.env, SCRIPTED_MODEL_LOG: requestLog(dir) } });
   model.stderr.pipe(fs.createWriteStream(path.join(artifacts, 'review-scripted-model.log')));
@@ -337,6 +345,25 @@ async function review(page, workspace) {
       const disk = fs.readFileSync(path.join(workspace, 'notes.txt'), 'utf8');
       throw new Error(`${error.message}; on disk: ${JSON.stringify(disk)}, expected ${JSON.stringify(EXPECTED)}`);
     });
+
+  // Two tasks change "nine": the later one's hunk is a conflict, its CodeLens naming the
+  // earlier task's hunk. Accepting that one makes it stale; its hover shows the text there
+  // now next to what the agent proposes.
+  await runCommand(page, 'Agent: New Task', 'shout nine');
+  await waitFor('the Accept CodeLens of "shout nine"', async () => (await lenses.count()) === 1);
+  await runCommand(page, 'Agent: New Task', 'exclaim nine');
+  await page.locator('.monaco-editor .codelens-decoration a', { hasText: 'Conflicts with hunk 1 of “shout nine”' }).waitFor();
+  await lenses.first().click();
+  await page.locator('.monaco-editor .codelens-decoration', { hasText: 'Stale:' }).waitFor();
+  const nineLine = page.locator('.monaco-editor .view-line', { hasText: /^NINE$/ });
+  await nineLine.click();
+  await runCommand(page, 'Show or Focus Hover');
+  const hover = page.locator('.monaco-hover', { hasText: 'Yours now' });
+  await hover.waitFor();
+  const hoverText = await hover.first().textContent();
+  if (!/\(stale[^)]*\).*Yours now:\s*NINE\s*The agent proposes:\s*Nine!/s.test(hoverText)) {
+    throw new Error(`the stale hunk's hover should show "NINE" (yours) and "Nine!" (the agent's), got ${JSON.stringify(hoverText)}`);
+  }
 }
 
 /** Decorations are CSS (a line-through class, an ::after with the new text): read styles. */
