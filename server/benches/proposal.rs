@@ -234,6 +234,58 @@ fn code_actions_among_5000_hunks(c: &mut Criterion) {
     });
 }
 
+/// A keystroke in a file two parallel tasks both changed (2,500 hunks each, interleaved):
+/// the store rebases both tasks' anchors and re-evaluates conflicts between them.
+fn keystroke_in_a_file_two_tasks_share(c: &mut Criterion) {
+    let lines = 20_000;
+    let base = text_changing_every(0, lines, None);
+    let rewrite_where = |keep: fn(usize) -> bool| -> String {
+        base.split_inclusive('\n')
+            .enumerate()
+            .map(|(i, l)| {
+                if keep(i) {
+                    l.to_string()
+                } else {
+                    format!("    task_line_{i}();\n")
+                }
+            })
+            .collect()
+    };
+    let mut store = ProposalStore::new(std::env::temp_dir(), ENC);
+    store.open("big.rs", &base, 1);
+    for (task, target) in [
+        ("a", rewrite_where(|i| i % 8 != 4)),
+        ("b", rewrite_where(|i| i % 8 != 0)),
+    ] {
+        let change = FileChange {
+            path: "big.rs".into(),
+            base: Some(base.clone()),
+            new: Some(target),
+        };
+        store.install(task, vec![change]);
+    }
+    // Line 10,002 belongs to neither task: typing there conflicts with nothing.
+    let at = Position {
+        line: 10_002,
+        character: 4,
+    };
+    let mut version = 1;
+    c.bench_function(
+        "proposal/didChange of one char, a file two tasks share (2 × 2,500 hunks)",
+        |b| {
+            b.iter(|| {
+                version += 1;
+                store.change(
+                    "big.rs",
+                    version,
+                    &[(Some(Range { start: at, end: at }), "x".to_string())],
+                );
+                black_box(store.take_changed())
+            })
+        },
+    );
+}
+
 /// git on the same change: a repository holding the 2,000 base files, the target files
 /// written over them; `git diff` produces the patch, `git apply` applies it to a clean tree.
 fn git_peer(c: &mut Criterion) {
@@ -322,6 +374,7 @@ criterion_group!(
     accept_everything_to_disk,
     refresh_stale,
     code_actions_among_5000_hunks,
+    keystroke_in_a_file_two_tasks_share,
     git_peer
 );
 

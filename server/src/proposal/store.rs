@@ -203,6 +203,7 @@ impl ProposalStore {
     /// Applies one `didChange` (content changes in order) and rebases every task's hunks
     /// in that file.
     pub fn change(&mut self, path: &str, version: i32, edits: &[(Option<Range>, String)]) {
+        let mut may_overlap_anew = false;
         for (range, text) in edits {
             // Only a whole-text change needs to recognise edits in flight; keystrokes
             // (incremental changes) skip collecting them.
@@ -225,12 +226,36 @@ impl ProposalStore {
             };
             let changes = entry.doc.apply(*range, text, self.encoding, &expected);
             self.rebase(path, &changes);
+            may_overlap_anew |= match changes.as_slice() {
+                [] => false,
+                [one] => self.tasks_touching(path, one.start, one.start + one.new_len) > 1,
+                _ => true,
+            };
         }
         if let Some(entry) = self.docs.get_mut(path) {
             entry.doc.version = version;
         }
-        // Deleting the text between two tasks' hunks can make them overlap.
-        self.reevaluate_conflicts(path);
+        // Deleting the text between two tasks' hunks can make them overlap. An edit only
+        // changes how two hunks lie relative to each other when both end up touching the
+        // text it wrote; hunks elsewhere keep their relations, so a keystroke away from
+        // other tasks' hunks costs no re-evaluation.
+        if may_overlap_anew {
+            self.reevaluate_conflicts(path);
+        }
+    }
+
+    /// How many tasks have a hunk touching `[from, to]` (ends included) in `path`.
+    fn tasks_touching(&self, path: &str, from: usize, to: usize) -> usize {
+        let Some(task_ids) = self.by_path.get(path) else {
+            return 0;
+        };
+        task_ids
+            .iter()
+            .filter(|t| {
+                self.file(t, path)
+                    .is_some_and(|f| f.hunks.touching(from, to).next().is_some())
+            })
+            .count()
     }
 
     /// The editor closed a file: keep its text as a shadow while hunks point into it,

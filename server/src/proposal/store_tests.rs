@@ -271,6 +271,53 @@ fn insertions_at_the_same_point_by_two_tasks_conflict_but_touching_changes_do_no
     );
 }
 
+#[test]
+fn deleting_the_text_between_two_tasks_insertions_makes_the_later_one_a_conflict() {
+    let mut w = ws();
+    w.store.open("f.rs", BASE, 1);
+    // Task a inserts before `beta`, task b before `keep 2`: one line apart.
+    w.store.install(
+        "a",
+        vec![change(
+            "f.rs",
+            Some(BASE),
+            Some(&BASE.replace("beta\n", "A\nbeta\n")),
+        )],
+    );
+    w.store.install(
+        "b",
+        vec![change(
+            "f.rs",
+            Some(BASE),
+            Some(&BASE.replace("keep 2\n", "B\nkeep 2\n")),
+        )],
+    );
+    assert_eq!(w.status("b", "b-1"), HunkStatus::Pending);
+    // Typing far from both changes nothing.
+    w.type_over("f.rs", "gamma", "gamma!");
+    assert_eq!(w.status("b", "b-1"), HunkStatus::Pending);
+    w.store.take_changed();
+    // Deleting the line between them puts both insertions at one point.
+    w.type_over("f.rs", "beta\n", "");
+    assert_eq!(w.status("a", "a-1"), HunkStatus::Pending);
+    let state = w.state("b", "b-1");
+    assert_eq!(state.status, HunkStatus::Conflict);
+    assert_eq!(
+        state.conflicts_with,
+        Some(HunkRef {
+            task_id: "a".into(),
+            hunk_id: "a-1".into()
+        })
+    );
+    assert!(
+        w.store
+            .take_changed()
+            .iter()
+            .any(|(t, h)| t == "b" && h.hunk_id == "b-1"),
+        "the client hears of it"
+    );
+}
+
 // ----- undo ------------------------------------------------------------------------------
 
 #[test]
