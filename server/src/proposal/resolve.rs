@@ -175,8 +175,14 @@ impl ProposalStore {
         match (op.kind, &op.to) {
             (FileKind::Delete, _) => disk::remove(&file),
             (FileKind::Rename, Some(to)) => {
-                disk::write(&self.root.join(to), &result.to_string())?;
-                disk::remove(&file)
+                let target = self.root.join(to);
+                disk::write(&target, &result.to_string())?;
+                // Half a rename would leave the file twice: take the new one back.
+                disk::remove(&file).inspect_err(|_| {
+                    if let Err(cleanup) = disk::remove(&target) {
+                        tracing::warn!("could not take back {}: {cleanup}", target.display());
+                    }
+                })
             }
             _ => disk::write(&file, &result.to_string()),
         }
