@@ -30,18 +30,22 @@ fn ids(names: &[&str]) -> Vec<String> {
 }
 
 impl Ws {
+    /// The editor opens f.rs holding `text`.
+    fn open(&mut self, text: &str) {
+        self.store.open("f.rs", text, 1);
+    }
+
+    /// Task `task` changed f.rs from `base` into `target`.
+    fn task(&mut self, task: &str, base: &str, target: &str) {
+        self.store
+            .install(task, vec![change("f.rs", Some(base), Some(target))]);
+    }
+
     /// f.rs (BASE) open in the editor, and task `t` whose one hunk `t-1` turns `beta`
     /// into `BETA`.
     fn open_with_beta_task(&mut self) {
-        self.store.open("f.rs", BASE, 1);
-        self.store.install(
-            "t",
-            vec![change(
-                "f.rs",
-                Some(BASE),
-                Some(&BASE.replace("beta", "BETA")),
-            )],
-        );
+        self.open(BASE);
+        self.task("t", BASE, &BASE.replace("beta", "BETA"));
     }
 
     fn disk(&self, path: &str) -> Option<String> {
@@ -189,14 +193,11 @@ fn refresh_of_a_change_the_user_made_themselves_marks_it_done() {
 #[test]
 fn the_later_of_three_overlapping_tasks_yield_and_decisions_release_them() {
     let mut w = ws();
-    w.store.open("f.rs", BASE, 1);
+    w.open(BASE);
     let mine = |what: &str| BASE.replace("beta", what);
-    w.store
-        .install("a", vec![change("f.rs", Some(BASE), Some(&mine("A")))]);
-    w.store
-        .install("b", vec![change("f.rs", Some(BASE), Some(&mine("B")))]);
-    w.store
-        .install("c", vec![change("f.rs", Some(BASE), Some(&mine("C")))]);
+    w.task("a", BASE, &mine("A"));
+    w.task("b", BASE, &mine("B"));
+    w.task("c", BASE, &mine("C"));
     assert_eq!(w.status("a", "a-1"), HunkStatus::Pending);
     for task in ["b", "c"] {
         let state = w.state(task, &format!("{task}-1"));
@@ -243,26 +244,11 @@ fn the_later_of_three_overlapping_tasks_yield_and_decisions_release_them() {
 #[test]
 fn insertions_at_the_same_point_by_two_tasks_conflict_but_touching_changes_do_not() {
     let mut w = ws();
-    w.store.open("f.rs", BASE, 1);
+    w.open(BASE);
     let inserted = BASE.replace("keep 2\n", "keep 2\nnew\n");
-    w.store
-        .install("a", vec![change("f.rs", Some(BASE), Some(&inserted))]);
-    w.store.install(
-        "b",
-        vec![change(
-            "f.rs",
-            Some(BASE),
-            Some(&inserted.replace("new", "other")),
-        )],
-    );
-    w.store.install(
-        "c",
-        vec![change(
-            "f.rs",
-            Some(BASE),
-            Some(&BASE.replace("gamma", "G")),
-        )],
-    );
+    w.task("a", BASE, &inserted);
+    w.task("b", BASE, &inserted.replace("new", "other"));
+    w.task("c", BASE, &BASE.replace("gamma", "G"));
     assert_eq!(w.status("b", "b-1"), HunkStatus::Conflict);
     assert_eq!(
         w.status("c", "c-1"),
@@ -274,24 +260,10 @@ fn insertions_at_the_same_point_by_two_tasks_conflict_but_touching_changes_do_no
 #[test]
 fn deleting_the_text_between_two_tasks_insertions_makes_the_later_one_a_conflict() {
     let mut w = ws();
-    w.store.open("f.rs", BASE, 1);
+    w.open(BASE);
     // Task a inserts before `beta`, task b before `keep 2`: one line apart.
-    w.store.install(
-        "a",
-        vec![change(
-            "f.rs",
-            Some(BASE),
-            Some(&BASE.replace("beta\n", "A\nbeta\n")),
-        )],
-    );
-    w.store.install(
-        "b",
-        vec![change(
-            "f.rs",
-            Some(BASE),
-            Some(&BASE.replace("keep 2\n", "B\nkeep 2\n")),
-        )],
-    );
+    w.task("a", BASE, &BASE.replace("beta\n", "A\nbeta\n"));
+    w.task("b", BASE, &BASE.replace("keep 2\n", "B\nkeep 2\n"));
     assert_eq!(w.status("b", "b-1"), HunkStatus::Pending);
     // Typing far from both changes nothing.
     w.type_over("f.rs", "gamma", "gamma!");
@@ -349,11 +321,8 @@ fn undo_in_an_open_document_is_two_phase_and_gives_the_hunk_back_pending() {
 fn undo_is_refused_once_the_accepted_text_was_edited() {
     let mut w = ws();
     let base = "a\nb\nc\nd\n";
-    w.store.open("f.rs", base, 1);
-    w.store.install(
-        "t",
-        vec![change("f.rs", Some(base), Some("a\nB1\nB2\nB3\nc\nd\n"))],
-    );
+    w.open(base);
+    w.task("t", base, "a\nB1\nB2\nB3\nc\nd\n");
     let plan = w.store.begin_accept("t", &ids(&["t-1"]), &[]);
     w.editor_applies(&plan);
     w.type_over("f.rs", "B3", "b3");
@@ -372,14 +341,7 @@ fn undo_is_refused_once_the_accepted_text_was_edited() {
 fn accept_and_undo_of_a_closed_file_write_the_disk_and_are_confirmed_at_once() {
     let mut w = ws();
     w.put("f.rs", BASE);
-    w.store.install(
-        "t",
-        vec![change(
-            "f.rs",
-            Some(BASE),
-            Some(&BASE.replace("beta", "BETA")),
-        )],
-    );
+    w.task("t", BASE, &BASE.replace("beta", "BETA"));
     let plan = w.store.begin_accept("t", &ids(&["t-1"]), &[]);
     assert!(plan.editor.is_empty());
     assert_eq!(plan.written, ["t-1"]);
@@ -396,14 +358,7 @@ fn accept_and_undo_of_a_closed_file_write_the_disk_and_are_confirmed_at_once() {
 fn a_closed_file_changed_on_disk_is_re_read_and_nothing_is_written_over_it() {
     let mut w = ws();
     w.put("f.rs", BASE);
-    w.store.install(
-        "t",
-        vec![change(
-            "f.rs",
-            Some(BASE),
-            Some(&BASE.replace("beta", "BETA")),
-        )],
-    );
+    w.task("t", BASE, &BASE.replace("beta", "BETA"));
     w.put("f.rs", &BASE.replace("beta", "bêta"));
     let plan = w.store.begin_accept("t", &ids(&["t-1"]), &[]);
     assert!(plan.written.is_empty() && plan.editor.is_empty());
@@ -628,10 +583,9 @@ fn walking_the_cursor_returns_every_hunk_exactly_once_and_a_path_narrows_it() {
 #[test]
 fn accepting_with_the_users_text_keeps_the_proposal_and_rejections_keep_their_reason() {
     let mut w = ws();
-    w.store.open("f.rs", BASE, 1);
+    w.open(BASE);
     let target = BASE.replace("beta", "BETA").replace("gamma", "GAMMA");
-    w.store
-        .install("t", vec![change("f.rs", Some(BASE), Some(&target))]);
+    w.task("t", BASE, &target);
     let edits = [HunkEdit {
         hunk_id: "t-1".into(),
         new_text: "Beta\n".into(),
@@ -665,11 +619,8 @@ fn accepting_with_the_users_text_keeps_the_proposal_and_rejections_keep_their_re
 fn a_follow_up_replaces_undecided_hunks_and_continues_the_ids() {
     let mut w = ws();
     let base = "a\nb\nc\nd\ne\n";
-    w.store.open("f.rs", base, 1);
-    w.store.install(
-        "t",
-        vec![change("f.rs", Some(base), Some("A\nb\nC\nd\nE\n"))],
-    );
+    w.open(base);
+    w.task("t", base, "A\nb\nC\nd\nE\n");
     let plan = w.store.begin_accept("t", &ids(&["t-1"]), &[]);
     w.editor_applies(&plan);
     w.store.reject("t", &ids(&["t-2"]), None);
@@ -720,11 +671,8 @@ fn a_follow_up_replaces_undecided_hunks_and_continues_the_ids() {
 fn a_follow_up_keeps_the_pending_changes_it_kept_when_the_user_typed_meanwhile() {
     let mut w = ws();
     let base = "a\nb\nc\nd\ne\n";
-    w.store.open("f.rs", base, 1);
-    w.store.install(
-        "t",
-        vec![change("f.rs", Some(base), Some("a\nb\nc\nd\nE\n"))],
-    );
+    w.open(base);
+    w.task("t", base, "a\nb\nc\nd\nE\n");
     let started = w.text("f.rs");
     // While the follow-up runs the user edits line 1.
     w.type_over("f.rs", "a\n", "a (mine)\n");
@@ -741,23 +689,9 @@ fn a_follow_up_keeps_the_pending_changes_it_kept_when_the_user_typed_meanwhile()
 #[test]
 fn hunks_at_finds_pending_and_accepted_hunks_of_every_task() {
     let mut w = ws();
-    w.store.open("f.rs", BASE, 1);
-    w.store.install(
-        "a",
-        vec![change(
-            "f.rs",
-            Some(BASE),
-            Some(&BASE.replace("alpha", "A")),
-        )],
-    );
-    w.store.install(
-        "b",
-        vec![change(
-            "f.rs",
-            Some(BASE),
-            Some(&BASE.replace("gamma", "G")),
-        )],
-    );
+    w.open(BASE);
+    w.task("a", BASE, &BASE.replace("alpha", "A"));
+    w.task("b", BASE, &BASE.replace("gamma", "G"));
     let plan = w.store.begin_accept("a", &ids(&["a-1"]), &[]);
     w.editor_applies(&plan);
     let whole = Range {
