@@ -60,6 +60,23 @@ fn store_with_open_files() -> ProposalStore {
     store
 }
 
+/// A store with one large file, big.rs, open in the editor.
+fn big_file_store(text: &str) -> ProposalStore {
+    let mut store = ProposalStore::new(std::env::temp_dir(), ENC);
+    store.open("big.rs", text, 1);
+    store
+}
+
+/// Installs `task`'s change of big.rs; returns its hunk count.
+fn install_big(store: &mut ProposalStore, task: &str, base: &str, target: &str) -> usize {
+    let change = FileChange {
+        path: "big.rs".into(),
+        base: Some(base.to_string()),
+        new: Some(target.to_string()),
+    };
+    store.install(task, vec![change]).1
+}
+
 /// The whole proposal as `agentls/getProposal` pages, serialised.
 fn serialise_all_pages(store: &ProposalStore, root: &Path) -> usize {
     let mut bytes = 0;
@@ -182,14 +199,8 @@ fn refresh_stale(c: &mut Criterion) {
     c.bench_function("proposal/refresh 1,000 stale hunks", |b| {
         b.iter_batched(
             || {
-                let mut store = ProposalStore::new(std::env::temp_dir(), ENC);
-                store.open("big.rs", &base, 1);
-                let change = FileChange {
-                    path: "big.rs".into(),
-                    base: Some(base.clone()),
-                    new: Some(target.clone()),
-                };
-                store.install("task", vec![change]);
+                let mut store = big_file_store(&base);
+                install_big(&mut store, "task", &base, &target);
                 store.change("big.rs", 2, &[(None, formatted.clone())]);
                 store
             },
@@ -206,14 +217,8 @@ fn refresh_stale(c: &mut Criterion) {
 fn code_actions_among_5000_hunks(c: &mut Criterion) {
     let base = text_changing_every(0, 20_000, None);
     let target = text_changing_every(0, 20_000, Some(4));
-    let mut store = ProposalStore::new(std::env::temp_dir(), ENC);
-    store.open("big.rs", &base, 1);
-    let change = FileChange {
-        path: "big.rs".into(),
-        base: Some(base),
-        new: Some(target),
-    };
-    let (_, hunks) = store.install("task", vec![change]);
+    let mut store = big_file_store(&base);
+    let hunks = install_big(&mut store, "task", &base, &target);
     if !cfg!(debug_assertions) {
         assert_eq!(hunks, 5_000);
     }
@@ -251,18 +256,12 @@ fn keystroke_in_a_file_two_tasks_share(c: &mut Criterion) {
             })
             .collect()
     };
-    let mut store = ProposalStore::new(std::env::temp_dir(), ENC);
-    store.open("big.rs", &base, 1);
+    let mut store = big_file_store(&base);
     for (task, target) in [
         ("a", rewrite_where(|i| i % 8 != 4)),
         ("b", rewrite_where(|i| i % 8 != 0)),
     ] {
-        let change = FileChange {
-            path: "big.rs".into(),
-            base: Some(base.clone()),
-            new: Some(target),
-        };
-        store.install(task, vec![change]);
+        install_big(&mut store, task, &base, &target);
     }
     // Line 10,002 belongs to neither task: typing there conflicts with nothing.
     let at = Position {
