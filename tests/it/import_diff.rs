@@ -2,14 +2,13 @@
 //! from text, a git ref and cloud task payloads, placed against open buffers (unsaved
 //! text included) and closed files on disk, reviewed hunk by hunk.
 
-mod support;
 
 use std::path::Path;
 use std::process::Command;
 
 use serde_json::{Value, json};
-use support::fixture::Fixture;
-use support::lsp_client::{ClientOptions, LspClient};
+use crate::support::fixture::Fixture;
+use crate::support::lsp_client::{ClientOptions, LspClient};
 
 const TEN_LINES: &str = "one\ntwo\nthree\nfour\nfive\nsix\nseven\neight\nnine\nten\n";
 

@@ -10,7 +10,6 @@
 //!    with the same bytes; every file git leaves in conflict, agentls applies or reports
 //!    in a `.rej` file — never drops.
 
-mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -263,7 +262,7 @@ fn targets(diff: &str) -> Vec<PathBuf> {
 }
 
 fn agentls(cwd: &Path, args: &[&str], stdin: &str) -> Output {
-    support::cli::agentls(cwd, cwd, args, stdin)
+    crate::support::cli::agentls(cwd, cwd, args, stdin)
 }
 
 fn git(cwd: &Path, args: &[&str]) -> String {

@@ -1,11 +1,10 @@
 //! The command-line tools: `agentls apply-patch` and `agentls exec`.
 
-mod support;
 
 use serde_json::{Value, json};
-use support::cli::agentls;
-use support::fixture::Fixture;
-use support::model_server::Reply;
+use crate::support::cli::agentls;
+use crate::support::fixture::Fixture;
+use crate::support::model_server::Reply;
 
 #[test]
 fn apply_patch_applies_in_the_current_directory_and_summarizes() {

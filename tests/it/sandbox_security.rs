@@ -4,7 +4,6 @@
 //! the user's tree, the directory outside it and the views directory are compared with
 //! how they were before. The count of attempts and escapes is printed (docs/security.md).
 
-mod support;
 
 use std::collections::BTreeMap;
 use std::io::ErrorKind;
@@ -265,7 +264,7 @@ fn cases(scene: &Scene) -> Vec<Case> {
                 std::thread::sleep(Duration::from_millis(100));
                 ["sleep 53.125", "sleep 53.25"]
                     .iter()
-                    .find(|needle| support::processes_running(needle))
+                    .find(|needle| crate::support::processes_running(needle))
                     .map(|needle| format!("`{needle}` is still running"))
             }),
         },

@@ -2,15 +2,14 @@
 //! Commands run in the task's own directory under the sandbox; what they change becomes
 //! the proposal; approvals are decided by the server and asked of the editor.
 
-mod support;
 
 use std::path::Path;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::fixture::Fixture;
-use support::lsp_client::{ClientOptions, LspClient};
-use support::model_server::{self, Reply};
+use crate::support::fixture::Fixture;
+use crate::support::lsp_client::{ClientOptions, LspClient};
+use crate::support::model_server::{self, Reply};
 
 const CALC: &str = "def add(a, b):\n    return a - b\n";
 const TEST_CALC: &str = "import unittest\n\nfrom calc import add\n\n\nclass AddTest(unittest.TestCase):\n    def test_adds(self):\n        self.assertEqual(add(2, 3), 5)\n\n\nif __name__ == \"__main__\":\n    unittest.main()\n";
@@ -265,7 +264,7 @@ async fn cancelling_a_task_kills_its_running_command() {
     let mut client = fixture.client(ClientOptions::default()).await;
     let task = client.start_task(json!({"prompt": "wait"})).await;
     let deadline = std::time::Instant::now() + Duration::from_secs(15);
-    while !support::processes_running(marker) {
+    while !crate::support::processes_running(marker) {
         assert!(
             std::time::Instant::now() < deadline,
             "the command never started"
@@ -280,7 +279,7 @@ async fn cancelling_a_task_kills_its_running_command() {
     assert_eq!(finished["status"], "cancelled");
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(
-        !support::processes_running(marker),
+        !crate::support::processes_running(marker),
         "the command survived the cancel"
     );
 }

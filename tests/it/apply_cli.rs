@@ -2,7 +2,6 @@
 //! `--reject` with `.rej` files, `--3way` against the repository's objects, and diffs
 //! from standard input, `git:REF` and an http URL on loopback.
 
-mod support;
 
 use std::fs;
 use std::path::Path;
@@ -20,7 +19,7 @@ fn tree(files: &[(&str, &str)]) -> tempfile::TempDir {
 }
 
 fn apply(cwd: &Path, args: &[&str], stdin: &str) -> Output {
-    support::cli::agentls(cwd, cwd, &[&["apply"], args].concat(), stdin)
+    crate::support::cli::agentls(cwd, cwd, &[&["apply"], args].concat(), stdin)
 }
 
 fn read(dir: &Path, path: &str) -> String {

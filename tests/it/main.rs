@@ -1,0 +1,22 @@
+//! The integration tests, as one test binary (a test file that is not a module here does
+//! not run). Most drive the real `agentls` binary over stdio against the scripted model
+//! server in `tests/support`; the rest exercise the library's engines directly.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod apply_cli;
+mod cli;
+mod conformance_apply_patch;
+mod hunk_rebase_props;
+mod import_diff;
+mod local_model;
+mod lsp_session;
+mod model_client;
+mod proposal_tasks_props;
+mod real_history;
+mod review_session;
+mod sandbox_security;
+mod shell_tool;
+mod tools_read;
+mod workspace;
