@@ -106,14 +106,17 @@ fn main() -> ExitCode {
         }
     };
     let settings = EngineSettings {
+        journal: agentls::task::journal::Journal::open(&home),
         home,
         cli_overrides: cli.overrides,
         init_options: None,
     };
+    let journal = settings.journal.clone();
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
             let runtime = runtime();
             let clean = runtime.block_on(agentls::lsp::serve(settings));
+            journal.flush();
             // The stdin reader may still sit in a blocking read the client will never
             // satisfy; do not wait for it.
             runtime.shutdown_background();
@@ -141,7 +144,9 @@ fn main() -> ExitCode {
                 json,
                 approve,
             };
-            runtime().block_on(agentls::exec::run(settings, request))
+            let code = runtime().block_on(agentls::exec::run(settings, request));
+            journal.flush();
+            code
         }
         Command::Apply {
             check,

@@ -72,7 +72,7 @@ pub struct AgentCapability {
 
 // ----- agent/startTask -----------------------------------------------------------------
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StartTaskParams {
     pub prompt: String,
@@ -90,7 +90,7 @@ pub struct StartTaskParams {
     pub context: Vec<ContextRef>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ContextRef {
     pub uri: String,
@@ -135,6 +135,18 @@ pub struct ImportDiffParams {
 pub struct FollowUpParams {
     pub task_id: String,
     pub prompt: String,
+}
+
+// ----- agent/forkTask, agent/deleteTask ----------------------------------------------------
+
+/// A checkpoint of a finished task: a new task with the conversation up to model turn
+/// `atTurn` (default: all of it) and the original's undecided hunks at that point.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ForkTaskParams {
+    pub task_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at_turn: Option<u32>,
 }
 
 // ----- agent/cancelTask, agent/getTask, agent/getProposal --------------------------------

@@ -2,13 +2,12 @@
 //! from text, a git ref and cloud task payloads, placed against open buffers (unsaved
 //! text included) and closed files on disk, reviewed hunk by hunk.
 
-
 use std::path::Path;
 use std::process::Command;
 
-use serde_json::{Value, json};
 use crate::support::fixture::Fixture;
 use crate::support::lsp_client::{ClientOptions, LspClient};
+use serde_json::{Value, json};
 
 const TEN_LINES: &str = "one\ntwo\nthree\nfour\nfive\nsix\nseven\neight\nnine\nten\n";
 

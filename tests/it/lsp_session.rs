@@ -2,13 +2,12 @@
 //! scripted OpenAI-compatible model server on loopback. Scenarios that involve the model
 //! run once per wire API (Chat Completions and Responses).
 
-
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
 use crate::support::fixture::Fixture;
 use crate::support::lsp_client::{ClientOptions, LspClient};
 use crate::support::model_server::{Reply, tool_outputs};
+use serde_json::{Value, json};
 
 const TEN_LINES: &str = "one\ntwo\nthree\nfour\nfive\nsix\nseven\neight\nnine\nten\n";
 

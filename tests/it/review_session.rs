@@ -2,11 +2,10 @@
 //! on loopback): parallel tasks in conflict, file operations with and without the
 //! client's resource operations, undo, 3-way refresh, follow-ups and proposal paging.
 
-
-use serde_json::{Value, json};
 use crate::support::fixture::Fixture;
 use crate::support::lsp_client::{ClientOptions, LspClient};
 use crate::support::model_server::Reply;
+use serde_json::{Value, json};
 
 const TEN_LINES: &str = "one\ntwo\nthree\nfour\nfive\nsix\nseven\neight\nnine\nten\n";
 

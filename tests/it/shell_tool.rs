@@ -2,14 +2,13 @@
 //! Commands run in the task's own directory under the sandbox; what they change becomes
 //! the proposal; approvals are decided by the server and asked of the editor.
 
-
 use std::path::Path;
 use std::time::Duration;
 
-use serde_json::{Value, json};
 use crate::support::fixture::Fixture;
 use crate::support::lsp_client::{ClientOptions, LspClient};
 use crate::support::model_server::{self, Reply};
+use serde_json::{Value, json};
 
 const CALC: &str = "def add(a, b):\n    return a - b\n";
 const TEST_CALC: &str = "import unittest\n\nfrom calc import add\n\n\nclass AddTest(unittest.TestCase):\n    def test_adds(self):\n        self.assertEqual(add(2, 3), 5)\n\n\nif __name__ == \"__main__\":\n    unittest.main()\n";

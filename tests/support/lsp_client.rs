@@ -351,6 +351,11 @@ impl LspClient {
         self.wait_exit().await
     }
 
+    /// SIGKILL, as a crash or `kill -9` would end the server: nothing gets to clean up.
+    pub async fn kill(mut self) {
+        self.child.kill().await.expect("cannot kill the server");
+    }
+
     pub async fn wait_exit(&mut self) -> ExitStatus {
         tokio::time::timeout(WAIT, self.child.wait())
             .await

@@ -7,6 +7,7 @@
 pub mod prompt;
 pub mod shell;
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
@@ -14,6 +15,8 @@ use serde_json::Value;
 use crate::model::{Item, ModelClient, ModelError, Prompt, StreamEvent, ToolSpec};
 use crate::protocol::{TaskMode, TaskUpdate, ToolCallStatus};
 use crate::task::Task;
+use crate::task::blobs::BlobText;
+use crate::task::log;
 use crate::tools;
 use crate::workspace::TaskView;
 
@@ -36,6 +39,8 @@ pub struct Agent {
     pub mode: TaskMode,
     pub max_turns: u32,
     pub commands: shell::Commands,
+    /// Fingerprint of each file's text as last written to the task log.
+    pub logged_changes: Mutex<HashMap<String, u64>>,
 }
 
 /// Tool output shown to the client is cut to this; the model always gets all of it.
@@ -53,12 +58,24 @@ impl Agent {
         let tools = tools::specs(self.mode);
         let cancel = self.task.cancel_token();
         let mut last_message = String::new();
+        let mut reasoning = String::new();
         for _ in 0..self.max_turns {
-            let turn = match self.turn(items, &tools, &cancel).await {
+            let turn = match self.turn(items, &tools, &cancel, &mut reasoning).await {
                 Ok(turn) => turn,
                 Err(ModelError::Cancelled) => return Outcome::Cancelled,
                 Err(error) => return Outcome::Failed(error.to_string()),
             };
+            self.task.log(log::Event::Response(log::Response {
+                turn: self.task.next_turn(),
+                text: turn.text.clone(),
+                reasoning: std::mem::take(&mut reasoning),
+                tool_calls: turn
+                    .tool_calls
+                    .iter()
+                    .map(log::ToolCallRecord::from)
+                    .collect(),
+                usage: turn.usage,
+            }));
             if let Some(usage) = &turn.usage {
                 self.task.emit(TaskUpdate::Usage {
                     input_tokens: usage.input_tokens,
@@ -77,9 +94,14 @@ impl Agent {
                 if cancel.is_cancelled() {
                     return Outcome::Cancelled;
                 }
-                let output = self
+                let (ok, output) = self
                     .call_tool(&call.call_id, &call.name, &call.arguments)
                     .await;
+                self.task.log(log::Event::ToolOutput {
+                    call_id: call.call_id.clone(),
+                    ok,
+                    output: output.clone(),
+                });
                 items.push(Item::ToolCall(call.clone()));
                 items.push(Item::ToolOutput {
                     call_id: call.call_id,
@@ -98,6 +120,7 @@ impl Agent {
         items: &[Item],
         tools: &[ToolSpec],
         cancel: &tokio_util::sync::CancellationToken,
+        reasoning: &mut String,
     ) -> Result<crate::model::TurnOutput, ModelError> {
         let prompt = Prompt {
             model: &self.model,
@@ -106,27 +129,38 @@ impl Agent {
             tools,
         };
         let task = &self.task;
+        reasoning.clear();
+        // What came before this request is on disk before the request is made.
+        self.task.log_written().await;
         let mut on_event = |event: StreamEvent| match event {
             StreamEvent::TextDelta(delta) => task.emit(TaskUpdate::Message { delta }),
-            StreamEvent::ReasoningDelta(delta) => task.emit(TaskUpdate::Reasoning { delta }),
+            StreamEvent::ReasoningDelta(delta) => {
+                reasoning.push_str(&delta);
+                task.emit(TaskUpdate::Reasoning { delta })
+            }
             StreamEvent::Retrying {
                 attempt,
                 max,
                 delay,
                 reason,
-            } => task.emit(TaskUpdate::Error {
-                message: format!(
-                    "{reason}; retrying in {} ms (attempt {attempt} of {max})",
-                    delay.as_millis()
-                ),
-                will_retry: true,
-            }),
+            } => {
+                // The turn starts over; what it streamed so far is discarded.
+                reasoning.clear();
+                task.emit(TaskUpdate::Error {
+                    message: format!(
+                        "{reason}; retrying in {} ms (attempt {attempt} of {max})",
+                        delay.as_millis()
+                    ),
+                    will_retry: true,
+                })
+            }
         };
         self.client.turn(&prompt, cancel, &mut on_event).await
     }
 
-    /// Runs one tool call and reports it; returns what the model should read.
-    async fn call_tool(&self, call_id: &str, name: &str, arguments: &str) -> String {
+    /// Runs one tool call and reports it; returns whether it succeeded and what the model
+    /// should read.
+    async fn call_tool(&self, call_id: &str, name: &str, arguments: &str) -> (bool, String) {
         let args: Value = match serde_json::from_str(arguments) {
             Ok(args) => args,
             Err(error) => Value::String(format!("{arguments} (unparseable: {error})")),
@@ -171,7 +205,11 @@ impl Agent {
                 ToolCallStatus::Failed
             },
         });
-        if ok { text } else { format!("error: {text}") }
+        if ok {
+            (true, text)
+        } else {
+            (false, format!("error: {text}"))
+        }
     }
 
     /// Commands (and patch approvals) wait on processes and the user; the rest are quick
@@ -219,6 +257,7 @@ impl Agent {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .changes();
+        self.log_changes(&changes);
         let hunks = changes
             .iter()
             .map(|c| {
@@ -235,6 +274,40 @@ impl Agent {
             hunks,
         });
     }
+}
+
+impl Agent {
+    /// Logs the files whose text changed since last logged (with their base the first
+    /// time), so that what a run did survives the server dying before the run ends.
+    fn log_changes(&self, changes: &[crate::workspace::FileChange]) {
+        let mut logged = self
+            .logged_changes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let files: Vec<log::ChangeRecord> = changes
+            .iter()
+            .filter_map(|change| {
+                let fingerprint = fingerprint(change.new.as_deref());
+                let before = logged.insert(change.path.clone(), fingerprint);
+                (before != Some(fingerprint)).then(|| log::ChangeRecord {
+                    path: change.path.clone(),
+                    base: change.base.as_deref().map(BlobText::from_text),
+                    new: change.new.as_deref().map(BlobText::from_text),
+                })
+            })
+            .collect();
+        if !files.is_empty() {
+            self.task.log(log::Event::Changes { files });
+        }
+    }
+}
+
+/// Tells a file's texts apart cheaply (a collision only costs one unlogged change).
+fn fingerprint(text: Option<&str>) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    text.hash(&mut hasher);
+    hasher.finish()
 }
 
 fn truncate_for_client(text: &str) -> String {

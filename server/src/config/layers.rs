@@ -23,6 +23,9 @@ const CONFIG_KEYS: &[&str] = &[
     "model_reasoning_effort",
     "max_turns",
     "approval_timeout_ms",
+    "task_history_max",
+    "model_context_window",
+    "model_auto_compact_token_limit",
     "shell_environment_policy",
     "profile",
 ];

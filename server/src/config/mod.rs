@@ -266,6 +266,14 @@ pub struct Config {
     pub approval_timeout_ms: u64,
     /// The environment commands get.
     pub shell_environment_policy: crate::sandbox::env::EnvPolicy,
+    /// Ours: how many tasks of a workspace are kept on disk (newest first); 0 keeps none
+    /// and writes no task logs.
+    pub task_history_max: usize,
+    /// Tokens the model can take in; unset: known for some models, else unknown.
+    pub model_context_window: Option<u64>,
+    /// Input tokens past which the conversation is compacted; unset: 90 % of the context
+    /// window when that is known.
+    pub model_auto_compact_token_limit: Option<u64>,
     /// The profile that was applied, if any.
     pub profile: Option<String>,
 }
@@ -286,6 +294,9 @@ impl Default for Config {
             max_turns: 50,
             approval_timeout_ms: 300_000,
             shell_environment_policy: Default::default(),
+            task_history_max: 100,
+            model_context_window: None,
+            model_auto_compact_token_limit: None,
             profile: None,
         }
     }

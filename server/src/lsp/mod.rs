@@ -26,11 +26,11 @@ use crate::import::source::Source;
 use crate::proposal::store::ProposalStore;
 use crate::protocol::{
     self as proto, ACCEPT_CODE_ACTION_KIND, ACCEPT_HUNKS_COMMAND, AgentCapability,
-    CancelTaskParams, Empty, FollowUpParams, GetProposalParams, GetTaskResult, ImportDiffParams,
-    InvalidMessageParams, ListTasksResult, REJECT_CODE_ACTION_KIND, REJECT_HUNKS_COMMAND,
-    RefreshProposalParams, RefreshProposalResult, ResolveHunksParams, ResolveHunksResult,
-    StartTaskParams, TaskIdParams, TaskIdResult, UNDO_CODE_ACTION_KIND, UNDO_HUNKS_COMMAND,
-    UndoHunksParams, UndoHunksResult,
+    CancelTaskParams, Empty, FollowUpParams, ForkTaskParams, GetProposalParams, GetTaskResult,
+    ImportDiffParams, InvalidMessageParams, ListTasksResult, REJECT_CODE_ACTION_KIND,
+    REJECT_HUNKS_COMMAND, RefreshProposalParams, RefreshProposalResult, ResolveHunksParams,
+    ResolveHunksResult, StartTaskParams, TaskIdParams, TaskIdResult, UNDO_CODE_ACTION_KIND,
+    UNDO_HUNKS_COMMAND, UndoHunksParams, UndoHunksResult,
 };
 use crate::task::engine::{Engine, EngineError, EngineSettings};
 use crate::uri;
@@ -72,6 +72,8 @@ pub async fn serve(settings: EngineSettings) -> bool {
     .custom_method("agent/refreshProposal", Backend::refresh_proposal)
     .custom_method("agent/followUp", Backend::follow_up)
     .custom_method("agent/importDiff", Backend::import_diff)
+    .custom_method("agent/forkTask", Backend::fork_task)
+    .custom_method("agent/deleteTask", Backend::delete_task)
     .custom_method(guard::INVALID_REQUEST_METHOD, Backend::invalid_request)
     .custom_method(guard::MALFORMED_MESSAGE_METHOD, Backend::malformed_message)
     .finish();
@@ -335,6 +337,21 @@ impl Backend {
         Ok(TaskIdResult {
             task_id: params.task_id,
         })
+    }
+
+    async fn fork_task(&self, params: ForkTaskParams) -> Result<TaskIdResult> {
+        let task_id = self
+            .engine()?
+            .fork_task(&params.task_id, params.at_turn)
+            .map_err(engine_error)?;
+        Ok(TaskIdResult { task_id })
+    }
+
+    async fn delete_task(&self, params: TaskIdParams) -> Result<Empty> {
+        self.engine()?
+            .delete_task(&params.task_id)
+            .map_err(engine_error)?;
+        Ok(Empty {})
     }
 
     /// A request the guard found malformed: answer it with the reason.

@@ -25,6 +25,7 @@ use crate::protocol::{
     UndoHunksResult,
 };
 use crate::task::engine::Engine;
+use crate::task::log::DecisionAction;
 use crate::uri;
 
 /// Whether an edit plan accepts hunks or takes accepted ones back; the editor's refusal
@@ -117,7 +118,17 @@ pub fn resolve(
                 reasons.join("; ")
             )));
         }
-        store.reject(&task_id, &params.reject, params.reason.as_deref());
+        let rejected = store.reject(&task_id, &params.reject, params.reason.as_deref());
+        if !rejected.is_empty() {
+            let reason = params.reason.as_deref();
+            engine.log_decision(
+                &task_id,
+                DecisionAction::Reject,
+                &rejected,
+                reason,
+                Vec::new(),
+            );
+        }
         let plan = store.begin_accept(&task_id, &params.accept, &params.edits);
         Ok((plan, store.hunk_states(&task_id, &requested)))
     })?;
@@ -150,8 +161,9 @@ pub fn undo(
 }
 
 pub fn refresh(engine: &Engine, params: RefreshProposalParams) -> Result<RefreshProposalResult> {
-    engine.task(&params.task_id).map_err(engine_error)?;
-    let hunks = engine.update_store(|store| store.refresh(&params.task_id, &params.hunk_ids));
+    let hunks = engine
+        .refresh(&params.task_id, &params.hunk_ids)
+        .map_err(engine_error)?;
     Ok(RefreshProposalResult { hunks })
 }
 
@@ -224,6 +236,14 @@ fn record(engine: &Engine, task_id: &str, direction: Direction, hunk_ids: Vec<St
     let Ok(task) = engine.task(task_id) else {
         return;
     };
+    let (action, edits) = match direction {
+        Direction::Accept => (
+            DecisionAction::Accept,
+            engine.store().user_texts(task_id, &hunk_ids),
+        ),
+        Direction::Undo => (DecisionAction::Undo, Vec::new()),
+    };
+    engine.log_decision(task_id, action, &hunk_ids, None, edits);
     task.emit(match direction {
         Direction::Accept => TaskUpdate::Accepted {
             batch: task.next_batch(),

@@ -19,6 +19,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use ropey::Rope;
 
@@ -73,7 +74,7 @@ pub struct FileProposal {
     /// The texts hunks were computed against (`Hunk::base_gen` indexes it); the first is
     /// the task's base, a follow-up adds the text it started from. Empty for a file the
     /// task created.
-    bases: Vec<String>,
+    bases: Vec<Arc<str>>,
     pub hunks: FileHunks,
     /// Some hunk here was in conflict with another task: re-evaluate even when this is
     /// the only task left in the file.
@@ -491,13 +492,16 @@ impl ProposalStore {
 
     /// Rejects undecided hunks, remembering `reason` for the follow-up; hunks of other
     /// tasks that were in conflict only with these go back to pending (outbox).
-    pub fn reject(&mut self, task_id: &str, ids: &[String], reason: Option<&str>) {
+    /// Returns the ids actually rejected (hunks already decided are left alone).
+    pub fn reject(&mut self, task_id: &str, ids: &[String], reason: Option<&str>) -> Vec<String> {
+        let mut rejected = Vec::new();
         for (path, ids_here) in self.group_by_file(task_id, ids).0 {
             if let Some(file) = self.file_mut(task_id, &path) {
-                file.hunks.reject(&ids_here, reason);
+                rejected.extend(file.hunks.reject(&ids_here, reason));
             }
             self.reevaluate_conflicts(&path);
         }
+        rejected
     }
 
     /// Inverse edits for confirmed accepted hunks whose text is still exactly as
@@ -769,7 +773,7 @@ impl ProposalStore {
                 let file = &mut task.files[fi];
                 file.kind = merged_kind(file.kind, kind);
                 file.new_path = new_path.or(file.new_path.take());
-                file.bases.push(base);
+                file.bases.push(base.into());
                 file.hunks.extend(fresh.hunks().iter().cloned());
                 fi
             }
@@ -778,7 +782,7 @@ impl ProposalStore {
                     path: path.clone(),
                     kind,
                     new_path,
-                    bases: vec![base],
+                    bases: vec![base.into()],
                     hunks: fresh,
                     cross_conflicts: false,
                 });
@@ -1174,8 +1178,12 @@ fn reindex_task(task: &mut TaskProposal) {
         .collect();
 }
 
+#[path = "persist.rs"]
+mod persist;
 #[path = "resolve.rs"]
 mod resolve;
+
+pub use persist::{SavedDecision, SavedFile, SavedProposal};
 
 #[cfg(test)]
 #[path = "store_tests.rs"]

@@ -20,9 +20,10 @@ pub(super) fn spawn(
     task: Weak<Task>,
     mut rx: mpsc::UnboundedReceiver<TaskUpdate>,
     sink: Arc<dyn ClientSink>,
+    last_seq: u64,
 ) {
     tokio::spawn(async move {
-        let mut seq = 0;
+        let mut seq = last_seq;
         let mut pending: Vec<TaskUpdate> = Vec::new();
         let period = Duration::from_millis(1000 / FLUSH_HZ);
         let mut deadline = None;
@@ -98,7 +99,7 @@ fn flush(
             seq: *seq,
             update,
         };
-        task.record(&params);
+        task.remember(&params);
         sink.task_update(&params);
     }
     true

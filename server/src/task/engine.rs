@@ -9,6 +9,9 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use super::blobs::BlobText;
+use super::journal::Journal;
+use super::log::{self, TaskKind};
 use super::{ClientSink, Task, TaskRegistry};
 use crate::agent::prompt::{self, ContextSnippet};
 use crate::agent::shell::Commands;
@@ -19,13 +22,16 @@ use crate::model::Item;
 use crate::model::ModelClient;
 use crate::proposal::store::{FollowUpState, ProposalStore};
 use crate::protocol::{ContextRef, HunkState, StartTaskParams, TaskMode, TaskStatus, TaskUpdate};
+#[path = "durable.rs"]
+mod durable;
 use crate::sandbox;
 use crate::uri;
 use crate::workspace::TaskView;
 use crate::workspace::materialize;
+use durable::checkpoint;
 
 /// Settings fixed for the life of the server.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct EngineSettings {
     /// `$AGENTLS_HOME`.
     pub home: PathBuf,
@@ -33,6 +39,8 @@ pub struct EngineSettings {
     pub cli_overrides: Vec<String>,
     /// LSP `initializationOptions`.
     pub init_options: Option<Value>,
+    /// Where task logs are written (`$AGENTLS_HOME/tasks`); off in some tests.
+    pub journal: Journal,
 }
 
 pub struct Engine {
@@ -41,6 +49,9 @@ pub struct Engine {
     sink: Arc<dyn ClientSink>,
     root: PathBuf,
     settings: EngineSettings,
+    /// `task_history_max` when the server started: how many of the workspace's tasks
+    /// are kept on disk (0: none, and no logs are written).
+    history_max: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +60,8 @@ pub enum EngineError {
     UnknownTask(String),
     #[error("task `{0}` is still running; wait for it to finish or cancel it first")]
     StillRunning(String),
+    #[error("{0}")]
+    Invalid(String),
 }
 
 /// A follow-up run: the user's new request and where the task's review stands.
@@ -65,13 +78,27 @@ impl Engine {
         settings: EngineSettings,
     ) -> Arc<Self> {
         materialize::sweep_orphans(&views_dir(&settings.home));
-        Arc::new(Engine {
+        let mut engine = Engine {
             tasks: TaskRegistry::default(),
             store: Arc::new(Mutex::new(store)),
             sink,
             root,
             settings,
-        })
+            history_max: 0,
+        };
+        engine.history_max = match config::load(&engine.config_sources(None, None)) {
+            Ok((config, _)) if engine.settings.journal.is_on() => config.task_history_max,
+            Ok(_) => 0,
+            // The same problem is reported by `check_config` and by every task.
+            Err(_) => config::Config::default().task_history_max,
+        };
+        let engine = Arc::new(engine);
+        engine.load_history();
+        engine
+    }
+
+    pub fn settings(&self) -> &EngineSettings {
+        &self.settings
     }
 
     pub fn root(&self) -> &Path {
@@ -95,12 +122,17 @@ impl Engine {
 
     /// Creates the task and starts it in the background; returns its id at once.
     pub fn start_task(self: &Arc<Self>, params: StartTaskParams) -> String {
-        let task = self
-            .tasks
-            .create(params.prompt.clone(), params.mode, self.sink.clone());
         // The snapshot is taken now, not when the task gets to run: the user's next
         // keystrokes are not part of what they asked about.
         let buffers = self.store().open_buffers();
+        let task = self.create_task(
+            TaskKind::Agent,
+            params.prompt.clone(),
+            params.mode,
+            Some(&params),
+            &buffers,
+            None,
+        );
         task.begin_run(Some(params.clone()));
         let engine = self.clone();
         let id = task.id.clone();
@@ -141,10 +173,13 @@ impl Engine {
     /// Imports a diff made elsewhere as a task whose proposal is the diff placed against
     /// the current text (open buffers included); no model is involved. Returns its id.
     pub fn import_diff(self: &Arc<Self>, source: Source) -> String {
-        let task = self.tasks.create(
+        let task = self.create_task(
+            TaskKind::Import,
             format!("import {}", source.describe()),
             TaskMode::Code,
-            self.sink.clone(),
+            None,
+            &HashMap::new(),
+            None,
         );
         let engine = self.clone();
         let id = task.id.clone();
@@ -187,8 +222,11 @@ impl Engine {
             });
         }
         let files = import::review::review_files(&outcomes);
-        let (files, hunks) =
-            self.update_store(|store| store.install_with_conflicts(&task.id, files));
+        let (files, hunks) = self.update_store(|store| {
+            let installed = store.install_with_conflicts(&task.id, files);
+            checkpoint(store, task, None);
+            installed
+        });
         task.emit(TaskUpdate::Proposal { files, hunks });
         let conflicts: usize = outcomes.iter().map(|o| o.conflicts.len()).sum();
         let problems = outcomes.iter().filter(|o| o.problem.is_some()).count();
@@ -208,7 +246,10 @@ impl Engine {
             task.revert_on_cancel.store(true, Ordering::SeqCst);
             // A follow-up's revert drops only what that run would have proposed.
             if task.runs() <= 1 {
-                self.update_store(|store| store.discard(task_id));
+                self.update_store(|store| {
+                    store.discard(task_id);
+                    checkpoint(store, &task, None);
+                });
             }
         }
         task.cancel_token().cancel();
@@ -271,6 +312,21 @@ impl Engine {
             Ok(setup) => setup,
             Err(error) => return Run::failed(error.to_string()),
         };
+        task.log(log::Event::Run(log::RunStart {
+            at: super::now_ms(),
+            run: task.runs(),
+            model: Some(model.clone()),
+            provider: Some(provider.id.clone()),
+            follow_up: follow_up.as_ref().map(|f| f.prompt.clone()),
+            start_files: follow_up
+                .iter()
+                .flat_map(|f| &f.review.files)
+                .map(|(path, text)| log::FileText {
+                    path: path.clone(),
+                    text: text.clone().map(BlobText::from_text),
+                })
+                .collect(),
+        }));
         let client = match ModelClient::new(provider) {
             Ok(client) => client,
             Err(error) => return Run::failed(error.to_string()),
@@ -317,12 +373,17 @@ impl Engine {
             mode: params.mode,
             max_turns: config.max_turns,
             commands,
+            logged_changes: Default::default(),
         };
         let mut items = task.history().items;
-        items.push(Item::User(match &follow_up {
+        let message = match &follow_up {
             Some(follow_up) => prompt::follow_up_message(&follow_up.prompt, &follow_up.review),
             None => prompt::user_message(&params.prompt, cwd_rel.as_deref(), &snippets),
-        }));
+        };
+        task.log(log::Event::User {
+            text: message.clone(),
+        });
+        items.push(Item::User(message));
         task.set_status(TaskStatus::Running);
         let (outcome, items) = agent.run(items).await;
         task.keep_conversation(items);
@@ -350,11 +411,13 @@ impl Engine {
         };
         if keep && install {
             let (files, hunks) = self.update_store(|store| {
-                if follow_up {
+                let installed = if follow_up {
                     store.replace_undecided(&task.id, run.changes)
                 } else {
                     store.install(&task.id, run.changes)
-                }
+                };
+                checkpoint(store, task, None);
+                installed
             });
             task.emit(TaskUpdate::Proposal { files, hunks });
         }

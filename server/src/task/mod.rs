@@ -6,8 +6,12 @@
 //! [`ClientSink`] — the LSP connection or the `exec` printer. Nothing here knows about
 //! tower-lsp.
 
+pub mod blobs;
 mod emitter;
 pub mod engine;
+pub mod journal;
+pub mod load;
+pub mod log;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
@@ -22,6 +26,7 @@ use crate::protocol::{
     ApprovalDecision, ApprovalRequestParams, StartTaskParams, TaskMode, TaskStatus, TaskSummary,
     TaskUpdate, TaskUpdateParams,
 };
+use journal::TaskJournal;
 
 pub use emitter::FLUSH_HZ;
 
@@ -60,8 +65,12 @@ pub struct Task {
     history: Mutex<History>,
     /// Accept batches so far (`accepted` updates are numbered from 1).
     batches: AtomicU32,
+    /// Model turns so far, over every run (the task log numbers responses by it).
+    turns: AtomicU32,
     updates: mpsc::UnboundedSender<TaskUpdate>,
     sink: Arc<dyn ClientSink>,
+    /// Where the task's history goes on disk; None when history is off.
+    journal: Option<TaskJournal>,
 }
 
 /// What a follow-up run needs from the earlier ones.
@@ -83,6 +92,38 @@ struct TaskState {
 }
 
 impl Task {
+    fn new(
+        id: String,
+        prompt: String,
+        mode: TaskMode,
+        created_at: u64,
+        sink: Arc<dyn ClientSink>,
+        journal: Option<TaskJournal>,
+    ) -> Task {
+        // The real sender is put in by `TaskRegistry::insert`, with its emitter.
+        let (updates, _) = mpsc::unbounded_channel();
+        Task {
+            id,
+            prompt,
+            mode,
+            created_at,
+            cancel: Mutex::new(CancellationToken::new()),
+            revert_on_cancel: AtomicBool::new(false),
+            history: Mutex::new(History::default()),
+            batches: AtomicU32::new(0),
+            turns: AtomicU32::new(0),
+            state: Mutex::new(TaskState {
+                status: TaskStatus::Queued,
+                finished_at: None,
+                summary: None,
+                events: Vec::new(),
+            }),
+            updates,
+            sink,
+            journal,
+        }
+    }
+
     /// Queues an update for the client. Deltas are merged with their neighbours of the
     /// same kind; everything else keeps its order.
     pub fn emit(&self, update: TaskUpdate) {
@@ -97,16 +138,23 @@ impl Task {
         request: ApprovalRequestParams,
         timeout: Duration,
     ) -> ApprovalDecision {
+        let (call_id, kind) = (request.call_id.clone(), request.kind);
         let answer = self.sink.request_approval(request);
         let cancel = self.cancel_token();
-        tokio::select! {
+        let decision = tokio::select! {
             answer = answer => answer.unwrap_or(ApprovalDecision::Deny),
             () = tokio::time::sleep(timeout) => {
                 tracing::info!("task {}: no approval decision within {} ms; denied", self.id, timeout.as_millis());
                 ApprovalDecision::Deny
             }
             () = cancel.cancelled() => ApprovalDecision::Cancel,
-        }
+        };
+        self.log(log::Event::Approval {
+            call_id,
+            kind,
+            decision,
+        });
+        decision
     }
 
     pub fn status(&self) -> TaskStatus {
@@ -116,6 +164,30 @@ impl Task {
     /// Numbers the next accept batch of the task's history.
     pub fn next_batch(&self) -> u32 {
         self.batches.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// Numbers the next model turn (1-based, over every run).
+    pub fn next_turn(&self) -> u32 {
+        self.turns.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// Model turns so far.
+    pub fn turns(&self) -> u32 {
+        self.turns.load(Ordering::Relaxed)
+    }
+
+    /// Waits until the task's log holds everything logged so far.
+    pub async fn log_written(&self) {
+        if let Some(journal) = &self.journal {
+            journal.written().await;
+        }
+    }
+
+    /// Appends an event to the task's log on disk (queued; never blocks).
+    pub fn log(&self, event: log::Event) {
+        if let Some(journal) = &self.journal {
+            journal.record(event);
+        }
     }
 
     /// The current run's cancellation.
@@ -139,6 +211,17 @@ impl Task {
             history.params = params;
         }
         history.runs += 1;
+    }
+
+    /// Starts a fork: how the original was started, its conversation up to the fork
+    /// point, and the model turns that took.
+    pub fn set_conversation(&self, params: Option<StartTaskParams>, items: Vec<Item>, turns: u32) {
+        *lock(&self.history) = History {
+            params,
+            items,
+            runs: 1,
+        };
+        self.turns.store(turns, Ordering::Relaxed);
     }
 
     /// Keeps the conversation a run ended with, for the next follow-up.
@@ -205,8 +288,14 @@ impl Task {
         self.lock().events.clone()
     }
 
-    fn record(&self, update: &TaskUpdateParams) {
+    /// Keeps an update sent to the client, for `agent/getTask` and the task log.
+    fn remember(&self, update: &TaskUpdateParams) {
         self.lock().events.push(update.clone());
+        self.log(log::Event::Update {
+            at: now_ms(),
+            seq: update.seq,
+            update: update.update.clone(),
+        });
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, TaskState> {
@@ -229,34 +318,86 @@ pub struct TaskRegistry {
 }
 
 impl TaskRegistry {
-    /// Creates a task in `queued` state and starts its update emitter.
-    pub fn create(&self, prompt: String, mode: TaskMode, sink: Arc<dyn ClientSink>) -> Arc<Task> {
-        let id = self.next_id();
-        let (tx, rx) = mpsc::unbounded_channel();
-        let task = Arc::new(Task {
-            id: id.clone(),
-            prompt,
-            mode,
-            created_at: now_ms(),
-            cancel: Mutex::new(CancellationToken::new()),
-            revert_on_cancel: AtomicBool::new(false),
-            history: Mutex::new(History::default()),
-            batches: AtomicU32::new(0),
-            state: Mutex::new(TaskState {
-                status: TaskStatus::Queued,
-                finished_at: None,
-                summary: None,
-                events: Vec::new(),
-            }),
-            updates: tx,
-            sink: sink.clone(),
-        });
-        emitter::spawn(Arc::downgrade(&task), rx, sink);
+    /// Creates a task in `queued` state under `id` (from [`TaskRegistry::new_id`]) and
+    /// starts its update emitter.
+    pub fn create(
+        &self,
+        id: String,
+        prompt: String,
+        mode: TaskMode,
+        sink: Arc<dyn ClientSink>,
+        journal: Option<TaskJournal>,
+    ) -> Arc<Task> {
+        let task = self.insert(
+            Task::new(id, prompt, mode, now_ms(), sink.clone(), journal),
+            sink,
+            0,
+        );
         task.emit(TaskUpdate::Status {
             status: TaskStatus::Queued,
         });
-        self.tasks_lock().insert(id, task.clone());
         task
+    }
+
+    /// Brings back a task from its log. One that was still queued or running when its
+    /// server died is `interrupted`, and says so in an update.
+    pub fn restore(
+        &self,
+        loaded: &load::LoadedTask,
+        sink: Arc<dyn ClientSink>,
+        journal: Option<TaskJournal>,
+    ) -> Arc<Task> {
+        let header = &loaded.header;
+        let task = Task::new(
+            header.task_id.clone(),
+            header.prompt.clone(),
+            header.mode,
+            header.created_at,
+            sink.clone(),
+            journal,
+        );
+        {
+            let mut state = task.lock();
+            state.status = loaded.status;
+            state.finished_at = loaded.finished_at;
+            state.summary = loaded.summary.clone();
+            state.events = loaded.events.clone();
+        }
+        *lock(&task.history) = History {
+            params: loaded.header.params.clone(),
+            items: loaded.items.clone(),
+            runs: loaded.runs,
+        };
+        task.batches.store(loaded.batches, Ordering::Relaxed);
+        task.turns.store(loaded.turns, Ordering::Relaxed);
+        let last_seq = loaded.events.last().map_or(0, |e| e.seq);
+        let task = self.insert(task, sink, last_seq);
+        if !loaded.status.is_finished() {
+            task.finish(
+                TaskStatus::Interrupted,
+                Some(
+                    "interrupted: agentls stopped while this task ran; follow up to continue it"
+                        .into(),
+                ),
+            );
+        }
+        task
+    }
+
+    fn insert(&self, task: Task, sink: Arc<dyn ClientSink>, last_seq: u64) -> Arc<Task> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let task = Arc::new(Task {
+            updates: tx,
+            ..task
+        });
+        emitter::spawn(Arc::downgrade(&task), rx, sink, last_seq);
+        self.tasks_lock().insert(task.id.clone(), task.clone());
+        task
+    }
+
+    /// Forgets a task (its log is the caller's business).
+    pub fn remove(&self, id: &str) -> Option<Arc<Task>> {
+        self.tasks_lock().remove(id)
     }
 
     pub fn get(&self, id: &str) -> Option<Arc<Task>> {
@@ -270,9 +411,9 @@ impl TaskRegistry {
         tasks
     }
 
-    /// Ids must be unique across restarts (they will name history files), short enough to
-    /// read in a status line, and sortable by creation time.
-    fn next_id(&self) -> String {
+    /// A fresh task id. Ids must be unique across restarts (they name task logs), short
+    /// enough to read in a status line, and sortable by creation time.
+    pub fn new_id(&self) -> String {
         let n = self.counter.fetch_add(1, Ordering::Relaxed);
         let nanos = SystemTime::now()
             .duration_since(UNIX_EPOCH)

@@ -1,0 +1,248 @@
+//! Tasks that last: the real binary is killed (SIGKILL) in the middle of a review, a new
+//! server starts on the same workspace and `$AGENTLS_HOME`, and the user finds every
+//! task, every decision and every pending hunk where it was — re-anchored on what the
+//! files hold now.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::support::fixture::Fixture;
+use crate::support::lsp_client::{ClientOptions, LspClient};
+use crate::support::model_server::Reply;
+
+const TEN_LINES: &str = "one\ntwo\nthree\nfour\nfive\nsix\nseven\neight\nnine\nten\n";
+
+/// Changes lines 2, 5 and 8 of notes.txt: three hunks.
+const THREE_HUNKS: &str = "*** Begin Patch\n*** Update File: notes.txt\n@@\n one\n-two\n+TWO\n three\n@@\n four\n-five\n+FIVE\n six\n@@\n seven\n-eight\n+EIGHT\n nine\n*** End Patch\n";
+
+async fn proposal(client: &mut LspClient, task: &str) -> Value {
+    client
+        .request("agent/getProposal", json!({ "taskId": task }))
+        .await
+        .unwrap()
+}
+
+/// (id, status, start line, reason) of every hunk, in order.
+fn summary(proposal: &Value) -> Vec<(String, String, u64, Option<String>)> {
+    proposal["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|f| f["hunks"].as_array().unwrap().clone())
+        .map(|h| {
+            (
+                h["hunkId"].as_str().unwrap().to_string(),
+                h["status"].as_str().unwrap().to_string(),
+                h["range"]["start"]["line"].as_u64().unwrap(),
+                h["reason"].as_str().map(str::to_string),
+            )
+        })
+        .collect()
+}
+
+/// Waits until the task's log on disk holds `count` decision events: the review the
+/// restart must find.
+async fn wait_logged_decisions(fixture: &Fixture, task: &str, count: usize) {
+    let path = fixture.home().join("tasks").join(format!("{task}.jsonl"));
+    for _ in 0..200 {
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        let decisions = text
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|e| e["type"] == "decision")
+            .count();
+        if decisions >= count {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("the log of {task} never held {count} decisions");
+}
+
+/// A finished task with three pending hunks in notes.txt (not open in the editor).
+async fn three_hunk_task() -> (Fixture, LspClient, String) {
+    let fixture = Fixture::new(
+        "chat",
+        &[("notes.txt", TEN_LINES)],
+        vec![
+            Reply::tool_call("apply_patch", json!({ "input": THREE_HUNKS })),
+            Reply::text("Capitalised three lines."),
+        ],
+    )
+    .await;
+    let mut client = fixture.client(ClientOptions::default()).await;
+    let task = client.start_task(json!({ "prompt": "shout" })).await;
+    let finished = client.wait_finished(&task).await;
+    assert_eq!(finished["status"], "completed", "{finished}");
+    (fixture, client, task)
+}
+
+#[tokio::test]
+async fn a_killed_server_loses_no_task_decision_or_hunk() {
+    let (fixture, mut client, task) = three_hunk_task().await;
+    let (h1, h2, h3) = (
+        format!("{task}-1"),
+        format!("{task}-2"),
+        format!("{task}-3"),
+    );
+    client
+        .request(
+            "agent/resolveHunks",
+            json!({"taskId": task, "accept": [h1], "reject": [h2], "reason": "keep five quiet"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        fixture.disk("notes.txt").unwrap(),
+        TEN_LINES.replace("two", "TWO")
+    );
+    wait_logged_decisions(&fixture, &task, 2).await;
+    client.kill().await;
+
+    let mut client = fixture.client(ClientOptions::default()).await;
+    let tasks = client.request("agent/listTasks", json!({})).await.unwrap();
+    let listed = &tasks["tasks"][0];
+    assert_eq!(listed["taskId"], task.as_str(), "{tasks}");
+    assert_eq!(listed["status"], "completed");
+    assert_eq!(listed["summary"], "Capitalised three lines.");
+    assert!(listed["finishedAt"].as_u64().is_some(), "{listed}");
+    assert_eq!(
+        summary(&proposal(&mut client, &task).await),
+        vec![
+            (h1.clone(), "accepted".into(), 1, None),
+            (
+                h2.clone(),
+                "rejected".into(),
+                4,
+                Some("keep five quiet".into())
+            ),
+            (h3.clone(), "pending".into(), 7, None),
+        ]
+    );
+    // The earlier run's events are there for a client that asks.
+    let details = client
+        .request("agent/getTask", json!({ "taskId": task }))
+        .await
+        .unwrap();
+    let kinds: Vec<&str> = details["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["update"]["kind"].as_str().unwrap())
+        .collect();
+    assert!(
+        kinds.contains(&"toolCall") && kinds.contains(&"finished"),
+        "{kinds:?}"
+    );
+
+    // An accept of the earlier server can be undone by this one.
+    let undo = client
+        .request("agent/undoHunks", json!({"taskId": task, "hunkIds": [h1]}))
+        .await
+        .unwrap();
+    assert_eq!(undo["hunks"][0]["status"], "pending", "{undo}");
+    assert_eq!(fixture.disk("notes.txt").unwrap(), TEN_LINES);
+    // And the pending one can still be accepted.
+    client
+        .request(
+            "agent/resolveHunks",
+            json!({"taskId": task, "accept": [h3]}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        fixture.disk("notes.txt").unwrap(),
+        TEN_LINES.replace("eight", "EIGHT")
+    );
+}
+
+#[tokio::test]
+async fn hunks_follow_what_the_files_hold_when_the_server_comes_back() {
+    let (fixture, client, task) = three_hunk_task().await;
+    client.kill().await;
+    // While no server runs: a line added at the top, and line 5 rewritten.
+    fixture.write(
+        "notes.txt",
+        &format!("zero\n{}", TEN_LINES.replace("five", "5ive")),
+    );
+    let mut client = fixture.client(ClientOptions::default()).await;
+    let hunks = summary(&proposal(&mut client, &task).await);
+    assert_eq!(
+        hunks
+            .iter()
+            .map(|h| (h.1.as_str(), h.2))
+            .collect::<Vec<_>>(),
+        vec![("pending", 2), ("stale", 5), ("pending", 8)],
+        "{hunks:?}"
+    );
+    // The editor opens the file with unsaved text: anchors move onto it.
+    let unsaved = format!(
+        "zero\nzero and a half\n{}",
+        TEN_LINES.replace("five", "5ive")
+    );
+    client.open("notes.txt", &unsaved).await;
+    let hunks = summary(&proposal(&mut client, &task).await);
+    assert_eq!(
+        hunks
+            .iter()
+            .map(|h| (h.1.as_str(), h.2))
+            .collect::<Vec<_>>(),
+        vec![("pending", 3), ("stale", 6), ("pending", 9)],
+        "{hunks:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_task_killed_mid_stream_is_interrupted_with_its_hunks_and_can_be_resumed() {
+    let fixture = Fixture::new(
+        "chat",
+        &[("notes.txt", TEN_LINES)],
+        vec![
+            Reply::tool_call("apply_patch", json!({ "input": THREE_HUNKS })),
+            // The second turn streams one delta, then goes quiet long enough to be killed.
+            Reply::stall(Duration::from_secs(60), Reply::text("never finished")),
+        ],
+    )
+    .await;
+    let mut client = fixture.client(ClientOptions::default()).await;
+    let task = client.start_task(json!({ "prompt": "shout" })).await;
+    client
+        .wait_until("the second model request", |_| {
+            (fixture.model.requests().len() == 2).then_some(())
+        })
+        .await;
+    client.kill().await;
+
+    fixture.model.push(Reply::text("Resumed and done."));
+    let mut client = fixture.client(ClientOptions::default()).await;
+    let tasks = client.request("agent/listTasks", json!({})).await.unwrap();
+    assert_eq!(tasks["tasks"][0]["status"], "interrupted", "{tasks}");
+    let hunks = summary(&proposal(&mut client, &task).await);
+    assert_eq!(
+        hunks.len(),
+        3,
+        "the patch made before the kill is reviewable: {hunks:?}"
+    );
+    assert!(hunks.iter().all(|h| h.1 == "pending"), "{hunks:?}");
+
+    client
+        .request(
+            "agent/followUp",
+            json!({"taskId": task, "prompt": "carry on"}),
+        )
+        .await
+        .unwrap();
+    let finished = client.wait_finished(&task).await;
+    assert_eq!(finished["status"], "completed", "{finished}");
+    let request = fixture.model.requests().last().cloned().unwrap();
+    let conversation = request["messages"].to_string();
+    assert!(
+        conversation.contains("shout") && conversation.contains("*** Begin Patch"),
+        "the model continues the recorded conversation: {conversation}"
+    );
+    assert!(conversation.contains("carry on"), "{conversation}");
+    // The kept hunks came back from the follow-up's view unchanged.
+    let hunks = summary(&proposal(&mut client, &task).await);
+    assert_eq!(hunks.len(), 3, "{hunks:?}");
+}
