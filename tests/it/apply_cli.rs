@@ -2,7 +2,6 @@
 //! `--reject` with `.rej` files, `--3way` against the repository's objects, and diffs
 //! from standard input, `git:REF` and an http URL on loopback.
 
-
 use std::fs;
 use std::path::Path;
 use std::process::{Command, Output};

@@ -1,7 +1,7 @@
 //! The command-line tools: `agentls apply-patch` and `agentls exec`.
 
-
 use serde_json::{Value, json};
+
 use crate::support::cli::agentls;
 use crate::support::fixture::Fixture;
 use crate::support::model_server::Reply;

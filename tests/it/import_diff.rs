@@ -2,11 +2,11 @@
 //! from text, a git ref and cloud task payloads, placed against open buffers (unsaved
 //! text included) and closed files on disk, reviewed hunk by hunk.
 
-
 use std::path::Path;
 use std::process::Command;
 
 use serde_json::{Value, json};
+
 use crate::support::fixture::Fixture;
 use crate::support::lsp_client::{ClientOptions, LspClient};
 

@@ -2,10 +2,10 @@
 //! scripted OpenAI-compatible model server on loopback. Scenarios that involve the model
 //! run once per wire API (Chat Completions and Responses).
 
-
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+
 use crate::support::fixture::Fixture;
 use crate::support::lsp_client::{ClientOptions, LspClient};
 use crate::support::model_server::{Reply, tool_outputs};

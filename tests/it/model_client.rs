@@ -2,7 +2,6 @@
 //! streaming, tool-call reassembly, retries, timeouts, cancellation, error wording and
 //! the fallback for servers that cannot stream with tools.
 
-
 use std::collections::BTreeMap;
 use std::sync::Once;
 use std::time::{Duration, Instant};
@@ -10,8 +9,9 @@ use std::time::{Duration, Instant};
 use agentls::config::{ProviderInfo, WireApi};
 use agentls::model::{Item, ModelClient, ModelError, Prompt, StreamEvent, ToolSpec, TurnOutput};
 use serde_json::{Value, json};
-use crate::support::model_server::{ModelServer, Reply, USAGE};
 use tokio_util::sync::CancellationToken;
+
+use crate::support::model_server::{ModelServer, Reply, USAGE};
 
 /// Runs each case once per wire API, as `chat::<case>` and `responses::<case>`, failing
 /// (rather than hanging) if a case takes longer than `CASE_TIMEOUT`.

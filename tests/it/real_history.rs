@@ -10,7 +10,6 @@
 //!    with the same bytes; every file git leaves in conflict, agentls applies or reports
 //!    in a `.rej` file — never drops.
 
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -2,8 +2,8 @@
 //! on loopback): parallel tasks in conflict, file operations with and without the
 //! client's resource operations, undo, 3-way refresh, follow-ups and proposal paging.
 
-
 use serde_json::{Value, json};
+
 use crate::support::fixture::Fixture;
 use crate::support::lsp_client::{ClientOptions, LspClient};
 use crate::support::model_server::Reply;

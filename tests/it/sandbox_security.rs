@@ -4,7 +4,6 @@
 //! the user's tree, the directory outside it and the views directory are compared with
 //! how they were before. The count of attempts and escapes is printed (docs/security.md).
 
-
 use std::collections::BTreeMap;
 use std::io::ErrorKind;
 use std::net::{TcpListener, UdpSocket};

@@ -2,11 +2,11 @@
 //! Commands run in the task's own directory under the sandbox; what they change becomes
 //! the proposal; approvals are decided by the server and asked of the editor.
 
-
 use std::path::Path;
 use std::time::Duration;
 
 use serde_json::{Value, json};
+
 use crate::support::fixture::Fixture;
 use crate::support::lsp_client::{ClientOptions, LspClient};
 use crate::support::model_server::{self, Reply};
