@@ -1,10 +1,10 @@
 //! The language server: LSP lifecycle, text sync, code actions, commands and the
 //! `agent/*` methods, on top of tower-lsp-server.
 //!
-//! Rules that keep it responsive (design §11): text-sync handlers apply their change
-//! synchronously under the store lock (so they can never interleave); no handler awaits a
-//! round trip to the client (`workspace/applyEdit` is spawned); stdout carries protocol
-//! bytes only.
+//! Rules that keep it responsive (docs/architecture.md, invariants 3, 5 and 7): text-sync
+//! handlers apply their change synchronously under the store lock (so they can never
+//! interleave); no handler awaits a round trip to the client (`workspace/applyEdit` is
+//! spawned); stdout carries protocol bytes only.
 
 /// Public for the benchmarks, which build the accept's `WorkspaceEdit` as the server does.
 pub mod convert;
