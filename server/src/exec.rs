@@ -10,12 +10,12 @@ use serde::Serialize;
 use tokio::sync::{oneshot, watch};
 
 use crate::documents::PositionEncoding;
+use crate::engine::{Engine, EngineSettings};
 use crate::proposal::store::ProposalStore;
 use crate::protocol::{
     ApprovalDecision, ApprovalRequestParams, StartTaskParams, TaskMode, TaskStatus, TaskUpdate,
     TaskUpdateParams,
 };
-use crate::task::engine::{Engine, EngineSettings};
 use crate::task::{ClientSink, ProgressEvent};
 
 pub struct Request {

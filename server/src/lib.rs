@@ -1,13 +1,13 @@
 //! agentls: an editor-side backend for AI coding agents, spoken over LSP.
 //!
-//! docs/architecture.md is the map: which module owns what, and the invariants each keeps.
-//! Dependencies point one way: `lsp` → `task` → `agent` → (`model`, `tools`) →
-//! (`workspace`, `patch`); `proposal` builds on `documents`. Nothing below `lsp` knows
-//! about tower-lsp.
+//! docs/architecture.md is the map: which module owns what, the invariants each keeps, and
+//! the modules each may use (its Dependencies list, which tests/it/tidy.rs enforces).
+//! Nothing below `lsp` knows about tower-lsp.
 
 pub mod agent;
 pub mod config;
 pub mod documents;
+pub mod engine;
 pub mod exec;
 pub mod import;
 pub mod lsp;

@@ -6,8 +6,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use agentls::engine::EngineSettings;
 use agentls::protocol::TaskMode;
-use agentls::task::engine::EngineSettings;
 
 #[derive(Parser)]
 #[command(

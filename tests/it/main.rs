@@ -18,5 +18,6 @@ mod real_history;
 mod review_session;
 mod sandbox_security;
 mod shell_tool;
+mod tidy;
 mod tools_read;
 mod workspace;

@@ -22,6 +22,7 @@ use tower_lsp_server::ls_types::*;
 use tower_lsp_server::{Client, LanguageServer, LspService, Server};
 
 use crate::documents::PositionEncoding;
+use crate::engine::{Engine, EngineError, EngineSettings};
 use crate::import::source::Source;
 use crate::proposal::store::ProposalStore;
 use crate::protocol::{
@@ -32,7 +33,6 @@ use crate::protocol::{
     StartTaskParams, TaskIdParams, TaskIdResult, UNDO_CODE_ACTION_KIND, UNDO_HUNKS_COMMAND,
     UndoHunksParams, UndoHunksResult,
 };
-use crate::task::engine::{Engine, EngineError, EngineSettings};
 use crate::uri;
 use convert::range_from_lsp;
 use sink::LspSink;

@@ -16,6 +16,7 @@ use tower_lsp_server::ls_types::{
 };
 
 use super::{convert, engine_error, invalid_params};
+use crate::engine::Engine;
 use crate::proposal::Direction;
 use crate::proposal::store::EditPlan;
 use crate::protocol::{
@@ -25,7 +26,6 @@ use crate::protocol::{
     ResolveHunksResult, TaskUpdate, UNDO_CODE_ACTION_KIND, UNDO_HUNKS_COMMAND, UndoHunksParams,
     UndoHunksResult,
 };
-use crate::task::engine::Engine;
 use crate::uri;
 
 pub fn get_proposal(engine: &Engine, params: GetProposalParams) -> Result<proto::Proposal> {

@@ -7,7 +7,6 @@
 //! tower-lsp.
 
 mod emitter;
-pub mod engine;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};

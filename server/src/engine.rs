@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::{ClientSink, Task, TaskRegistry};
 use crate::agent::prompt::{self, ContextSnippet};
 use crate::agent::shell::Commands;
 use crate::agent::{Agent, Outcome};
@@ -20,6 +19,7 @@ use crate::model::ModelClient;
 use crate::proposal::store::{FollowUpState, ProposalStore};
 use crate::protocol::{ContextRef, HunkState, StartTaskParams, TaskMode, TaskStatus, TaskUpdate};
 use crate::sandbox;
+use crate::task::{ClientSink, Task, TaskRegistry};
 use crate::uri;
 use crate::workspace::TaskView;
 use crate::workspace::materialize;
