@@ -4,6 +4,10 @@
 //! the modules each may use (its Dependencies list, which tests/it/tidy.rs enforces).
 //! Nothing below `lsp` knows about tower-lsp.
 
+// stdout is the LSP channel: only the few places that write protocol or CLI output may
+// print, each with an `#[allow]` that says why (and a `// stdout-ok` marker, tests/it/tidy.rs).
+#![deny(clippy::print_stdout, clippy::dbg_macro)]
+
 pub mod agent;
 pub mod config;
 pub mod documents;

@@ -14,7 +14,7 @@ use super::{ChunkLine, FileHunk, Patch, PatchError, UpdateChunk};
 /// Where the current text of files comes from.
 pub trait PatchSource {
     /// `Ok(None)`: no such file. `Err(reason)`: not a readable text file (e.g. "it is a
-    /// directory"); the reason is shown to the user after "cannot <action> it: ".
+    /// directory"); the reason is shown to the user after "cannot `<action>` it: ".
     fn read(&self, path: &str) -> Result<Option<String>, String>;
 
     /// Whether `path` is an existing file, even one `read` cannot return as text (a binary
