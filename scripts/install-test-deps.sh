@@ -27,7 +27,7 @@ if ! "$deps/nvim/bin/nvim" --version 2>/dev/null | grep -q "^NVIM v$nvim_version
 fi
 
 # A real VS Code for the extension's end-to-end test: code-server + playwright-core from npm,
-# Debian's chromium (design §10).
+# Debian's chromium (README.md, "Build, run, test").
 # The marker is written last: an interrupted install is redone, not half-used.
 if [ ! -f "$deps/code-server/.agentls-installed" ]; then
   if [ ! -f "$shared/tools/install-code-server.sh" ]; then

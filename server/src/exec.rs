@@ -10,12 +10,12 @@ use serde::Serialize;
 use tokio::sync::{oneshot, watch};
 
 use crate::documents::PositionEncoding;
+use crate::engine::{Engine, EngineSettings};
 use crate::proposal::store::ProposalStore;
 use crate::protocol::{
     ApprovalDecision, ApprovalRequestParams, StartTaskParams, TaskMode, TaskStatus, TaskUpdate,
     TaskUpdateParams,
 };
-use crate::task::engine::{Engine, EngineSettings};
 use crate::task::{ClientSink, ProgressEvent};
 
 pub struct Request {
@@ -139,6 +139,10 @@ pub async fn run(settings: EngineSettings, request: Request) -> ExitCode {
     }
 }
 
+#[allow(
+    clippy::print_stdout,
+    reason = "exec prints the proposal as a diff on stdout"
+)]
 fn print_proposal(engine: &Engine, task_id: &str, root: &Path, json: bool) {
     let files = engine
         .store()
@@ -199,6 +203,10 @@ fn apply_hunks(current: &str, hunks: &[crate::protocol::HunkInfo]) -> String {
     out
 }
 
+#[allow(
+    clippy::print_stdout,
+    reason = "exec --json writes its JSON lines on stdout"
+)]
 fn print_json(line: &JsonLine<'_>) {
     if let Ok(text) = serde_json::to_string(line) {
         println!("{text}"); // stdout-ok: exec --json output
@@ -206,6 +214,10 @@ fn print_json(line: &JsonLine<'_>) {
 }
 
 /// Human output: the assistant's words on stdout, everything else on stderr.
+#[allow(
+    clippy::print_stdout,
+    reason = "exec prints the assistant's words on stdout"
+)]
 fn print_human(update: &TaskUpdate) {
     match update {
         TaskUpdate::Message { delta } => print!("{delta}"), // stdout-ok: exec output

@@ -1,13 +1,16 @@
 //! The `agentls` command: an LSP server on stdio by default, or one of the headless tools.
 
+// stdout is the protocol channel; the CLI tools that print say so where they do.
+#![deny(clippy::print_stdout, clippy::dbg_macro)]
+
 use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use agentls::engine::EngineSettings;
 use agentls::protocol::TaskMode;
-use agentls::task::engine::EngineSettings;
 
 #[derive(Parser)]
 #[command(
@@ -169,6 +172,10 @@ fn main() -> ExitCode {
     }
 }
 
+#[allow(
+    clippy::print_stdout,
+    reason = "apply-patch prints its summary on stdout"
+)]
 fn apply_patch(file: Option<PathBuf>) -> ExitCode {
     let text = match &file {
         Some(path) => std::fs::read_to_string(path)
@@ -198,6 +205,7 @@ fn apply_patch(file: Option<PathBuf>) -> ExitCode {
     }
 }
 
+#[allow(clippy::print_stdout, reason = "apply prints its report on stdout")]
 fn apply_diff(source: &str, options: agentls::import::cli::Options) -> ExitCode {
     use agentls::import::source::{self, Source};
     let result = (|| {

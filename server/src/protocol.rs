@@ -1,7 +1,7 @@
 //! Every `agent/*` request, notification and payload, as typed serde structs.
 //!
-//! This module is the wire contract with the editor clients (design §3); docs/protocol.md
-//! shows each type as JSON. Field names are camelCase on the wire. Add fields freely;
+//! This module is the wire contract with the editor clients; docs/protocol.md shows each
+//! type as JSON. Field names are camelCase on the wire. Add fields freely;
 //! renaming one breaks every client.
 
 use serde::{Deserialize, Serialize};

@@ -8,9 +8,9 @@ use std::process::ExitCode;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{self, ConfigSources};
+use crate::engine::{EngineSettings, home_dir, views_dir};
 use crate::sandbox::run::{self, Output};
 use crate::sandbox::{HelperSpec, Policy};
-use crate::task::engine::{EngineSettings, home_dir, views_dir};
 use crate::workspace::materialize::ViewDir;
 
 pub async fn run(settings: EngineSettings, network: bool, command: Vec<String>) -> ExitCode {

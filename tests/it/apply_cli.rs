@@ -4,7 +4,9 @@
 
 use std::fs;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
+
+use crate::support::tree::git;
 
 const GOOD_AND_BAD: &str = "--- a/good.txt\n+++ b/good.txt\n@@ -2,2 +2,2 @@\n a\n-b\n+B\n\
 --- a/bad.txt\n+++ b/bad.txt\n@@ -1,2 +1,2 @@\n x\n-y\n+Y\n";
@@ -71,17 +73,6 @@ fn reject_applies_what_places_and_writes_the_rest_to_rej_files() {
         read(dir.path(), "bad.txt.rej"),
         "diff a/bad.txt b/bad.txt\t(rejected hunks)\n@@ -1,2 +1,2 @@\n x\n-y\n+Y\n"
     );
-}
-
-fn git(root: &Path, args: &[&str]) -> String {
-    let output = Command::new("git")
-        .current_dir(root)
-        .args(["-c", "user.name=t", "-c", "user.email=t@t"])
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "git {args:?}: {output:?}");
-    String::from_utf8(output.stdout).unwrap()
 }
 
 const LINES: &str = "1\n2\n3\n4\n5\n6\n7\n8\n9\n";

@@ -1,9 +1,10 @@
 //! The command-line tools: `agentls apply-patch` and `agentls exec`.
 
+use serde_json::{Value, json};
+
 use crate::support::cli::agentls;
 use crate::support::fixture::Fixture;
 use crate::support::model_server::Reply;
-use serde_json::{Value, json};
 
 #[test]
 fn apply_patch_applies_in_the_current_directory_and_summarizes() {

@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 
 use agentls::patch::apply_to_dir;
 
+use crate::support::tree::{Entry, copy_tree, snapshot};
+
 const SCENARIOS: &str = "shared/conformance/codex-apply-patch";
 /// Scenarios where Codex leaves a partial result that agentls must not.
 const ATOMIC_DIFFERENCE: &str = "015_";
@@ -28,39 +30,6 @@ fn scenarios_dir() -> PathBuf {
                 manifest_dir.display()
             )
         })
-}
-
-/// A directory's entries by relative path: `None` for a directory, the bytes for a file.
-/// An absent directory reads as empty.
-fn snapshot(root: &Path) -> BTreeMap<PathBuf, Option<Vec<u8>>> {
-    let mut entries = BTreeMap::new();
-    if root.is_dir() {
-        collect(root, root, &mut entries);
-    }
-    entries
-}
-
-fn collect(root: &Path, dir: &Path, entries: &mut BTreeMap<PathBuf, Option<Vec<u8>>>) {
-    for entry in fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        let relative = path.strip_prefix(root).unwrap().to_path_buf();
-        if path.is_dir() {
-            entries.insert(relative, None);
-            collect(root, &path, entries);
-        } else {
-            entries.insert(relative, Some(fs::read(&path).unwrap()));
-        }
-    }
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    for (relative, contents) in snapshot(from) {
-        let target = to.join(relative);
-        match contents {
-            None => fs::create_dir_all(&target).unwrap(),
-            Some(bytes) => fs::write(&target, bytes).unwrap(),
-        }
-    }
 }
 
 /// Runs one scenario; `Err` describes how it went wrong.
@@ -100,11 +69,13 @@ fn run(scenario: &Path) -> Result<(), String> {
     Ok(())
 }
 
-fn readable(tree: &BTreeMap<PathBuf, Option<Vec<u8>>>) -> Vec<String> {
+fn readable(tree: &BTreeMap<PathBuf, Entry>) -> Vec<String> {
     tree.iter()
-        .map(|(path, contents)| match contents {
-            None => format!("{}/", path.display()),
-            Some(bytes) => format!("{} = {:?}", path.display(), String::from_utf8_lossy(bytes)),
+        .map(|(path, entry)| match entry {
+            Entry::File(bytes) => {
+                format!("{} = {:?}", path.display(), String::from_utf8_lossy(bytes))
+            }
+            other => format!("{}: {other:?}", path.display()),
         })
         .collect()
 }

@@ -14,22 +14,22 @@ use agentls::protocol::{HunkStatus, Range};
 use proptest::prelude::*;
 use proptest::sample::Index;
 
+use crate::support::props::{
+    EditSpec, char_len, chars_of, edit_spec, line_maybe_crlf, picks, splice,
+};
+
+/// What lines are made of: multi-byte and astral chars, so UTF-16 and UTF-8 positions
+/// differ from char offsets; lines end in `\r\n` a fifth of the time.
+const LINE_PIECES: &[&str] = &["a", "b", "é", "😀", "名", " ", "{"];
+/// What the user types, line breaks included.
+const TYPED_PIECES: &[&str] = &["x", "é", "😀", "\n", "\r\n", "名"];
+
 #[derive(Debug, Clone)]
 enum LineOp {
     Keep,
     Delete,
     Replace(String),
     InsertBefore(String),
-}
-
-#[derive(Debug, Clone)]
-struct EditSpec {
-    /// Aim inside a hunk (picked by this index) rather than anywhere.
-    in_hunk: Option<Index>,
-    at: Index,
-    len: usize,
-    text: String,
-    whole_text: bool,
 }
 
 /// How the editor reports the edit it applied for an accepted hunk.
@@ -56,21 +56,12 @@ enum Step {
     Reject(Vec<Index>),
 }
 
-fn line() -> impl Strategy<Value = String> {
-    let piece = prop::sample::select(vec!["a", "b", "é", "😀", "名", " ", "{"]);
-    (
-        prop::collection::vec(piece, 0..5),
-        prop::bool::weighted(0.2),
-    )
-        .prop_map(|(pieces, crlf)| pieces.concat() + if crlf { "\r\n" } else { "\n" })
-}
-
 fn line_op() -> impl Strategy<Value = LineOp> {
     prop_oneof![
         3 => Just(LineOp::Keep),
         1 => Just(LineOp::Delete),
-        1 => line().prop_map(LineOp::Replace),
-        1 => line().prop_map(LineOp::InsertBefore),
+        1 => line_maybe_crlf(LINE_PIECES, 5, 0.2).prop_map(LineOp::Replace),
+        1 => line_maybe_crlf(LINE_PIECES, 5, 0.2).prop_map(LineOp::InsertBefore),
     ]
 }
 
@@ -88,9 +79,9 @@ fn without_final_line_break(mut text: String) -> String {
 /// A base text and a target sharing most of its lines.
 fn base_and_target() -> impl Strategy<Value = (String, String)> {
     (
-        prop::collection::vec(line(), 0..14),
+        prop::collection::vec(line_maybe_crlf(LINE_PIECES, 5, 0.2), 0..14),
         prop::collection::vec(line_op(), 14),
-        prop::collection::vec(line(), 0..2),
+        prop::collection::vec(line_maybe_crlf(LINE_PIECES, 5, 0.2), 0..2),
         any::<bool>(),
         any::<bool>(),
     )
@@ -120,32 +111,18 @@ fn base_and_target() -> impl Strategy<Value = (String, String)> {
         })
 }
 
-fn edit_spec() -> impl Strategy<Value = EditSpec> {
-    let piece = prop::sample::select(vec!["x", "é", "😀", "\n", "\r\n", "名"]);
-    (
-        prop::option::weighted(0.6, any::<Index>()),
-        any::<Index>(),
-        0usize..5,
-        prop::collection::vec(piece, 0..3),
-        prop::bool::weighted(0.3),
-    )
-        .prop_map(|(in_hunk, at, len, pieces, whole_text)| EditSpec {
-            in_hunk,
-            at,
-            len,
-            text: pieces.concat(),
-            whole_text,
-        })
+fn typed() -> impl Strategy<Value = EditSpec> {
+    edit_spec(TYPED_PIECES, 5, 0.3)
 }
 
 fn step() -> impl Strategy<Value = Step> {
-    let picks = prop::collection::vec(any::<Index>(), 1..4);
+    let picks = picks();
     prop_oneof![
-        3 => edit_spec().prop_map(Step::Type),
+        3 => typed().prop_map(Step::Type),
         2 => (
             picks.clone(),
             prop_oneof![Just(EditorReport::Exact), Just(EditorReport::Minimal), Just(EditorReport::WholeText)],
-            prop::option::weighted(0.2, edit_spec()),
+            prop::option::weighted(0.2, typed()),
             prop::bool::weighted(0.15),
         )
             .prop_map(|(picks, report, race, refused)| Step::Accept { picks, report, race, refused }),
@@ -162,25 +139,6 @@ struct World {
     expected: HashMap<String, HunkStatus>,
     /// Hunks whose edit reached the text; none may be sent again.
     applied: HashSet<String>,
-}
-
-fn char_len(text: &str) -> usize {
-    text.chars().count()
-}
-
-fn byte_of(text: &str, char_idx: usize) -> usize {
-    text.char_indices()
-        .nth(char_idx)
-        .map_or(text.len(), |(b, _)| b)
-}
-
-fn chars_of(text: &str, start: usize, end: usize) -> &str {
-    &text[byte_of(text, start)..byte_of(text, end)]
-}
-
-fn splice(text: &mut String, start: usize, end: usize, with: &str) {
-    let range = byte_of(text, start)..byte_of(text, end);
-    text.replace_range(range, with);
 }
 
 /// Shrinks the replacement of `old` (at `[start, end)`) by `new` to the part that

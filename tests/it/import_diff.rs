@@ -2,12 +2,12 @@
 //! from text, a git ref and cloud task payloads, placed against open buffers (unsaved
 //! text included) and closed files on disk, reviewed hunk by hunk.
 
-use std::path::Path;
-use std::process::Command;
+use serde_json::{Value, json};
 
 use crate::support::fixture::Fixture;
 use crate::support::lsp_client::{ClientOptions, LspClient};
-use serde_json::{Value, json};
+use crate::support::review::{file, proposal};
+use crate::support::tree::git;
 
 const TEN_LINES: &str = "one\ntwo\nthree\nfour\nfive\nsix\nseven\neight\nnine\nten\n";
 
@@ -25,22 +25,6 @@ async fn import(client: &mut LspClient, params: Value) -> (String, Value) {
     let task_id = result["taskId"].as_str().unwrap().to_string();
     let finished = client.wait_finished(&task_id).await;
     (task_id, finished)
-}
-
-async fn proposal(client: &mut LspClient, task_id: &str) -> Value {
-    client
-        .request("agent/getProposal", json!({"taskId": task_id}))
-        .await
-        .unwrap()
-}
-
-fn file<'a>(proposal: &'a Value, uri: &str) -> &'a Value {
-    proposal["files"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["uri"] == uri)
-        .unwrap_or_else(|| panic!("no {uri} in {proposal:#}"))
 }
 
 #[tokio::test]
@@ -137,16 +121,6 @@ async fn a_diff_is_placed_in_unsaved_buffers_and_unplaceable_hunks_are_conflicts
         })
         .await;
     assert_eq!(fixture.disk("other.txt").unwrap(), "alpha\nBETA!\ngamma\n");
-}
-
-fn git(root: &Path, args: &[&str]) {
-    let status = Command::new("git")
-        .current_dir(root)
-        .args(["-c", "user.name=t", "-c", "user.email=t@t"])
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(status.status.success(), "git {args:?}: {status:?}");
 }
 
 #[tokio::test]

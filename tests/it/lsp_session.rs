@@ -4,10 +4,12 @@
 
 use std::time::{Duration, Instant};
 
+use serde_json::{Value, json};
+
 use crate::support::fixture::Fixture;
 use crate::support::lsp_client::{ClientOptions, LspClient};
 use crate::support::model_server::{Reply, tool_outputs};
-use serde_json::{Value, json};
+use crate::support::review::{self, hunk, hunk_ids, hunks, proposal, wait_text};
 
 const TEN_LINES: &str = "one\ntwo\nthree\nfour\nfive\nsix\nseven\neight\nnine\nten\n";
 
@@ -39,43 +41,6 @@ fn kinds(updates: &[Value]) -> Vec<String> {
         .iter()
         .map(|u| u["update"]["kind"].as_str().unwrap().to_string())
         .collect()
-}
-
-async fn proposal(client: &mut LspClient, task_id: &str) -> Value {
-    client
-        .request("agent/getProposal", json!({"taskId": task_id}))
-        .await
-        .unwrap()
-}
-
-fn hunk_ids(proposal: &Value) -> Vec<String> {
-    proposal["files"][0]["hunks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| h["hunkId"].as_str().unwrap().to_string())
-        .collect()
-}
-
-fn hunk_status(proposal: &Value, id: &str) -> String {
-    proposal["files"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|f| f["hunks"].as_array().unwrap())
-        .find(|h| h["hunkId"] == id)
-        .unwrap()["status"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
-
-async fn wait_text(client: &LspClient, rel: &str, expected: &str) {
-    client
-        .wait_until(&format!("{rel} to read {expected:?}"), |c| {
-            (c.text(rel) == expected).then_some(())
-        })
-        .await;
 }
 
 /// Runs a two-hunk task on notes.txt (open in the editor, same as disk) and returns its id.
@@ -345,10 +310,10 @@ async fn two_hunks_accepted_one_by_one_while_the_user_types(wire: &str) {
         .edit("notes.txt", (3, 0), (3, 0), "typed by hand\n")
         .await;
     client.edit("notes.txt", (0, 3), (0, 3), "!").await;
-    let moved = proposal_after_sync(&mut client, &task).await;
+    let moved = review::proposal(&mut client, &task).await;
     assert_eq!(moved["files"][0]["hunks"][1]["range"]["start"]["line"], 8);
-    assert_eq!(hunk_status(&moved, &ids[0]), "accepted");
-    assert_eq!(hunk_status(&moved, &ids[1]), "pending");
+    assert_eq!(hunk(&hunks(&moved), &ids[0])["status"], "accepted");
+    assert_eq!(hunk(&hunks(&moved), &ids[1])["status"], "pending");
 
     client
         .request(
@@ -522,12 +487,6 @@ async fn cancel_stops_a_streaming_task_at_once(wire: &str) {
 
 // ----- review ---------------------------------------------------------------------------
 
-/// getProposal after the server has surely processed earlier notifications: requests are
-/// answered after the notifications sent before them are applied.
-async fn proposal_after_sync(client: &mut LspClient, task: &str) -> Value {
-    proposal(client, task).await
-}
-
 #[tokio::test]
 async fn an_edit_inside_a_hunk_makes_it_stale_and_it_is_never_applied() {
     let (_fixture, mut client, task) = two_hunk_task("chat", ClientOptions::default()).await;
@@ -652,7 +611,11 @@ async fn whole_text_reports_of_an_accept_keep_the_hunks_between() {
     )
     .await;
     let after = proposal(&mut client, &task).await;
-    assert_eq!(hunk_status(&after, &ids[1]), "pending", "{after}");
+    assert_eq!(
+        hunk(&hunks(&after), &ids[1])["status"],
+        "pending",
+        "{after}"
+    );
     client
         .request(
             "agent/resolveHunks",

@@ -19,5 +19,6 @@ mod review_session;
 mod sandbox_security;
 mod shell_tool;
 mod task_history;
+mod tidy;
 mod tools_read;
 mod workspace;

@@ -6,11 +6,12 @@ use std::collections::BTreeMap;
 use std::sync::Once;
 use std::time::{Duration, Instant};
 
-use crate::support::model_server::{ModelServer, Reply, USAGE};
 use agentls::config::{ProviderInfo, WireApi};
 use agentls::model::{Item, ModelClient, ModelError, Prompt, StreamEvent, ToolSpec, TurnOutput};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
+
+use crate::support::model_server::{ModelServer, Reply, USAGE};
 
 /// Runs each case once per wire API, as `chat::<case>` and `responses::<case>`, failing
 /// (rather than hanging) if a case takes longer than `CASE_TIMEOUT`.

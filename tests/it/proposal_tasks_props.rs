@@ -18,19 +18,15 @@ use proptest::prelude::*;
 use proptest::sample::Index;
 use ropey::Rope;
 
+use crate::support::props::{EditSpec, char_len, chars_of, edit_spec, line, picks, splice};
+
 const PATH: &str = "f.txt";
 const TASKS: [&str; 3] = ["a", "b", "c"];
 const ENC: PositionEncoding = PositionEncoding::Utf16;
-
-#[derive(Debug, Clone)]
-struct EditSpec {
-    /// Aim inside some hunk (picked by this index) rather than anywhere.
-    in_hunk: Option<Index>,
-    at: Index,
-    len: usize,
-    text: String,
-    whole_text: bool,
-}
+/// What lines are made of (no `\r\n`: three tasks' hunks are the subject here).
+const LINE_PIECES: &[&str] = &["a", "b", "é", "😀", " ", "{"];
+/// What the user types, line breaks included.
+const TYPED_PIECES: &[&str] = &["x", "é", "😀", "\n", "b\n"];
 
 #[derive(Debug, Clone)]
 enum Step {
@@ -57,11 +53,6 @@ enum Step {
     },
 }
 
-fn line() -> impl Strategy<Value = String> {
-    let piece = prop::sample::select(vec!["a", "b", "é", "😀", " ", "{"]);
-    prop::collection::vec(piece, 0..4).prop_map(|p| p.concat() + "\n")
-}
-
 /// A task's result: the base with some lines replaced, deleted or inserted.
 fn target_of(base_lines: &[String], ops: &[(u8, String)]) -> String {
     let mut out = String::new();
@@ -79,34 +70,20 @@ fn target_of(base_lines: &[String], ops: &[(u8, String)]) -> String {
     out
 }
 
-fn edit_spec() -> impl Strategy<Value = EditSpec> {
-    let piece = prop::sample::select(vec!["x", "é", "😀", "\n", "b\n"]);
-    (
-        prop::option::weighted(0.6, any::<Index>()),
-        any::<Index>(),
-        0usize..6,
-        prop::collection::vec(piece, 0..3),
-        prop::bool::weighted(0.25),
-    )
-        .prop_map(|(in_hunk, at, len, pieces, whole_text)| EditSpec {
-            in_hunk,
-            at,
-            len,
-            text: pieces.concat(),
-            whole_text,
-        })
+fn typed() -> impl Strategy<Value = EditSpec> {
+    edit_spec(TYPED_PIECES, 6, 0.25)
 }
 
 fn step() -> impl Strategy<Value = Step> {
-    let picks = prop::collection::vec(any::<Index>(), 1..4);
+    let picks = picks();
     let task = 0usize..3;
     prop_oneof![
-        3 => edit_spec().prop_map(Step::Type),
+        3 => typed().prop_map(Step::Type),
         3 => (
             task.clone(),
             picks.clone(),
             any::<bool>(),
-            prop::option::weighted(0.15, edit_spec()),
+            prop::option::weighted(0.15, typed()),
             prop::bool::weighted(0.15),
         )
             .prop_map(|(task, picks, whole_text_report, race, refused)| Step::Accept {
@@ -131,25 +108,6 @@ struct World {
     version: i32,
     /// Hunks whose accept edit is in the text and not undone since.
     applied: HashMap<(usize, String), bool>,
-}
-
-fn char_len(text: &str) -> usize {
-    text.chars().count()
-}
-
-fn byte_of(text: &str, char_idx: usize) -> usize {
-    text.char_indices()
-        .nth(char_idx)
-        .map_or(text.len(), |(b, _)| b)
-}
-
-fn splice(text: &mut String, start: usize, end: usize, with: &str) {
-    let range = byte_of(text, start)..byte_of(text, end);
-    text.replace_range(range, with);
-}
-
-fn chars_of(text: &str, start: usize, end: usize) -> &str {
-    &text[byte_of(text, start)..byte_of(text, end)]
 }
 
 /// Whether two char ranges overlap by the store's rule: touching ends do not, two
@@ -451,8 +409,11 @@ impl World {
 
 fn scenario() -> impl Strategy<Value = (String, Vec<String>, Vec<Step>)> {
     (
-        prop::collection::vec(line(), 1..10),
-        prop::collection::vec(prop::collection::vec((any::<u8>(), line()), 10), 3),
+        prop::collection::vec(line(LINE_PIECES, 4), 1..10),
+        prop::collection::vec(
+            prop::collection::vec((any::<u8>(), line(LINE_PIECES, 4)), 10),
+            3,
+        ),
         prop::collection::vec(step(), 1..25),
     )
         .prop_map(|(lines, ops, steps)| {

@@ -17,6 +17,8 @@ use std::process::{Command, Output};
 
 use agentls::import::{FileOp, parse_diff};
 
+use crate::support::tree::{Entry, copy_tree, git, snapshot};
+
 /// Crates and the consecutive versions compared (each pair of neighbours is one diff).
 const HISTORY: &[(&str, &[&str])] = &[
     (
@@ -157,7 +159,7 @@ fn check_exact(old: &Path, new: &Path, diff: &str) {
         String::from_utf8_lossy(&output.stdout),
         stderr(&output)
     );
-    assert_same_trees(&snapshot(new), &snapshot(work.path()), &BTreeSet::new());
+    assert_same_trees(&files(new), &files(work.path()), &BTreeSet::new());
 }
 
 fn check_drift(old: &Path, diff: &str, totals: &mut Totals) {
@@ -196,8 +198,8 @@ fn check_drift(old: &Path, diff: &str, totals: &mut Totals) {
         stderr(&by_agentls)
     );
 
-    let ours = snapshot(&with_agentls);
-    let theirs = snapshot(&with_git);
+    let ours = files(&with_agentls);
+    let theirs = files(&with_git);
     assert_same_trees(&theirs, &ours, &conflicted);
     for path in targets(diff) {
         let rejected = ours.contains_key(&PathBuf::from(format!("{}.rej", path.display())));
@@ -264,23 +266,6 @@ fn agentls(cwd: &Path, args: &[&str], stdin: &str) -> Output {
     crate::support::cli::agentls(cwd, cwd, args, stdin)
 }
 
-fn git(cwd: &Path, args: &[&str]) -> String {
-    let output = run_ok(
-        Command::new("git")
-            .current_dir(cwd)
-            .args([
-                "-c",
-                "user.name=t",
-                "-c",
-                "user.email=t@t",
-                "-c",
-                "core.autocrlf=false",
-            ])
-            .args(args),
-    );
-    String::from_utf8(output.stdout).unwrap()
-}
-
 fn run_ok(command: &mut Command) -> Output {
     let output = command.output().unwrap();
     assert!(output.status.success(), "{command:?}: {}", stderr(&output));
@@ -291,38 +276,20 @@ fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
-fn copy_tree(from: &Path, to: &Path) {
-    fs::create_dir_all(to).unwrap();
-    for entry in fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
-
-/// Every file under `root` but `.git`, by relative path.
-fn snapshot(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    let mut files = BTreeMap::new();
-    let mut dirs = vec![root.to_path_buf()];
-    while let Some(dir) = dirs.pop() {
-        for entry in fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.file_name().is_some_and(|n| n == ".git") {
-                continue;
+/// Every file under `root` but `.git`, by relative path (a symlink read through).
+fn files(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    snapshot(root)
+        .into_iter()
+        .filter(|(path, _)| !path.components().any(|c| c.as_os_str() == ".git"))
+        .filter_map(|(path, entry)| match entry {
+            Entry::Dir => None,
+            Entry::File(bytes) => Some((path, bytes)),
+            Entry::Symlink(_) | Entry::Unreadable => {
+                let bytes = fs::read(root.join(&path)).unwrap();
+                Some((path, bytes))
             }
-            if path.is_dir() {
-                dirs.push(path);
-            } else {
-                let rel = path.strip_prefix(root).unwrap().to_path_buf();
-                files.insert(rel, fs::read(&path).unwrap());
-            }
-        }
-    }
-    files
+        })
+        .collect()
 }
 
 /// Equal file sets and bytes, except `exempt` paths and `.rej` files.

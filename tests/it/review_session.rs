@@ -2,10 +2,14 @@
 //! on loopback): parallel tasks in conflict, file operations with and without the
 //! client's resource operations, undo, 3-way refresh, follow-ups and proposal paging.
 
+use serde_json::{Value, json};
+
 use crate::support::fixture::Fixture;
 use crate::support::lsp_client::{ClientOptions, LspClient};
 use crate::support::model_server::Reply;
-use serde_json::{Value, json};
+use crate::support::review::{
+    completed_task, hunk, hunk_ids, hunks, proposal, resolve, wait_hunk_update, wait_text,
+};
 
 const TEN_LINES: &str = "one\ntwo\nthree\nfour\nfive\nsix\nseven\neight\nnine\nten\n";
 
@@ -23,68 +27,6 @@ fn patch_then_done(body: &str) -> Vec<Reply> {
 
 const CAPS_TWO_AND_EIGHT: &str =
     "*** Update File: notes.txt\n@@\n one\n-two\n+TWO\n three\n@@\n seven\n-eight\n+EIGHT\n nine\n";
-
-async fn run_task(client: &mut LspClient, prompt: &str) -> String {
-    let task = client.start_task(json!({ "prompt": prompt })).await;
-    let finished = client.wait_finished(&task).await;
-    assert_eq!(finished["status"], "completed", "{finished}");
-    task
-}
-
-async fn proposal(client: &mut LspClient, task: &str) -> Value {
-    client
-        .request("agent/getProposal", json!({ "taskId": task }))
-        .await
-        .unwrap()
-}
-
-fn hunks(proposal: &Value) -> Vec<Value> {
-    proposal["files"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|f| f["hunks"].as_array().unwrap().clone())
-        .collect()
-}
-
-fn hunk<'a>(hunks: &'a [Value], id: &str) -> &'a Value {
-    hunks
-        .iter()
-        .find(|h| h["hunkId"] == id)
-        .unwrap_or_else(|| panic!("no hunk {id} in {hunks:?}"))
-}
-
-fn ids(proposal: &Value) -> Vec<String> {
-    hunks(proposal)
-        .iter()
-        .map(|h| h["hunkId"].as_str().unwrap().to_string())
-        .collect()
-}
-
-async fn wait_text(client: &LspClient, rel: &str, expected: &str) {
-    client
-        .wait_until(&format!("{rel} to read {expected:?}"), |c| {
-            (c.text(rel) == expected).then_some(())
-        })
-        .await;
-}
-
-/// Waits for a `hunks` update of `task` that reports `hunk_id` with `status`.
-async fn wait_hunk_update(client: &LspClient, task: &str, hunk_id: &str, status: &str) -> Value {
-    client
-        .wait_until(&format!("{hunk_id} to become {status}"), |c| {
-            c.updates(task)
-                .into_iter()
-                .filter(|u| u["update"]["kind"] == "hunks")
-                .flat_map(|u| u["update"]["hunks"].as_array().unwrap().clone())
-                .find(|h| h["hunkId"] == hunk_id && h["status"] == status)
-        })
-        .await
-}
-
-async fn resolve(client: &mut LspClient, params: Value) -> Result<Value, Value> {
-    client.request("agent/resolveHunks", params).await
-}
 
 #[derive(PartialEq)]
 enum Open {
@@ -105,8 +47,8 @@ async fn caps_task(open: Open) -> (Fixture, LspClient, String, Vec<String>) {
     if open == Open::Yes {
         client.open("notes.txt", TEN_LINES).await;
     }
-    let task = run_task(&mut client, "caps").await;
-    let ids = ids(&proposal(&mut client, &task).await);
+    let task = completed_task(&mut client, "caps").await;
+    let ids = hunk_ids(&proposal(&mut client, &task).await);
     (fixture, client, task, ids)
 }
 
@@ -122,8 +64,8 @@ async fn two_tasks_on_line_two() -> (Fixture, LspClient, String, String) {
     let fixture = Fixture::new("chat", &[("notes.txt", TEN_LINES)], script).await;
     let mut client = fixture.client(ClientOptions::default()).await;
     client.open("notes.txt", TEN_LINES).await;
-    let a = run_task(&mut client, "capitalise two").await;
-    let b = run_task(&mut client, "digits").await;
+    let a = completed_task(&mut client, "capitalise two").await;
+    let b = completed_task(&mut client, "digits").await;
     (fixture, client, a, b)
 }
 
@@ -395,8 +337,8 @@ async fn a_file_not_open_that_changes_on_disk_makes_its_hunk_stale_when_the_clie
             ..ClientOptions::default()
         })
         .await;
-    let task = run_task(&mut client, "caps").await;
-    let ids = ids(&proposal(&mut client, &task).await);
+    let task = completed_task(&mut client, "caps").await;
+    let ids = hunk_ids(&proposal(&mut client, &task).await);
     let registration = client
         .wait_until("the watcher registration", |c| {
             c.notifications("client/registerCapability")
@@ -443,7 +385,7 @@ async fn file_ops_task(options: ClientOptions) -> (Fixture, LspClient, String) {
     )
     .await;
     let mut client = fixture.client(options).await;
-    let task = run_task(&mut client, "file ops").await;
+    let task = completed_task(&mut client, "file ops").await;
     (fixture, client, task)
 }
 
@@ -489,7 +431,7 @@ async fn file_operations_go_through_the_editors_resource_operations_when_it_has_
 
     resolve(
         &mut client,
-        json!({"taskId": task, "accept": ids(&proposal)}),
+        json!({"taskId": task, "accept": hunk_ids(&proposal)}),
     )
     .await
     .unwrap();
@@ -523,7 +465,7 @@ async fn without_resource_operations_the_server_makes_file_operations_on_disk_an
         ..ClientOptions::default()
     };
     let (fixture, mut client, task) = file_ops_task(options).await;
-    let all = ids(&proposal(&mut client, &task).await);
+    let all = hunk_ids(&proposal(&mut client, &task).await);
     // gone.txt changed on disk after the task saw it: deleting it would lose that.
     fixture.write("gone.txt", "bye, but edited\n");
     let result = resolve(&mut client, json!({"taskId": task, "accept": all}))
@@ -566,8 +508,8 @@ async fn a_follow_up_sees_rejections_and_user_edits_and_replaces_the_pending_hun
     let fixture = Fixture::new("chat", &[("notes.txt", TEN_LINES)], script).await;
     let mut client = fixture.client(ClientOptions::default()).await;
     client.open("notes.txt", TEN_LINES).await;
-    let task = run_task(&mut client, "capitalise two, five and eight").await;
-    let ids = ids(&proposal(&mut client, &task).await);
+    let task = completed_task(&mut client, "capitalise two, five and eight").await;
+    let ids = hunk_ids(&proposal(&mut client, &task).await);
     assert_eq!(ids.len(), 3);
     resolve(
         &mut client,
@@ -658,7 +600,7 @@ async fn a_follow_up_that_fails_leaves_the_hunks_under_review_as_they_were() {
     let fixture = Fixture::new("chat", &[("notes.txt", TEN_LINES)], script).await;
     let mut client = fixture.client(ClientOptions::default()).await;
     client.open("notes.txt", TEN_LINES).await;
-    let task = run_task(&mut client, "caps").await;
+    let task = completed_task(&mut client, "caps").await;
     let before = proposal(&mut client, &task).await;
     client
         .request("agent/followUp", json!({"taskId": task, "prompt": "more"}))
@@ -723,7 +665,7 @@ async fn long_proposals_come_in_pages_and_one_file_can_be_asked_for() {
         .collect();
     let fixture = Fixture::new("chat", &file_refs, patch_then_done(&body)).await;
     let mut client = fixture.client(ClientOptions::default()).await;
-    let task = run_task(&mut client, "caps everywhere").await;
+    let task = completed_task(&mut client, "caps everywhere").await;
 
     let mut seen = Vec::new();
     let mut cursor = Value::Null;
@@ -739,7 +681,7 @@ async fn long_proposals_come_in_pages_and_one_file_can_be_asked_for() {
         pages += 1;
         assert_eq!(page["totalHunks"], 9);
         assert_eq!(page["totalFiles"], 3);
-        let here = ids(&page);
+        let here = hunk_ids(&page);
         assert!(here.len() <= 2, "{page}");
         seen.extend(here);
         match page.get("nextCursor") {
@@ -767,7 +709,7 @@ async fn long_proposals_come_in_pages_and_one_file_can_be_asked_for() {
             .unwrap()
             .ends_with("/f1.txt")
     );
-    assert_eq!(ids(&one).len(), 3);
+    assert_eq!(hunk_ids(&one).len(), 3);
 
     let bad = client
         .request(

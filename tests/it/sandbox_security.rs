@@ -11,6 +11,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+use crate::support::python;
+use crate::support::tree::{Entry, snapshot};
+
 const SECRET: &str = "-----BEGIN OPENSSH PRIVATE KEY----- battery-secret";
 const VICTIM: &str = "original\n";
 const GIT_CONFIG: &str = "[core]\n\trepositoryformatversion = 0\n";
@@ -78,56 +81,23 @@ impl Scene {
         (output.status.success(), text)
     }
 
-    /// Everything that must not change: every file's bytes under the project, outside,
-    /// and the views directory (which must be empty again).
-    fn state(&self) -> BTreeMap<PathBuf, Vec<u8>> {
+    /// Everything that must not change: every entry under the project, outside, and the
+    /// views directory (which must be empty again), by absolute path.
+    fn state(&self) -> BTreeMap<PathBuf, Entry> {
         let mut state = BTreeMap::new();
         for dir in [
             &self.project,
             &self.outside,
             &self.agentls_home.join("views"),
         ] {
-            snapshot(dir, &mut state);
+            state.extend(
+                snapshot(dir)
+                    .into_iter()
+                    .map(|(path, entry)| (dir.join(path), entry)),
+            );
         }
         state
     }
-}
-
-fn snapshot(dir: &Path, state: &mut BTreeMap<PathBuf, Vec<u8>>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        let kind = entry.file_type().unwrap();
-        if kind.is_dir() {
-            state.insert(path.clone(), b"<dir>".to_vec());
-            snapshot(&path, state);
-        } else if kind.is_symlink() {
-            state.insert(
-                path.clone(),
-                std::fs::read_link(&path)
-                    .unwrap()
-                    .into_os_string()
-                    .into_encoded_bytes(),
-            );
-        } else {
-            state.insert(path.clone(), std::fs::read(&path).unwrap_or_default());
-        }
-    }
-}
-
-fn python() -> (String, String) {
-    let output = Command::new("python3")
-        .args([
-            "-c",
-            "import os, sys; print(os.path.realpath(sys.executable)); print(sys.base_prefix)",
-        ])
-        .output()
-        .expect("python3 is needed for the ptrace case");
-    let text = String::from_utf8(output.stdout).unwrap();
-    let mut lines = text.lines().map(str::to_string);
-    (lines.next().unwrap(), lines.next().unwrap())
 }
 
 /// Whether an attempt got through, from its output: `Some(what happened)`.
@@ -308,7 +278,7 @@ fn every_escape_attempt_fails_and_leaves_no_trace() {
             if before != after {
                 let changed: Vec<_> = after
                     .iter()
-                    .filter(|(path, bytes)| before.get(*path) != Some(bytes))
+                    .filter(|(path, entry)| before.get(*path) != Some(entry))
                     .map(|(path, _)| path.display().to_string())
                     .chain(
                         before

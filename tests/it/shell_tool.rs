@@ -5,32 +5,17 @@
 use std::path::Path;
 use std::time::Duration;
 
+use serde_json::{Value, json};
+
 use crate::support::fixture::Fixture;
 use crate::support::lsp_client::{ClientOptions, LspClient};
 use crate::support::model_server::{self, Reply};
-use serde_json::{Value, json};
+use crate::support::python;
+use crate::support::review::{self, run_task};
 
 const CALC: &str = "def add(a, b):\n    return a - b\n";
 const TEST_CALC: &str = "import unittest\n\nfrom calc import add\n\n\nclass AddTest(unittest.TestCase):\n    def test_adds(self):\n        self.assertEqual(add(2, 3), 5)\n\n\nif __name__ == \"__main__\":\n    unittest.main()\n";
 const FIX: &str = "*** Begin Patch\n*** Update File: calc.py\n@@\n def add(a, b):\n-    return a - b\n+    return a + b\n*** End Patch\n";
-
-/// The Python running these tests, by its real path, and the prefix commands must be
-/// allowed to read for it to start.
-fn python() -> (String, String) {
-    let output = std::process::Command::new("python3")
-        .args([
-            "-c",
-            "import os, sys; print(os.path.realpath(sys.executable)); print(sys.base_prefix)",
-        ])
-        .output()
-        .expect("python3 is needed for the shell tool tests");
-    let text = String::from_utf8(output.stdout).unwrap();
-    let mut lines = text.lines();
-    (
-        lines.next().unwrap().to_string(),
-        lines.next().unwrap().to_string(),
-    )
-}
 
 /// A fixture whose commands may read the Python installation, plus `extra` config lines.
 async fn fixture(files: &[(&str, &str)], script: Vec<Reply>, extra: &str) -> Fixture {
@@ -51,10 +36,7 @@ fn tool_outputs(fixture: &Fixture) -> Vec<String> {
 }
 
 async fn proposal_files(client: &mut LspClient, task: &str) -> Vec<Value> {
-    let proposal = client
-        .request("agent/getProposal", json!({"taskId": task}))
-        .await
-        .unwrap();
+    let proposal = review::proposal(client, task).await;
     proposal["files"].as_array().cloned().unwrap_or_default()
 }
 
@@ -77,12 +59,6 @@ fn views_left(home: &Path) -> usize {
     std::fs::read_dir(home.join("views"))
         .map(|entries| entries.count())
         .unwrap_or(0)
-}
-
-async fn run_task(client: &mut LspClient, prompt: &str) -> (String, Value) {
-    let task = client.start_task(json!({"prompt": prompt})).await;
-    let finished = client.wait_finished(&task).await;
-    (task, finished)
 }
 
 #[tokio::test]

@@ -7,21 +7,8 @@ use std::fs;
 use agentls::tools::{grep, list_dir, read_file};
 use agentls::workspace::TaskView;
 use serde_json::json;
-use tempfile::TempDir;
 
-fn workspace(files: &[(&str, &str)]) -> TempDir {
-    let dir = tempfile::tempdir().expect("temp dir");
-    for (path, text) in files {
-        let full = dir.path().join(path);
-        fs::create_dir_all(full.parent().expect("file has a parent")).expect("mkdir");
-        fs::write(full, text).expect("write fixture");
-    }
-    dir
-}
-
-fn view(dir: &TempDir) -> TaskView {
-    TaskView::new(dir.path(), HashMap::new()).expect("view")
-}
+use crate::support::tree::{view, workspace};
 
 fn numbered_lines(count: usize) -> String {
     (1..=count).map(|n| format!("line {n}\n")).collect()

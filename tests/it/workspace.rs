@@ -8,19 +8,7 @@ use std::path::Path;
 use agentls::workspace::{FileChange, PathError, TaskView, ViewError};
 use tempfile::TempDir;
 
-fn workspace(files: &[(&str, &str)]) -> TempDir {
-    let dir = tempfile::tempdir().expect("temp dir");
-    for (path, text) in files {
-        let full = dir.path().join(path);
-        fs::create_dir_all(full.parent().expect("file has a parent")).expect("mkdir");
-        fs::write(full, text).expect("write fixture");
-    }
-    dir
-}
-
-fn view(dir: &TempDir) -> TaskView {
-    TaskView::new(dir.path(), HashMap::new()).expect("view")
-}
+use crate::support::tree::{view, workspace};
 
 fn view_with_buffers(dir: &TempDir, buffers: &[(&str, &str)]) -> TaskView {
     let buffers = buffers

@@ -1,5 +1,5 @@
 // `agent/requestApproval`: the server asks before running a command, writing a patch or
-// using the network (design §3). The user answers in a modal dialog that shows exactly what
+// using the network (docs/protocol.md). The user answers in a modal dialog that shows exactly what
 // would run: the command and its directory, or the diff. The policy itself is enforced by
 // the server; this only asks.
 

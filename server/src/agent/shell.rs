@@ -1,5 +1,5 @@
-//! Running the model's `shell` calls: approvals first (design §6, decided here in the
-//! server, not in the client), then the command in the task's view directory under the
+//! Running the model's `shell` calls: approvals first (decided here in the server, not in
+//! the client; docs/protocol.md, `agent/requestApproval`), then the command in the task's view directory under the
 //! sandbox, then whatever it changed folded back into the task's view.
 
 use std::collections::HashSet;

@@ -128,6 +128,17 @@ pub struct SandboxWorkspaceWrite {
     pub network_access: bool,
 }
 
+/// `[shell_environment_policy]` (Codex's table, the subset agentls implements): what
+/// `sandbox::env` gives commands.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct EnvPolicy {
+    /// Keep variables whose names contain KEY, SECRET or TOKEN.
+    pub ignore_default_excludes: bool,
+    /// Variables to set (or override) for every command.
+    pub set: BTreeMap<String, String>,
+}
+
 /// One `[model_providers.<id>]` table as written: every field optional, so that a table
 /// for a built-in id changes only the fields it names.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
@@ -265,7 +276,7 @@ pub struct Config {
     /// a denial.
     pub approval_timeout_ms: u64,
     /// The environment commands get.
-    pub shell_environment_policy: crate::sandbox::env::EnvPolicy,
+    pub shell_environment_policy: EnvPolicy,
     /// Ours: how many tasks of a workspace are kept on disk (newest first); 0 keeps none
     /// and writes no task logs.
     pub task_history_max: usize,

@@ -79,18 +79,18 @@ pub fn apply(root: &Path, diff: &str, options: Options) -> Result<Report, String
 }
 
 /// The files to write: every write of the plan, plus `.rej` files for what did not place.
-fn changes(patches: &[FilePatch], outcomes: &[FileOutcome]) -> Vec<patch::FileChange> {
-    let mut changes: Vec<patch::FileChange> = Vec::new();
+fn changes(patches: &[FilePatch], outcomes: &[FileOutcome]) -> Vec<patch::FileWrite> {
+    let mut changes: Vec<patch::FileWrite> = Vec::new();
     // A later section of the diff may write a path again; its text is the final one.
     let mut position: HashMap<String, usize> = HashMap::new();
     for outcome in outcomes {
         for write in &outcome.writes {
-            let change = match &write.after {
-                Some(contents) => patch::FileChange::Write {
+            let change = match &write.new {
+                Some(contents) => patch::FileWrite::Write {
                     path: write.path.clone(),
                     contents: contents.clone(),
                 },
-                None => patch::FileChange::Delete {
+                None => patch::FileWrite::Delete {
                     path: write.path.clone(),
                 },
             };
@@ -104,7 +104,7 @@ fn changes(patches: &[FilePatch], outcomes: &[FileOutcome]) -> Vec<patch::FileCh
         }
         if !outcome.conflicts.is_empty() {
             let patch = &patches[outcome.patch];
-            changes.push(patch::FileChange::Write {
+            changes.push(patch::FileWrite::Write {
                 path: format!("{}.rej", patch.target()),
                 contents: rejects(patch, outcome),
             });

@@ -10,7 +10,7 @@
 use std::ops::Range;
 use std::time::Duration;
 
-use crate::proposal::diff_hunks;
+use crate::proposal::{LineOffsets, diff_hunks};
 
 /// Diffs of files big enough to hit this degrade to coarser changes, which merge as
 /// conflicts rather than wrong text.
@@ -148,7 +148,7 @@ fn growth(changes: &[Change]) -> isize {
 
 /// The changes that turn `base` into `other`, in base and other line numbers.
 fn line_changes(base: &str, other: &str, base_lines: &[&str]) -> Vec<Change> {
-    let mut line_of_char = LineIndex::new(base_lines);
+    let mut line_of_char = LineOffsets::new(base_lines);
     let mut shift = 0isize;
     diff_hunks(base, other, DIFF_DEADLINE)
         .into_iter()
@@ -164,31 +164,6 @@ fn line_changes(base: &str, other: &str, base_lines: &[&str]) -> Vec<Change> {
             }
         })
         .collect()
-}
-
-/// Finds the line starting at a char offset, for offsets asked in increasing order.
-struct LineIndex<'a> {
-    lines: &'a [&'a str],
-    line: usize,
-    char_offset: usize,
-}
-
-impl<'a> LineIndex<'a> {
-    fn new(lines: &'a [&'a str]) -> Self {
-        LineIndex {
-            lines,
-            line: 0,
-            char_offset: 0,
-        }
-    }
-
-    fn line_at(&mut self, char_offset: usize) -> usize {
-        while self.char_offset < char_offset && self.line < self.lines.len() {
-            self.char_offset += self.lines[self.line].chars().count();
-            self.line += 1;
-        }
-        self.line
-    }
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use super::place::{self, Conflict, Outcome, Placed};
 use super::{FileOp, FilePatch};
+use crate::workspace::FileChange;
 
 /// What a diff is placed against.
 pub trait Tree {
@@ -17,21 +18,12 @@ pub trait Tree {
     fn blob(&self, id: &str) -> Option<String>;
 }
 
-/// One path written by the plan: its text before (`None`: absent) and after (`None`:
-/// deleted).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Write {
-    pub path: String,
-    pub before: Option<String>,
-    pub after: Option<String>,
-}
-
 /// The result of one file section.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileOutcome {
     /// Index of the section in the parsed diff.
     pub patch: usize,
-    pub writes: Vec<Write>,
+    pub writes: Vec<FileChange>,
     /// Changes that could not be made, in the lines of `conflict_path`'s current text.
     pub conflicts: Vec<Conflict>,
     pub conflict_path: String,
@@ -63,9 +55,7 @@ pub fn plan(patches: &[FilePatch], tree: &dyn Tree, three_way: bool) -> Vec<File
         .map(|(i, patch)| {
             let outcome = plan_file(i, patch, &staged, three_way);
             for write in &outcome.writes {
-                staged
-                    .written
-                    .insert(write.path.clone(), write.after.clone());
+                staged.written.insert(write.path.clone(), write.new.clone());
             }
             outcome
         })
@@ -167,17 +157,17 @@ fn writes(
     source_text: Option<String>,
     existing_target: Option<String>,
     result: String,
-) -> Vec<Write> {
+) -> Vec<FileChange> {
     let target = patch.target().to_string();
     let source = patch.source().map(str::to_string);
     if source.is_some() && source_text.is_none() {
         return Vec::new();
     }
     match patch.op {
-        FileOp::Modify => vec![Write {
+        FileOp::Modify => vec![FileChange {
             path: target,
-            before: source_text,
-            after: Some(result),
+            base: source_text,
+            new: Some(result),
         }],
         FileOp::Create => match existing_target {
             Some(existing) if existing != result => {
@@ -190,10 +180,10 @@ fn writes(
                 ));
                 Vec::new()
             }
-            existing => vec![Write {
+            existing => vec![FileChange {
                 path: target,
-                before: existing,
-                after: Some(result),
+                base: existing,
+                new: Some(result),
             }],
         },
         FileOp::Delete if !result.is_empty() && outcome.conflicts.is_empty() => {
@@ -206,23 +196,23 @@ fn writes(
             Vec::new()
         }
         FileOp::Delete if !outcome.conflicts.is_empty() => Vec::new(),
-        FileOp::Delete => vec![Write {
+        FileOp::Delete => vec![FileChange {
             path: target,
-            before: source_text,
-            after: None,
+            base: source_text,
+            new: None,
         }],
         FileOp::Rename { .. } | FileOp::Copy { .. } => {
-            let mut writes = vec![Write {
+            let mut writes = vec![FileChange {
                 path: target,
-                before: existing_target,
-                after: Some(result),
+                base: existing_target,
+                new: Some(result),
             }];
             // A renamed file with conflicts stays where it is until they are resolved.
             if matches!(patch.op, FileOp::Rename { .. }) && outcome.conflicts.is_empty() {
-                writes.push(Write {
+                writes.push(FileChange {
                     path: source.unwrap_or_default(),
-                    before: source_text,
-                    after: None,
+                    base: source_text,
+                    new: None,
                 });
             }
             writes

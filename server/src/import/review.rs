@@ -57,12 +57,12 @@ pub fn review_files(outcomes: &[FileOutcome]) -> Vec<ReviewFile> {
             let entry = files.entry(write.path.clone()).or_insert_with(|| {
                 let change = FileChange {
                     path: write.path.clone(),
-                    base: write.before.clone(),
+                    base: write.base.clone(),
                     new: None,
                 };
                 (change, Vec::new())
             });
-            entry.0.new = write.after.clone();
+            entry.0.new = write.new.clone();
         }
         if outcome.conflicts.is_empty() {
             continue;

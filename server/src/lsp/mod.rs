@@ -1,10 +1,10 @@
 //! The language server: LSP lifecycle, text sync, code actions, commands and the
 //! `agent/*` methods, on top of tower-lsp-server.
 //!
-//! Rules that keep it responsive (design §11): text-sync handlers apply their change
-//! synchronously under the store lock (so they can never interleave); no handler awaits a
-//! round trip to the client (`workspace/applyEdit` is spawned); stdout carries protocol
-//! bytes only.
+//! Rules that keep it responsive (docs/architecture.md, invariants 3, 5 and 7): text-sync
+//! handlers apply their change synchronously under the store lock (so they can never
+//! interleave); no handler awaits a round trip to the client (`workspace/applyEdit` is
+//! spawned); stdout carries protocol bytes only.
 
 /// Public for the benchmarks, which build the accept's `WorkspaceEdit` as the server does.
 pub mod convert;
@@ -22,6 +22,7 @@ use tower_lsp_server::ls_types::*;
 use tower_lsp_server::{Client, LanguageServer, LspService, Server};
 
 use crate::documents::PositionEncoding;
+use crate::engine::{Engine, EngineError, EngineSettings};
 use crate::import::source::Source;
 use crate::proposal::store::ProposalStore;
 use crate::protocol::{
@@ -32,7 +33,6 @@ use crate::protocol::{
     ResolveHunksResult, StartTaskParams, TaskIdParams, TaskIdResult, UNDO_CODE_ACTION_KIND,
     UNDO_HUNKS_COMMAND, UndoHunksParams, UndoHunksResult,
 };
-use crate::task::engine::{Engine, EngineError, EngineSettings};
 use crate::uri;
 use convert::range_from_lsp;
 use sink::LspSink;

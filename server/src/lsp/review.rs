@@ -16,6 +16,8 @@ use tower_lsp_server::ls_types::{
 };
 
 use super::{convert, engine_error, invalid_params};
+use crate::engine::Engine;
+use crate::proposal::Direction;
 use crate::proposal::store::EditPlan;
 use crate::protocol::{
     self as proto, ACCEPT_CODE_ACTION_KIND, ACCEPT_HUNKS_COMMAND, DEFAULT_PROPOSAL_PAGE,
@@ -24,17 +26,8 @@ use crate::protocol::{
     ResolveHunksResult, TaskUpdate, UNDO_CODE_ACTION_KIND, UNDO_HUNKS_COMMAND, UndoHunksParams,
     UndoHunksResult,
 };
-use crate::task::engine::Engine;
 use crate::task::log::DecisionAction;
 use crate::uri;
-
-/// Whether an edit plan accepts hunks or takes accepted ones back; the editor's refusal
-/// is handed back to the store accordingly.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Direction {
-    Accept,
-    Undo,
-}
 
 pub fn get_proposal(engine: &Engine, params: GetProposalParams) -> Result<proto::Proposal> {
     engine.task(&params.task_id).map_err(engine_error)?;

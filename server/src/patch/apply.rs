@@ -14,7 +14,7 @@ use super::{ChunkLine, FileHunk, Patch, PatchError, UpdateChunk};
 /// Where the current text of files comes from.
 pub trait PatchSource {
     /// `Ok(None)`: no such file. `Err(reason)`: not a readable text file (e.g. "it is a
-    /// directory"); the reason is shown to the user after "cannot <action> it: ".
+    /// directory"); the reason is shown to the user after "cannot `<action>` it: ".
     fn read(&self, path: &str) -> Result<Option<String>, String>;
 
     /// Whether `path` is an existing file, even one `read` cannot return as text (a binary
@@ -24,17 +24,18 @@ pub trait PatchSource {
     }
 }
 
-/// The net effect on one path. Paths are exactly as written in the patch.
+/// What committing a patch does to one path: its new contents, or its removal. Paths are
+/// exactly as written in the patch.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum FileChange {
+pub enum FileWrite {
     Write { path: String, contents: String },
     Delete { path: String },
 }
 
-impl FileChange {
+impl FileWrite {
     pub fn path(&self) -> &str {
         match self {
-            FileChange::Write { path, .. } | FileChange::Delete { path } => path,
+            FileWrite::Write { path, .. } | FileWrite::Delete { path } => path,
         }
     }
 }
@@ -42,7 +43,7 @@ impl FileChange {
 /// Computes every change in memory (later hunks see earlier ones' effects) and returns them
 /// only if all succeed: the net effect on each touched path, in the order paths were first
 /// touched. A move is `Delete(old)` + `Write(new)`.
-pub fn apply_patch(patch: &Patch, source: &dyn PatchSource) -> Result<Vec<FileChange>, PatchError> {
+pub fn apply_patch(patch: &Patch, source: &dyn PatchSource) -> Result<Vec<FileWrite>, PatchError> {
     let mut staged = Staged {
         source,
         touched: Vec::new(),
@@ -56,16 +57,16 @@ pub fn apply_patch(patch: &Patch, source: &dyn PatchSource) -> Result<Vec<FileCh
 /// Short human summary, Codex's wording: "Success. Updated the following files:" then
 /// `A`dded, `M`odified and `D`eleted paths. `source` must still show the files as they were
 /// before the changes were committed.
-pub fn summarize(changes: &[FileChange], source: &dyn PatchSource) -> String {
+pub fn summarize(changes: &[FileWrite], source: &dyn PatchSource) -> String {
     if changes.is_empty() {
         return "Success. The patch left every file as it was.".to_string();
     }
     let (mut added, mut modified, mut deleted) = (Vec::new(), Vec::new(), Vec::new());
     for change in changes {
         match change {
-            FileChange::Write { path, .. } if source.is_file(path) => modified.push(path),
-            FileChange::Write { path, .. } => added.push(path),
-            FileChange::Delete { path } => deleted.push(path),
+            FileWrite::Write { path, .. } if source.is_file(path) => modified.push(path),
+            FileWrite::Write { path, .. } => added.push(path),
+            FileWrite::Delete { path } => deleted.push(path),
         }
     }
     let mut summary = String::from("Success. Updated the following files:");
@@ -173,15 +174,15 @@ impl Staged<'_> {
         }
     }
 
-    fn into_changes(self) -> Vec<FileChange> {
+    fn into_changes(self) -> Vec<FileWrite> {
         let source = self.source;
         self.touched
             .into_iter()
             .filter_map(|(path, state)| match state {
-                Some(contents) => Some(FileChange::Write { path, contents }),
+                Some(contents) => Some(FileWrite::Write { path, contents }),
                 // Added and deleted again within the patch: nothing to do.
                 None if !source.is_file(&path) => None,
-                None => Some(FileChange::Delete { path }),
+                None => Some(FileWrite::Delete { path }),
             })
             .collect()
     }
@@ -430,7 +431,7 @@ mod tests {
         Files(entries.iter().copied().collect())
     }
 
-    fn apply(text: &str, source: &Files) -> Result<Vec<FileChange>, PatchError> {
+    fn apply(text: &str, source: &Files) -> Result<Vec<FileWrite>, PatchError> {
         apply_patch(&parse_patch(text).unwrap(), source)
     }
 
@@ -441,20 +442,20 @@ mod tests {
             &source,
         )?;
         match changes.as_slice() {
-            [FileChange::Write { contents, .. }] => Ok(contents.clone()),
+            [FileWrite::Write { contents, .. }] => Ok(contents.clone()),
             other => panic!("expected one write, got {other:?}"),
         }
     }
 
-    fn write(path: &str, contents: &str) -> FileChange {
-        FileChange::Write {
+    fn write(path: &str, contents: &str) -> FileWrite {
+        FileWrite::Write {
             path: path.into(),
             contents: contents.into(),
         }
     }
 
-    fn delete(path: &str) -> FileChange {
-        FileChange::Delete { path: path.into() }
+    fn delete(path: &str) -> FileWrite {
+        FileWrite::Delete { path: path.into() }
     }
 
     #[test]

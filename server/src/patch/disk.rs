@@ -10,11 +10,11 @@ use std::io::{self, Write};
 use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use super::{FileChange, PatchError, PatchSource, apply_patch, parse_patch};
+use super::{FileWrite, PatchError, PatchSource, apply_patch, parse_patch};
 
 /// Parses `patch_text`, applies it against the files under `root` and commits the result.
 /// Nothing on disk changes when `Err` is returned.
-pub fn apply_to_dir(root: &Path, patch_text: &str) -> Result<Vec<FileChange>, PatchError> {
+pub fn apply_to_dir(root: &Path, patch_text: &str) -> Result<Vec<FileWrite>, PatchError> {
     let patch = parse_patch(patch_text)?;
     let source = DirSource::new(root)?;
     for path in patch.hunks.iter().flat_map(|hunk| hunk.paths()) {
@@ -27,7 +27,7 @@ pub fn apply_to_dir(root: &Path, patch_text: &str) -> Result<Vec<FileChange>, Pa
 
 /// Writes `changes` (from [`apply_patch`]) under `root`: all of them, or none when `Err`
 /// is returned. Lets a caller summarize against the old files before committing.
-pub fn commit_to_dir(root: &Path, changes: &[FileChange]) -> Result<(), PatchError> {
+pub fn commit_to_dir(root: &Path, changes: &[FileWrite]) -> Result<(), PatchError> {
     commit_to_dir_with(root, changes, Durability::Synced)
 }
 
@@ -44,7 +44,7 @@ pub enum Durability {
 /// [`commit_to_dir`] with a choice of [`Durability`].
 pub fn commit_to_dir_with(
     root: &Path,
-    changes: &[FileChange],
+    changes: &[FileWrite],
     durability: Durability,
 ) -> Result<(), PatchError> {
     DirSource::new(root)?.commit(changes, durability)
@@ -81,7 +81,7 @@ impl DirSource {
         Ok(lexical)
     }
 
-    fn commit(&self, changes: &[FileChange], durability: Durability) -> Result<(), PatchError> {
+    fn commit(&self, changes: &[FileWrite], durability: Durability) -> Result<(), PatchError> {
         let targets = changes
             .iter()
             .map(|change| self.resolve(change.path()))
@@ -181,7 +181,7 @@ struct Previous {
 }
 
 impl Journal {
-    fn apply(&mut self, change: &FileChange, target: &Path) -> Result<(), Failure> {
+    fn apply(&mut self, change: &FileWrite, target: &Path) -> Result<(), Failure> {
         let path = change.path();
         let failure = |action| {
             move |source| Failure {
@@ -192,14 +192,14 @@ impl Journal {
         };
         let previous = read_previous(target).map_err(failure("read the current file"))?;
         match change {
-            FileChange::Write { contents, .. } => {
+            FileWrite::Write { contents, .. } => {
                 self.create_parents(target)
                     .map_err(failure("create its directory"))?;
                 let permissions = previous.as_ref().map(|previous| &previous.permissions);
                 replace_file(target, contents.as_bytes(), permissions, self.durability)
                     .map_err(failure("write the file"))?;
             }
-            FileChange::Delete { .. } => {
+            FileWrite::Delete { .. } => {
                 fs::remove_file(target).map_err(failure("delete the file"))?;
             }
         }
@@ -372,8 +372,8 @@ mod tests {
         }
     }
 
-    fn write(path: &str, contents: &str) -> FileChange {
-        FileChange::Write {
+    fn write(path: &str, contents: &str) -> FileWrite {
+        FileWrite::Write {
             path: path.into(),
             contents: contents.into(),
         }
@@ -467,7 +467,7 @@ mod tests {
         let before = tree(dir.path());
         let changes = [
             write("a.txt", "new a\n"),
-            FileChange::Delete {
+            FileWrite::Delete {
                 path: "gone.txt".into(),
             },
             write("fresh/dir/b.txt", "b\n"),

@@ -29,10 +29,14 @@ mod error;
 mod parse;
 mod seek;
 
-pub use apply::{FileChange, PatchSource, apply_patch, summarize};
+pub use apply::{FileWrite, PatchSource, apply_patch, summarize};
 pub use disk::{DirSource, Durability, apply_to_dir, commit_to_dir, commit_to_dir_with};
 pub use error::PatchError;
 pub use parse::parse_patch;
+/// The grammar's markers, for the `apply_patch` tool's description of it.
+pub(crate) use parse::{
+    ADD_FILE, BEGIN_PATCH, CHUNK_HEADER_PREFIX, DELETE_FILE, END_PATCH, MOVE_TO, UPDATE_FILE,
+};
 
 /// A parsed patch: the file operations in the order they are applied.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -10,15 +10,15 @@
 
 use super::{Anchor, ChunkLine, FileHunk, Patch, PatchError, UpdateChunk};
 
-const BEGIN_PATCH: &str = "*** Begin Patch";
-const END_PATCH: &str = "*** End Patch";
-const ADD_FILE: &str = "*** Add File:";
-const DELETE_FILE: &str = "*** Delete File:";
-const UPDATE_FILE: &str = "*** Update File:";
-const MOVE_TO: &str = "*** Move to:";
+pub(crate) const BEGIN_PATCH: &str = "*** Begin Patch";
+pub(crate) const END_PATCH: &str = "*** End Patch";
+pub(crate) const ADD_FILE: &str = "*** Add File:";
+pub(crate) const DELETE_FILE: &str = "*** Delete File:";
+pub(crate) const UPDATE_FILE: &str = "*** Update File:";
+pub(crate) const MOVE_TO: &str = "*** Move to:";
 const END_OF_FILE: &str = "*** End of File";
 const BARE_CHUNK_HEADER: &str = "@@";
-const CHUNK_HEADER_PREFIX: &str = "@@ ";
+pub(crate) const CHUNK_HEADER_PREFIX: &str = "@@ ";
 const HEREDOC_OPENERS: [&str; 3] = ["<<EOF", "<<'EOF'", "<<\"EOF\""];
 const HEREDOC_CLOSER: &str = "EOF";
 

@@ -112,15 +112,18 @@ fn changed_runs(ops: &[DiffOp]) -> Vec<(Range<usize>, Range<usize>)> {
     runs
 }
 
-/// Char offsets of line starts, computed once while walking forward through the text.
-struct LineOffsets<'a> {
+/// Line starts ↔ char offsets in a text split into lines (endings included), for positions
+/// asked in increasing order: one forward walk serves a whole list of hunks, so mapping
+/// them costs O(text) in total rather than O(text) each.
+pub(crate) struct LineOffsets<'a> {
     lines: &'a [&'a str],
+    /// The line the walk has reached, and the char offset where it starts.
     line: usize,
     char_offset: usize,
 }
 
 impl<'a> LineOffsets<'a> {
-    fn new(lines: &'a [&'a str]) -> Self {
+    pub(crate) fn new(lines: &'a [&'a str]) -> Self {
         Self {
             lines,
             line: 0,
@@ -128,12 +131,22 @@ impl<'a> LineOffsets<'a> {
         }
     }
 
-    /// `line` must not be before the line asked for last time.
-    fn char_offset_of_line(&mut self, line: usize) -> usize {
+    /// The char offset where `line` starts. `line` must not be before the line reached.
+    pub(crate) fn char_offset_of_line(&mut self, line: usize) -> usize {
         let skipped = &self.lines[self.line..line];
         self.char_offset += skipped.iter().map(|l| l.chars().count()).sum::<usize>();
         self.line = line;
         self.char_offset
+    }
+
+    /// The first line starting at or after `char_offset` (the line count past the end).
+    /// `char_offset` must not be before the start of the line reached.
+    pub(crate) fn line_at(&mut self, char_offset: usize) -> usize {
+        while self.char_offset < char_offset && self.line < self.lines.len() {
+            self.char_offset += self.lines[self.line].chars().count();
+            self.line += 1;
+        }
+        self.line
     }
 }
 

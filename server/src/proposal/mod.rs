@@ -27,6 +27,7 @@ use std::collections::{HashMap, HashSet};
 
 use ropey::Rope;
 
+pub(crate) use self::diff::LineOffsets;
 pub use self::diff::{RawHunk, diff_hunks};
 use crate::documents::{Change, Replacement};
 use crate::protocol::{HunkRef, HunkStatus, Refusal};
@@ -88,11 +89,6 @@ impl Hunk {
             proposed_text: None,
             conflicts_with: None,
         }
-    }
-
-    /// A change an import could not place: it can only be rejected.
-    pub fn is_unplaced(&self) -> bool {
-        !self.placed
     }
 }
 

@@ -360,10 +360,6 @@ impl ProposalStore {
         }
     }
 
-    pub fn has_task(&self, task_id: &str) -> bool {
-        self.tasks.contains_key(task_id)
-    }
-
     // ----- review ------------------------------------------------------------------------
 
     /// Pending hunks and confirmed accepted hunks touching `range`, all tasks, in

@@ -1,5 +1,5 @@
-//! When the server must ask the user before running something (design §6): the pure
-//! decisions, kept apart from the round trip so they can be tested on their own.
+//! When the server must ask the user before running something (docs/protocol.md,
+//! `agent/requestApproval`): the pure decisions, kept apart from the round trip so they can be tested on their own.
 
 use crate::config::ApprovalPolicy;
 use crate::protocol::ApprovalKind;

@@ -3,18 +3,10 @@
 
 use std::collections::BTreeMap;
 
+use crate::config::EnvPolicy;
+
 /// Parts of a variable name that mark it as a credential (matched case-insensitively).
 const SECRET_MARKERS: [&str; 3] = ["KEY", "SECRET", "TOKEN"];
-
-/// `[shell_environment_policy]` (Codex's table, the subset agentls implements).
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
-#[serde(default)]
-pub struct EnvPolicy {
-    /// Keep variables whose names contain KEY, SECRET or TOKEN.
-    pub ignore_default_excludes: bool,
-    /// Variables to set (or override) for every command.
-    pub set: BTreeMap<String, String>,
-}
 
 /// The command's environment, sorted by name.
 pub fn command_env(

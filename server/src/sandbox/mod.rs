@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{Config, SandboxMode};
+use crate::config::{Config, EnvPolicy, SandboxMode};
 
 /// The hidden `agentls` subcommand that runs [`helper::main`].
 pub const HELPER_SUBCOMMAND: &str = "__sandbox-helper";
@@ -94,7 +94,7 @@ pub struct Policy {
     pub readable_roots: Vec<PathBuf>,
     pub writable_roots: Vec<PathBuf>,
     pub network: bool,
-    pub env: env::EnvPolicy,
+    pub env: EnvPolicy,
 }
 
 impl Policy {

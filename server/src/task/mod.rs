@@ -8,7 +8,6 @@
 
 pub mod blobs;
 mod emitter;
-pub mod engine;
 pub mod journal;
 pub mod load;
 pub mod log;

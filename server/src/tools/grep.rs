@@ -30,11 +30,12 @@ struct Args {
     case_insensitive: bool,
 }
 
-pub fn description() -> &'static str {
+pub fn description() -> String {
     "Searches workspace files for lines matching a regular expression (Rust regex \
      syntax) and returns `path:line:text` for each, sorted by path and line. Searches the \
      current text including unsaved editor changes and this task's edits; skips files \
      ignored by .gitignore."
+        .to_string()
 }
 
 pub fn parameters() -> Value {

@@ -24,10 +24,11 @@ struct Args {
     depth: Option<usize>,
 }
 
-pub fn description() -> &'static str {
+pub fn description() -> String {
     "Lists a workspace directory as an indented tree (directories end with `/`). Skips \
      files ignored by .gitignore and the .git directory. Shows files created by this task \
      and hides files it deleted."
+        .to_string()
 }
 
 pub fn parameters() -> Value {
@@ -42,7 +43,7 @@ pub fn parameters() -> Value {
                 "type": "integer",
                 "minimum": 1,
                 "maximum": MAX_DEPTH,
-                "description": "How many levels to descend; 1 lists direct children only. Defaults to 2."
+                "description": format!("How many levels to descend; 1 lists direct children only. Defaults to {DEFAULT_DEPTH}.")
             }
         },
         "required": ["path"],
@@ -74,11 +75,15 @@ pub fn run(view: &TaskView, args: Value) -> Result<String, String> {
 fn explain_list_error(path: &str, err: ViewError) -> String {
     match err {
         ViewError::NotADirectory(_) => {
-            format!("`{path}` is a file, not a directory; use read_file to read it")
+            format!(
+                "`{path}` is a file, not a directory; use {} to read it",
+                super::read_file::NAME
+            )
         }
         ViewError::NotFound(_) => format!(
-            "`{path}` does not exist; list its parent directory, or use grep to find files \
-             by content"
+            "`{path}` does not exist; list its parent directory, or use {} to find files \
+             by content",
+            super::grep::NAME
         ),
         other => other.to_string(),
     }

@@ -1,4 +1,5 @@
-//! The tools a model may call, by their Codex names (design §4), and their dispatch.
+//! The tools a model may call, by their Codex names (docs/architecture.md, `tools/`), and
+//! their dispatch.
 //!
 //! Every tool works on the task's [`TaskView`], never on the user's tree. A tool failure
 //! is an `Err(message)` for the model — it reads the message and tries again; the task
@@ -13,7 +14,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::model::ToolSpec;
-use crate::patch::{self, FileChange, PatchSource};
+use crate::patch::{self, FileWrite, PatchSource};
 use crate::protocol::{PlanItem, TaskMode};
 use crate::workspace::TaskView;
 
@@ -46,14 +47,14 @@ pub fn specs(mode: TaskMode) -> Vec<ToolSpec> {
         spec(grep::NAME, grep::description(), grep::parameters()),
         spec(
             UPDATE_PLAN,
-            UPDATE_PLAN_DESCRIPTION,
+            update_plan_description(),
             update_plan_parameters(),
         ),
     ];
     if mode == TaskMode::Code {
         tools.push(spec(
             APPLY_PATCH,
-            APPLY_PATCH_DESCRIPTION,
+            apply_patch_description(),
             apply_patch_parameters(),
         ));
         tools.push(spec(shell::NAME, shell::description(), shell::parameters()));
@@ -81,34 +82,51 @@ pub fn run(
         grep::NAME => text(grep::run(view, args.clone())),
         UPDATE_PLAN => update_plan(args),
         APPLY_PATCH if mode == TaskMode::Code => apply_patch(view, args),
-        APPLY_PATCH => Err("apply_patch is not available in ask mode: this task may only read. Answer the question instead.".into()),
+        APPLY_PATCH | shell::NAME if mode == TaskMode::Ask => Err(format!(
+            "{name} is not available in ask mode: this task may only read. Answer the question instead."
+        )),
         // Commands wait on processes and approvals, so the agent runs them itself.
-        shell::NAME if mode == TaskMode::Code => Err("shell cannot run here; this is a bug in agentls".into()),
-        shell::NAME => Err("shell is not available in ask mode: this task may only read. Answer the question instead.".into()),
+        shell::NAME => Err(format!("{name} cannot run here; this is a bug in agentls")),
         other => Err(format!(
             "unknown tool `{other}`; available tools: {}",
-            specs(mode).iter().map(|t| t.name.as_str()).collect::<Vec<_>>().join(", ")
+            specs(mode)
+                .iter()
+                .map(|t| t.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         )),
     }
 }
 
-fn spec(name: &str, description: &str, parameters: Value) -> ToolSpec {
+fn spec(name: &str, description: String, parameters: Value) -> ToolSpec {
     ToolSpec {
         name: name.to_string(),
-        description: description.to_string(),
+        description,
         parameters,
     }
 }
 
-const APPLY_PATCH_DESCRIPTION: &str = "Edit files with a patch. The patch is applied atomically: all of it or none. \
-Format:\n*** Begin Patch\n*** Add File: path\n+line\n*** Update File: path\n*** Move to: new/path (optional)\n@@ a line near the change, e.g. fn main() {\n context line\n-removed line\n+added line\n*** Delete File: path\n*** End Patch\n\
-Paths are relative to the workspace root. Give 3 lines of context around each change; the context must match exactly one place in the file.";
+/// The grammar in brief, from the markers the parser reads.
+fn apply_patch_description() -> String {
+    use patch::{
+        ADD_FILE, BEGIN_PATCH, CHUNK_HEADER_PREFIX, DELETE_FILE, END_PATCH, MOVE_TO, UPDATE_FILE,
+    };
+    format!(
+        "Edit files with a patch. The patch is applied atomically: all of it or none. \
+Format:\n{BEGIN_PATCH}\n{ADD_FILE} path\n+line\n{UPDATE_FILE} path\n{MOVE_TO} new/path (optional)\n{CHUNK_HEADER_PREFIX}a line near the change, e.g. fn main() {{\n context line\n-removed line\n+added line\n{DELETE_FILE} path\n{END_PATCH}\n\
+Paths are relative to the workspace root. Give 3 lines of context around each change; the context must match exactly one place in the file."
+    )
+}
 
 fn apply_patch_parameters() -> Value {
+    use patch::{BEGIN_PATCH, END_PATCH};
     json!({
         "type": "object",
         "properties": {
-            "input": { "type": "string", "description": "The whole patch, from *** Begin Patch to *** End Patch." }
+            "input": {
+                "type": "string",
+                "description": format!("The whole patch, from {BEGIN_PATCH} to {END_PATCH}.")
+            }
         },
         "required": ["input"],
         "additionalProperties": false
@@ -122,7 +140,7 @@ struct ApplyPatchArgs {
 
 fn apply_patch(view: &mut TaskView, args: &Value) -> Result<ToolOutput, String> {
     let ApplyPatchArgs { input } = serde_json::from_value(args.clone())
-        .map_err(|e| format!("apply_patch needs {{\"input\": \"<patch text>\"}}: {e}"))?;
+        .map_err(|e| format!("{APPLY_PATCH} needs {{\"input\": \"<patch text>\"}}: {e}"))?;
     let parsed = patch::parse_patch(&input).map_err(|e| e.to_string())?;
     // Refuse escapes before anything is computed, with the view's own explanation.
     for path in parsed.hunks.iter().flat_map(|hunk| hunk.paths()) {
@@ -133,11 +151,11 @@ fn apply_patch(view: &mut TaskView, args: &Value) -> Result<ToolOutput, String> 
     let summary = patch::summarize(&changes, &source);
     for change in changes {
         match change {
-            FileChange::Write { path, contents } => {
+            FileWrite::Write { path, contents } => {
                 let rel = view.resolve(&path).map_err(|e| e.to_string())?;
                 view.write(&rel, contents);
             }
-            FileChange::Delete { path } => {
+            FileWrite::Delete { path } => {
                 let rel = view.resolve(&path).map_err(|e| e.to_string())?;
                 view.delete(&rel);
             }
@@ -160,8 +178,11 @@ impl PatchSource for ViewSource<'_> {
     }
 }
 
-const UPDATE_PLAN_DESCRIPTION: &str = "Share your plan with the user: a short list of steps, each pending, in_progress or completed. \
-Call it again as steps progress; at most one step is in_progress.";
+fn update_plan_description() -> String {
+    "Share your plan with the user: a short list of steps, each pending, in_progress or completed. \
+Call it again as steps progress; at most one step is in_progress."
+        .to_string()
+}
 
 fn update_plan_parameters() -> Value {
     json!({
@@ -195,7 +216,7 @@ struct UpdatePlanArgs {
 
 fn update_plan(args: &Value) -> Result<ToolOutput, String> {
     let UpdatePlanArgs { explanation, plan } = serde_json::from_value(args.clone()).map_err(|e| {
-        format!("update_plan needs {{\"plan\": [{{\"step\": \"…\", \"status\": \"pending|in_progress|completed\"}}]}}: {e}")
+        format!("{UPDATE_PLAN} needs {{\"plan\": [{{\"step\": \"…\", \"status\": \"pending|in_progress|completed\"}}]}}: {e}")
     })?;
     let in_progress = plan
         .iter()
@@ -203,7 +224,7 @@ fn update_plan(args: &Value) -> Result<ToolOutput, String> {
         .count();
     if in_progress > 1 {
         return Err(format!(
-            "update_plan: {in_progress} steps are in_progress; mark at most one."
+            "{UPDATE_PLAN}: {in_progress} steps are in_progress; mark at most one."
         ));
     }
     Ok(ToolOutput {

@@ -26,10 +26,12 @@ struct Args {
     limit: Option<usize>,
 }
 
-pub fn description() -> &'static str {
-    "Reads a text file from the workspace and returns its lines numbered as `L{n}: text`. \
-     Shows unsaved editor changes and the task's own edits. Reads up to 2000 lines by \
-     default; use `offset` and `limit` to page through longer files."
+pub fn description() -> String {
+    format!(
+        "Reads a text file from the workspace and returns its lines numbered as `L{{n}}: text`. \
+         Shows unsaved editor changes and the task's own edits. Reads up to {DEFAULT_LIMIT} \
+         lines by default; use `offset` and `limit` to page through longer files."
+    )
 }
 
 pub fn parameters() -> Value {
@@ -48,7 +50,7 @@ pub fn parameters() -> Value {
             "limit": {
                 "type": "integer",
                 "minimum": 1,
-                "description": "Maximum number of lines to return. Defaults to 2000."
+                "description": format!("Maximum number of lines to return. Defaults to {DEFAULT_LIMIT}.")
             }
         },
         "required": ["path"],
@@ -73,9 +75,11 @@ pub fn run(view: &TaskView, args: Value) -> Result<String, String> {
         .map_err(|err| explain_read_error(&args.path, err))?
         .ok_or_else(|| {
             format!(
-                "`{}` does not exist; use list_dir to see what its directory holds, or grep \
+                "`{}` does not exist; use {} to see what its directory holds, or {} \
                  to find the file by its content",
-                args.path
+                args.path,
+                super::list_dir::NAME,
+                super::grep::NAME,
             )
         })?;
     render_slice(&args.path, &text, offset, limit)
@@ -84,7 +88,10 @@ pub fn run(view: &TaskView, args: Value) -> Result<String, String> {
 fn explain_read_error(path: &str, err: ViewError) -> String {
     match err {
         ViewError::IsDirectory(_) => {
-            format!("`{path}` is a directory; use list_dir to see what it contains")
+            format!(
+                "`{path}` is a directory; use {} to see what it contains",
+                super::list_dir::NAME
+            )
         }
         ViewError::Binary(_) => {
             format!("`{path}` is a binary file (not UTF-8 text) and cannot be shown")

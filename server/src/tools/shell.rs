@@ -16,12 +16,13 @@ pub const OUTPUT_LIMIT: usize = 16 * 1024;
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
 const MAX_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 
-pub fn description() -> &'static str {
+pub fn description() -> String {
     "Run a command in the task's copy of the workspace (your edits included; the user's files are never touched) \
 and return its exit code and output. Runs sandboxed: writes only inside the workspace copy and $TMPDIR, no network. \
 Give `command` as an argv array (e.g. [\"python3\", \"-m\", \"unittest\"]) or one shell string. \
 `workdir` is relative to the workspace root. Files the command creates or changes become part of your proposal. \
 If a command needs to run outside the sandbox, set `with_escalated_permissions` and explain why in `justification`; the user decides."
+        .to_string()
 }
 
 pub fn parameters() -> Value {
@@ -36,7 +37,13 @@ pub fn parameters() -> Value {
                 "description": "argv array, or a shell command line"
             },
             "workdir": { "type": "string", "description": "directory to run in, relative to the workspace root" },
-            "timeout_ms": { "type": "integer", "description": "kill the command after this many milliseconds (default 120000)" },
+            "timeout_ms": {
+                "type": "integer",
+                "description": format!(
+                    "kill the command after this many milliseconds (default {})",
+                    DEFAULT_TIMEOUT.as_millis()
+                )
+            },
             "with_escalated_permissions": { "type": "boolean" },
             "justification": { "type": "string" }
         },
@@ -76,14 +83,16 @@ pub struct ShellArgs {
 
 pub fn parse(args: &Value) -> Result<ShellArgs, String> {
     let raw: RawArgs = serde_json::from_value(args.clone()).map_err(|e| {
-        format!("shell needs {{\"command\": [\"program\", \"arg\", …]}} or {{\"command\": \"a shell line\"}}: {e}")
+        format!("{NAME} needs {{\"command\": [\"program\", \"arg\", …]}} or {{\"command\": \"a shell line\"}}: {e}")
     })?;
     let argv = match raw.command {
         CommandArg::Argv(argv) => argv,
         CommandArg::Line(line) => vec!["bash".into(), "-c".into(), line],
     };
     if argv.first().is_none_or(|program| program.is_empty()) {
-        return Err("shell: `command` is empty; give the program to run".into());
+        return Err(format!(
+            "{NAME}: `command` is empty; give the program to run"
+        ));
     }
     let timeout = raw
         .timeout_ms

@@ -36,13 +36,15 @@ pub enum ViewError {
     Io { path: String, source: io::Error },
 }
 
-/// One file the task changed, for building its proposal.
+/// One file's text before and after a change: what a task changed (its proposal is built
+/// from these) or what an imported diff writes (`import::plan`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileChange {
     pub path: String,
-    /// The text when the task started; `None` if the file did not exist.
+    /// The text the change was computed against (the file when the task started, or when
+    /// the diff was placed); `None` if the file did not exist.
     pub base: Option<String>,
-    /// The text now; `None` if the task deleted it.
+    /// The text after the change; `None` if it deletes the file.
     pub new: Option<String>,
 }
 

@@ -1,4 +1,4 @@
--- Answers the server's `agent/requestApproval` (design §3) with vim.ui.select: run this
+-- Answers the server's `agent/requestApproval` (docs/protocol.md) with vim.ui.select: run this
 -- command, apply this patch, use the network? A patch request carries its diff, shown in a
 -- float while the user decides. Dismissing the prompt denies: the task goes on without it.
 --

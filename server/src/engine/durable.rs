@@ -11,10 +11,6 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::super::blobs::{BlobText, Blobs};
-use super::super::load::{self, LoadedTask, LoggedProposal, UnfinishedRun};
-use super::super::log::{self, DecisionAction, Event, ForkOrigin, TaskKind};
-use super::super::{Task, now_ms};
 use super::{Engine, EngineError};
 use crate::model::Item;
 use crate::proposal::Hunk;
@@ -22,6 +18,10 @@ use crate::proposal::store::{ProposalStore, SavedDecision, SavedFile, SavedPropo
 use crate::protocol::{
     HunkEdit, HunkState, HunkStatus, StartTaskParams, TaskMode, TaskStatus, TaskUpdate,
 };
+use crate::task::blobs::{BlobText, Blobs};
+use crate::task::load::{self, LoadedTask, LoggedProposal, UnfinishedRun};
+use crate::task::log::{self, DecisionAction, Event, ForkOrigin, TaskKind};
+use crate::task::{Task, now_ms};
 use crate::workspace::FileChange;
 
 impl Engine {
@@ -245,7 +245,7 @@ impl Engine {
     fn conversation_events(&self, task_id: &str, at_turn: Option<u32>) -> Option<Vec<Event>> {
         let dir = self.settings.journal.dir()?;
         self.settings.journal.flush();
-        let read = log::read(&super::super::journal::log_path(dir, task_id)).ok()?;
+        let read = log::read(&crate::task::journal::log_path(dir, task_id)).ok()?;
         Some(load::conversation(read.events, at_turn))
     }
 
@@ -260,7 +260,7 @@ impl Engine {
         let (Some(dir), Some(blobs)) = (dir, blobs) else {
             return Err(EngineError::Invalid("task history is off".into()));
         };
-        let read = log::read(&super::super::journal::log_path(dir, task_id))
+        let read = log::read(&crate::task::journal::log_path(dir, task_id))
             .map_err(|e| EngineError::Invalid(format!("cannot read task {task_id}'s log: {e}")))?;
         let cut = load::cut_at_turn(read, at_turn);
         let task = load::rebuild(cut);

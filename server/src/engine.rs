@@ -9,10 +9,6 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::blobs::BlobText;
-use super::journal::Journal;
-use super::log::{self, TaskKind};
-use super::{ClientSink, Task, TaskRegistry};
 use crate::agent::prompt::{self, ContextSnippet};
 use crate::agent::shell::Commands;
 use crate::agent::{Agent, Outcome};
@@ -22,13 +18,17 @@ use crate::model::Item;
 use crate::model::ModelClient;
 use crate::proposal::store::{FollowUpState, ProposalStore};
 use crate::protocol::{ContextRef, HunkState, StartTaskParams, TaskMode, TaskStatus, TaskUpdate};
-#[path = "durable.rs"]
-mod durable;
 use crate::sandbox;
+use crate::task::blobs::BlobText;
+use crate::task::journal::Journal;
+use crate::task::log::{self, TaskKind};
+use crate::task::{ClientSink, Task, TaskRegistry};
 use crate::uri;
 use crate::workspace::TaskView;
 use crate::workspace::materialize;
 use durable::checkpoint;
+
+mod durable;
 
 /// Settings fixed for the life of the server.
 #[derive(Clone, Default)]
@@ -313,7 +313,7 @@ impl Engine {
             Err(error) => return Run::failed(error.to_string()),
         };
         task.log(log::Event::Run(log::RunStart {
-            at: super::now_ms(),
+            at: crate::task::now_ms(),
             run: task.runs(),
             model: Some(model.clone()),
             provider: Some(provider.id.clone()),
