@@ -583,3 +583,85 @@ mod tests {
         assert_eq!(log.warnings.len(), 2, "{:?}", log.warnings);
     }
 }
+
+#[cfg(test)]
+mod torn_log_props {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::task::journal::{Journal, log_path};
+
+    fn text() -> impl Strategy<Value = String> {
+        // Newlines, quotes, backslashes and non-ASCII: what JSON escaping must survive.
+        proptest::string::string_regex("[a-z \n\"\\\\é☃{}]{0,40}").unwrap()
+    }
+
+    fn event() -> impl Strategy<Value = Event> {
+        prop_oneof![
+            text().prop_map(|text| Event::User { text }),
+            (text(), text()).prop_map(|(call_id, output)| Event::ToolOutput {
+                call_id,
+                ok: true,
+                output
+            }),
+            (1u32..50, text(), text()).prop_map(|(turn, text, arguments)| {
+                Event::Response(Response {
+                    turn,
+                    text,
+                    reasoning: String::new(),
+                    tool_calls: vec![ToolCallRecord {
+                        call_id: "c".into(),
+                        name: "shell".into(),
+                        arguments,
+                    }],
+                    usage: None,
+                })
+            }),
+            (text(), proptest::option::of(text())).prop_map(|(path, new)| Event::Changes {
+                files: vec![ChangeRecord {
+                    path,
+                    base: None,
+                    new: new.map(BlobText::from_text),
+                }],
+            }),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Whatever byte a crash tears the log at, reading it back gives exactly the
+        /// events written completely before that byte.
+        #[test]
+        fn a_log_torn_anywhere_reloads_as_its_intact_prefix(
+            events in proptest::collection::vec(event(), 1..30),
+            tear in any::<proptest::sample::Index>(),
+        ) {
+            let home = tempfile::tempdir().unwrap();
+            let journal = Journal::open(home.path());
+            let task = journal.create("t1", Event::User { text: "header stand-in".into() }).unwrap();
+            for event in &events {
+                task.record(event.clone());
+            }
+            journal.flush();
+            let path = log_path(journal.dir().unwrap(), "t1");
+            let bytes = std::fs::read(&path).unwrap();
+            let cut = tear.index(bytes.len() + 1);
+            let log = parse(&bytes[..cut], "t1");
+
+            let mut line_ends = Vec::new();
+            let mut end = 0;
+            for event in std::iter::once(&Event::User { text: "header stand-in".into() }).chain(&events) {
+                end += encode(event).len();
+                line_ends.push(end);
+            }
+            let intact = line_ends.iter().filter(|&&e| e <= cut).count();
+            let mut expected = vec![Event::User { text: "header stand-in".into() }];
+            expected.extend(events.iter().cloned());
+            expected.truncate(intact);
+            prop_assert_eq!(&log.events, &expected);
+            prop_assert_eq!(log.intact_len as usize, if intact == 0 { 0 } else { line_ends[intact - 1] });
+            prop_assert_eq!(log.warnings.len(), usize::from(cut != bytes.len() && cut != log.intact_len as usize));
+        }
+    }
+}
