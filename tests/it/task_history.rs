@@ -233,7 +233,16 @@ async fn a_task_killed_mid_stream_is_interrupted_with_its_hunks_and_can_be_resum
         )
         .await
         .unwrap();
-    let finished = client.wait_finished(&task).await;
+    // (The `interrupted` end may or may not have reached this client: it was sent while
+    // the server was starting.)
+    let finished = client
+        .wait_until("the follow-up to finish", |c| {
+            c.updates(&task)
+                .into_iter()
+                .map(|u| u["update"].clone())
+                .find(|u| u["kind"] == "finished" && u["status"] != "interrupted")
+        })
+        .await;
     assert_eq!(finished["status"], "completed", "{finished}");
     let request = fixture.model.requests().last().cloned().unwrap();
     let conversation = request["messages"].to_string();
@@ -245,4 +254,145 @@ async fn a_task_killed_mid_stream_is_interrupted_with_its_hunks_and_can_be_resum
     // The kept hunks came back from the follow-up's view unchanged.
     let hunks = summary(&proposal(&mut client, &task).await);
     assert_eq!(hunks.len(), 3, "{hunks:?}");
+}
+
+/// The conversation a request sends, as one string to search.
+fn sent_conversation(request: &Value) -> String {
+    request["messages"].to_string()
+}
+
+#[tokio::test]
+async fn a_fork_takes_the_conversation_and_the_undecided_hunks_and_a_delete_removes_a_task() {
+    let (fixture, mut client, task) = three_hunk_task().await;
+    let h1 = format!("{task}-1");
+    client
+        .request("agent/resolveHunks", json!({"taskId": task, "accept": [h1]}))
+        .await
+        .unwrap();
+
+    let fork = client
+        .request("agent/forkTask", json!({ "taskId": task }))
+        .await
+        .unwrap()["taskId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_ne!(fork, task);
+    let forked = summary(&proposal(&mut client, &fork).await);
+    // Hunks 2 and 3 were undecided: the fork proposes them again, under its own ids, and
+    // since they overlap the original's pending hunks they wait for those.
+    assert_eq!(
+        forked.iter().map(|h| (h.0.as_str(), h.1.as_str(), h.2)).collect::<Vec<_>>(),
+        vec![
+            (format!("{fork}-1").as_str(), "conflict", 4),
+            (format!("{fork}-2").as_str(), "conflict", 7)
+        ]
+    );
+    let original = summary(&proposal(&mut client, &task).await);
+    assert_eq!(original[0].1, "accepted", "the original is untouched: {original:?}");
+
+    // A fork at turn 1 stops before the model's last answer: a follow-up of it sends the
+    // conversation up to the patch, and not the "Capitalised" answer of turn 2.
+    let early = client
+        .request("agent/forkTask", json!({ "taskId": task, "atTurn": 1 }))
+        .await
+        .unwrap()["taskId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    fixture.model.push(Reply::text("Forked and done."));
+    client
+        .request("agent/followUp", json!({"taskId": early, "prompt": "try again"}))
+        .await
+        .unwrap();
+    // The fork itself was born finished; this is the follow-up's end.
+    let finished = client
+        .wait_until("the follow-up of the fork to finish", |c| {
+            let ends: Vec<Value> = c
+                .updates(&early)
+                .into_iter()
+                .filter(|u| u["update"]["kind"] == "finished")
+                .collect();
+            (ends.len() == 2).then(|| ends[1]["update"].clone())
+        })
+        .await;
+    assert_eq!(finished["status"], "completed", "{finished}");
+    let sent = sent_conversation(fixture.model.requests().last().unwrap());
+    assert!(sent.contains("*** Begin Patch") && sent.contains("try again"), "{sent}");
+    assert!(!sent.contains("Capitalised three lines"), "{sent}");
+
+    assert!(
+        client
+            .request("agent/forkTask", json!({ "taskId": task, "atTurn": 9 }))
+            .await
+            .unwrap_err()["message"]
+            .as_str()
+            .unwrap()
+            .contains("between 1 and 2")
+    );
+
+    client
+        .request("agent/deleteTask", json!({ "taskId": fork }))
+        .await
+        .unwrap();
+    let listed = |tasks: &Value| -> Vec<String> {
+        tasks["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["taskId"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let tasks = client.request("agent/listTasks", json!({})).await.unwrap();
+    assert!(!listed(&tasks).contains(&fork), "{tasks}");
+    assert!(listed(&tasks).contains(&early), "{tasks}");
+    // With the fork gone, the original's hunks are alone again.
+    client.kill().await;
+    let mut client = fixture.client(ClientOptions::default()).await;
+    let tasks = client.request("agent/listTasks", json!({})).await.unwrap();
+    let mut ids = listed(&tasks);
+    ids.sort();
+    let mut expected = vec![task.clone(), early.clone()];
+    expected.sort();
+    assert_eq!(ids, expected, "the deleted fork stays deleted after a restart");
+    assert!(!fixture.home().join("tasks").join(format!("{fork}.jsonl")).exists());
+    let fork_of = client
+        .request("agent/getTask", json!({ "taskId": early }))
+        .await
+        .unwrap();
+    assert_eq!(fork_of["status"], "completed", "{fork_of}");
+}
+
+#[tokio::test]
+async fn an_accept_the_editor_applied_just_before_the_kill_is_kept() {
+    let (fixture, mut client, task) = three_hunk_task().await;
+    client.open("notes.txt", TEN_LINES).await;
+    let h2 = format!("{task}-2");
+    client
+        .request("agent/resolveHunks", json!({"taskId": task, "accept": [h2]}))
+        .await
+        .unwrap();
+    let applied = TEN_LINES.replace("five", "FIVE");
+    client
+        .wait_until("the editor to apply the accept", |c| {
+            (c.text("notes.txt") == applied).then_some(())
+        })
+        .await;
+    // No waiting for the log: the kill may come before the accept is recorded.
+    client.kill().await;
+    // The editor saved the buffer it had.
+    fixture.write("notes.txt", &applied);
+    let mut client = fixture.client(ClientOptions::default()).await;
+    let hunks = summary(&proposal(&mut client, &task).await);
+    assert_eq!(
+        hunks.iter().map(|h| (h.1.as_str(), h.2)).collect::<Vec<_>>(),
+        vec![("pending", 1), ("accepted", 4), ("pending", 7)],
+        "{hunks:?}"
+    );
+    let undo = client
+        .request("agent/undoHunks", json!({"taskId": task, "hunkIds": [h2]}))
+        .await
+        .unwrap();
+    assert_eq!(undo["hunks"][0]["status"], "pending", "{undo}");
+    assert_eq!(fixture.disk("notes.txt").unwrap(), TEN_LINES);
 }
