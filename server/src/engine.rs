@@ -11,11 +11,11 @@ use serde_json::Value;
 
 use crate::agent::prompt::{self, ContextSnippet};
 use crate::agent::shell::Commands;
-use crate::agent::{Agent, Outcome};
+use crate::agent::{Agent, Outcome, compact};
 use crate::config::{self, ConfigSources};
 use crate::import::{self, review::WorkspaceTree, source::Source};
 use crate::model::Item;
-use crate::model::ModelClient;
+use crate::model::{Model, ModelClient};
 use crate::proposal::store::{FollowUpState, ProposalStore};
 use crate::protocol::{ContextRef, HunkState, StartTaskParams, TaskMode, TaskStatus, TaskUpdate};
 use crate::sandbox;
@@ -295,22 +295,9 @@ impl Engine {
         buffers: HashMap<String, String>,
         follow_up: Option<FollowUp>,
     ) -> Run {
-        let sources = self.config_sources(params.profile.as_deref(), params.model.as_deref());
-        let (config, warnings) = match config::load(&sources) {
-            Ok(loaded) => loaded,
-            Err(error) => return Run::failed(format!("configuration error: {error}")),
-        };
-        for warning in warnings {
-            tracing::warn!("{warning}");
-        }
-        let setup = (|| {
-            let provider = config.provider(&config::process_env)?;
-            let model = config.model_name()?;
-            Ok::<_, config::ConfigError>((provider, model))
-        })();
-        let (provider, model) = match setup {
+        let (config, provider, model) = match self.model_setup(&params) {
             Ok(setup) => setup,
-            Err(error) => return Run::failed(error.to_string()),
+            Err(message) => return Run::failed(message),
         };
         task.log(log::Event::Run(log::RunStart {
             at: crate::task::now_ms(),
@@ -366,8 +353,13 @@ impl Engine {
         );
         let agent = Agent {
             task: task.clone(),
-            client,
-            model,
+            compact_limit: compact::token_limit(
+                &model,
+                config.model_context_window,
+                config.model_auto_compact_token_limit,
+            ),
+            model: Model::Live(Box::new(client)),
+            model_name: model,
             instructions: prompt::instructions(params.mode, docs.as_deref()),
             view: Arc::new(Mutex::new(view)),
             mode: params.mode,
@@ -394,6 +386,98 @@ impl Engine {
             .unwrap_or_else(|p| p.into_inner())
             .changes();
         Run { outcome, changes }
+    }
+
+    /// The configuration a run of `params` uses, its provider and model name.
+    fn model_setup(
+        &self,
+        params: &StartTaskParams,
+    ) -> Result<(config::Config, config::ProviderInfo, String), String> {
+        let sources = self.config_sources(params.profile.as_deref(), params.model.as_deref());
+        let (config, warnings) =
+            config::load(&sources).map_err(|error| format!("configuration error: {error}"))?;
+        for warning in warnings {
+            tracing::warn!("{warning}");
+        }
+        let provider = config
+            .provider(&config::process_env)
+            .map_err(|e| e.to_string())?;
+        let model = config.model_name().map_err(|e| e.to_string())?;
+        Ok((config, provider, model))
+    }
+
+    /// `agent/compactTask`: a running task compacts before its next model turn; a
+    /// finished one now, in the background, so its next follow-up starts small. The
+    /// outcome arrives as a `compacted` update (or an `error` one).
+    pub fn compact_task(self: &Arc<Self>, task_id: &str) -> Result<(), EngineError> {
+        let task = self.task(task_id)?;
+        if !task.status().is_finished() {
+            task.request_compaction();
+            return Ok(());
+        }
+        let history = task.history();
+        if history.items.is_empty() {
+            return Err(EngineError::Invalid(format!(
+                "task {task_id} has no conversation to compact"
+            )));
+        }
+        let engine = self.clone();
+        tokio::spawn(async move {
+            if let Err(message) = engine.compact_finished(&task, history).await {
+                task.emit(TaskUpdate::Error {
+                    message: format!("compacting task {} failed: {message}", task.id),
+                    will_retry: false,
+                });
+            }
+        });
+        Ok(())
+    }
+
+    async fn compact_finished(
+        &self,
+        task: &Arc<Task>,
+        history: super::task::History,
+    ) -> Result<(), String> {
+        let params = history.params.clone().unwrap_or_default();
+        let (config, provider, model_name) = self.model_setup(&params)?;
+        let model = Model::Live(Box::new(
+            ModelClient::new(provider).map_err(|e| e.to_string())?,
+        ));
+        let docs = config::project_docs(
+            &config,
+            &self.settings.home,
+            &self.task_cwd(params.cwd.as_deref()),
+        )
+        .ok()
+        .flatten();
+        let instructions = prompt::instructions(task.mode, docs.as_deref());
+        let compacted = compact::compact(
+            &model,
+            &model_name,
+            &instructions,
+            &history.items,
+            &task.cancel_token(),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        if task.runs() != history.runs || !task.status().is_finished() {
+            return Err(
+                "a follow-up started meanwhile; it goes on with the whole conversation".into(),
+            );
+        }
+        let after = compact::estimate_tokens(&instructions, &compacted.items, &[]);
+        task.log(log::Event::Compacted(log::Compaction {
+            at: crate::task::now_ms(),
+            summary: compacted.summary,
+            items: compacted.items.iter().map(log::ItemRecord::from).collect(),
+            input_tokens: None,
+        }));
+        task.keep_conversation(compacted.items);
+        task.emit(TaskUpdate::Compacted {
+            input_tokens_before: None,
+            estimated_tokens_after: after,
+        });
+        Ok(())
     }
 
     /// Installs what the task changed as its proposal (a follow-up's replaces the

@@ -484,6 +484,15 @@ pub enum TaskUpdate {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         summary: Option<String>,
     },
+    /// The conversation was compacted: the model summarised it and it continues from the
+    /// summary and the user's messages.
+    Compacted {
+        /// The last request's input tokens (reported, or estimated) that set it off;
+        /// absent when the user asked for it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        input_tokens_before: Option<u64>,
+        estimated_tokens_after: u64,
+    },
     /// The task's directory for commands was created: how, and where.
     View {
         strategy: ViewStrategy,

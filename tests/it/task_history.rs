@@ -266,7 +266,10 @@ async fn a_fork_takes_the_conversation_and_the_undecided_hunks_and_a_delete_remo
     let (fixture, mut client, task) = three_hunk_task().await;
     let h1 = format!("{task}-1");
     client
-        .request("agent/resolveHunks", json!({"taskId": task, "accept": [h1]}))
+        .request(
+            "agent/resolveHunks",
+            json!({"taskId": task, "accept": [h1]}),
+        )
         .await
         .unwrap();
 
@@ -282,14 +285,20 @@ async fn a_fork_takes_the_conversation_and_the_undecided_hunks_and_a_delete_remo
     // Hunks 2 and 3 were undecided: the fork proposes them again, under its own ids, and
     // since they overlap the original's pending hunks they wait for those.
     assert_eq!(
-        forked.iter().map(|h| (h.0.as_str(), h.1.as_str(), h.2)).collect::<Vec<_>>(),
+        forked
+            .iter()
+            .map(|h| (h.0.as_str(), h.1.as_str(), h.2))
+            .collect::<Vec<_>>(),
         vec![
             (format!("{fork}-1").as_str(), "conflict", 4),
             (format!("{fork}-2").as_str(), "conflict", 7)
         ]
     );
     let original = summary(&proposal(&mut client, &task).await);
-    assert_eq!(original[0].1, "accepted", "the original is untouched: {original:?}");
+    assert_eq!(
+        original[0].1, "accepted",
+        "the original is untouched: {original:?}"
+    );
 
     // A fork at turn 1 stops before the model's last answer: a follow-up of it sends the
     // conversation up to the patch, and not the "Capitalised" answer of turn 2.
@@ -302,7 +311,10 @@ async fn a_fork_takes_the_conversation_and_the_undecided_hunks_and_a_delete_remo
         .to_string();
     fixture.model.push(Reply::text("Forked and done."));
     client
-        .request("agent/followUp", json!({"taskId": early, "prompt": "try again"}))
+        .request(
+            "agent/followUp",
+            json!({"taskId": early, "prompt": "try again"}),
+        )
         .await
         .unwrap();
     // The fork itself was born finished; this is the follow-up's end.
@@ -318,7 +330,10 @@ async fn a_fork_takes_the_conversation_and_the_undecided_hunks_and_a_delete_remo
         .await;
     assert_eq!(finished["status"], "completed", "{finished}");
     let sent = sent_conversation(fixture.model.requests().last().unwrap());
-    assert!(sent.contains("*** Begin Patch") && sent.contains("try again"), "{sent}");
+    assert!(
+        sent.contains("*** Begin Patch") && sent.contains("try again"),
+        "{sent}"
+    );
     assert!(!sent.contains("Capitalised three lines"), "{sent}");
 
     assert!(
@@ -354,8 +369,17 @@ async fn a_fork_takes_the_conversation_and_the_undecided_hunks_and_a_delete_remo
     ids.sort();
     let mut expected = vec![task.clone(), early.clone()];
     expected.sort();
-    assert_eq!(ids, expected, "the deleted fork stays deleted after a restart");
-    assert!(!fixture.home().join("tasks").join(format!("{fork}.jsonl")).exists());
+    assert_eq!(
+        ids, expected,
+        "the deleted fork stays deleted after a restart"
+    );
+    assert!(
+        !fixture
+            .home()
+            .join("tasks")
+            .join(format!("{fork}.jsonl"))
+            .exists()
+    );
     let fork_of = client
         .request("agent/getTask", json!({ "taskId": early }))
         .await
@@ -369,7 +393,10 @@ async fn an_accept_the_editor_applied_just_before_the_kill_is_kept() {
     client.open("notes.txt", TEN_LINES).await;
     let h2 = format!("{task}-2");
     client
-        .request("agent/resolveHunks", json!({"taskId": task, "accept": [h2]}))
+        .request(
+            "agent/resolveHunks",
+            json!({"taskId": task, "accept": [h2]}),
+        )
         .await
         .unwrap();
     let applied = TEN_LINES.replace("five", "FIVE");
@@ -385,7 +412,10 @@ async fn an_accept_the_editor_applied_just_before_the_kill_is_kept() {
     let mut client = fixture.client(ClientOptions::default()).await;
     let hunks = summary(&proposal(&mut client, &task).await);
     assert_eq!(
-        hunks.iter().map(|h| (h.1.as_str(), h.2)).collect::<Vec<_>>(),
+        hunks
+            .iter()
+            .map(|h| (h.1.as_str(), h.2))
+            .collect::<Vec<_>>(),
         vec![("pending", 1), ("accepted", 4), ("pending", 7)],
         "{hunks:?}"
     );
@@ -395,4 +425,153 @@ async fn an_accept_the_editor_applied_just_before_the_kill_is_kept() {
         .unwrap();
     assert_eq!(undo["hunks"][0]["status"], "pending", "{undo}");
     assert_eq!(fixture.disk("notes.txt").unwrap(), TEN_LINES);
+}
+
+// ----- compaction ------------------------------------------------------------------------
+
+/// The scripted server reports 12 input tokens per request; a limit of 10 compacts after
+/// every turn.
+async fn compacting_client(fixture: &Fixture) -> LspClient {
+    LspClient::start_with(
+        &fixture.root(),
+        fixture.home(),
+        ClientOptions::default(),
+        json!({ "model_auto_compact_token_limit": 10 }),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_conversation_past_the_limit_continues_from_a_summary() {
+    let fixture = Fixture::new(
+        "chat",
+        &[("notes.txt", TEN_LINES)],
+        vec![
+            Reply::tool_call("read_file", json!({ "path": "notes.txt" })),
+            Reply::text("SUMMARY: notes.txt has ten lines, one per number."),
+            Reply::text("There are ten lines."),
+        ],
+    )
+    .await;
+    let mut client = compacting_client(&fixture).await;
+    let task = client
+        .start_task(json!({ "prompt": "count the lines" }))
+        .await;
+    let finished = client.wait_finished(&task).await;
+    assert_eq!(finished["status"], "completed", "{finished}");
+    let requests = fixture.model.requests();
+    assert_eq!(requests.len(), 3);
+    let summary_request = sent_conversation(&requests[1]);
+    assert!(
+        summary_request.contains("hand-over note"),
+        "{summary_request}"
+    );
+    assert!(
+        requests[1]["tools"].is_null(),
+        "a summary request offers no tools"
+    );
+    let after = sent_conversation(&requests[2]);
+    assert!(
+        after.contains("SUMMARY: notes.txt has ten lines"),
+        "{after}"
+    );
+    assert!(
+        after.contains("count the lines"),
+        "the user's words stay: {after}"
+    );
+    assert!(
+        !after.contains("seven"),
+        "the old tool output is gone: {after}"
+    );
+    let compacted: Vec<Value> = client
+        .updates(&task)
+        .into_iter()
+        .filter(|u| u["update"]["kind"] == "compacted")
+        .collect();
+    assert_eq!(compacted.len(), 1, "{compacted:?}");
+    assert_eq!(compacted[0]["update"]["inputTokensBefore"], 12);
+
+    // The compacted conversation is what a restart brings back.
+    client.kill().await;
+    fixture.model.push(Reply::text("Still ten."));
+    let mut client = fixture.client(ClientOptions::default()).await;
+    client
+        .request("agent/followUp", json!({"taskId": task, "prompt": "sure?"}))
+        .await
+        .unwrap();
+    client
+        .wait_until("the follow-up to finish", |c| {
+            c.updates(&task)
+                .into_iter()
+                .find(|u| u["update"]["kind"] == "finished")
+        })
+        .await;
+    let resumed = sent_conversation(fixture.model.requests().last().unwrap());
+    assert!(
+        resumed.contains("SUMMARY: notes.txt") && !resumed.contains("seven"),
+        "{resumed}"
+    );
+}
+
+#[tokio::test]
+async fn a_conversation_that_does_not_fit_even_compacted_fails_saying_so() {
+    let fixture = Fixture::new(
+        "chat",
+        &[("notes.txt", TEN_LINES)],
+        vec![
+            Reply::tool_call("read_file", json!({ "path": "notes.txt" })),
+            Reply::text("SUMMARY: read it."),
+            // Still 12 tokens after compacting, and the model wants more.
+            Reply::tool_call("read_file", json!({ "path": "notes.txt" })),
+        ],
+    )
+    .await;
+    let mut client = compacting_client(&fixture).await;
+    let task = client.start_task(json!({ "prompt": "count" })).await;
+    let finished = client.wait_finished(&task).await;
+    assert_eq!(finished["status"], "failed", "{finished}");
+    let summary = finished["summary"].as_str().unwrap();
+    assert!(
+        summary.contains("does not fit") && summary.contains("even after compacting"),
+        "{summary}"
+    );
+}
+
+#[tokio::test]
+async fn compact_task_summarises_a_finished_task_for_its_next_follow_up() {
+    let (fixture, mut client, task) = three_hunk_task().await;
+    fixture
+        .model
+        .push(Reply::text("SUMMARY: three lines shouted."));
+    client
+        .request("agent/compactTask", json!({ "taskId": task }))
+        .await
+        .unwrap();
+    client
+        .wait_until("the compaction", |c| {
+            c.updates(&task)
+                .into_iter()
+                .find(|u| u["update"]["kind"] == "compacted")
+        })
+        .await;
+    fixture.model.push(Reply::text("ok"));
+    client
+        .request("agent/followUp", json!({"taskId": task, "prompt": "again"}))
+        .await
+        .unwrap();
+    client
+        .wait_until("the follow-up to finish", |c| {
+            let ends = c
+                .updates(&task)
+                .into_iter()
+                .filter(|u| u["update"]["kind"] == "finished")
+                .count();
+            (ends == 2).then_some(())
+        })
+        .await;
+    let sent = sent_conversation(fixture.model.requests().last().unwrap());
+    assert!(
+        sent.contains("SUMMARY: three lines shouted") && !sent.contains("*** Begin Patch"),
+        "{sent}"
+    );
 }

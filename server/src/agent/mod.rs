@@ -4,6 +4,7 @@
 //! The loop owns the conversation; the task owns reporting. A tool error is not a task
 //! error: it goes back to the model, which reads it and tries something else.
 
+pub mod compact;
 pub mod prompt;
 pub mod shell;
 
@@ -12,7 +13,7 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 
-use crate::model::{Item, ModelClient, ModelError, Prompt, StreamEvent, ToolSpec};
+use crate::model::{Item, Model, ModelError, Prompt, StreamEvent, ToolSpec};
 use crate::protocol::{TaskMode, TaskUpdate, ToolCallStatus};
 use crate::task::Task;
 use crate::task::blobs::BlobText;
@@ -32,13 +33,15 @@ pub enum Outcome {
 /// Everything one run needs; built by the task engine.
 pub struct Agent {
     pub task: Arc<Task>,
-    pub client: ModelClient,
-    pub model: String,
+    pub model: Model,
+    pub model_name: String,
     pub instructions: String,
     pub view: Arc<Mutex<TaskView>>,
     pub mode: TaskMode,
     pub max_turns: u32,
     pub commands: shell::Commands,
+    /// Input tokens past which the conversation is compacted (`compact.rs`).
+    pub compact_limit: Option<u64>,
     /// Fingerprint of each file's text as last written to the task log.
     pub logged_changes: Mutex<HashMap<String, u64>>,
 }
@@ -59,12 +62,32 @@ impl Agent {
         let cancel = self.task.cancel_token();
         let mut last_message = String::new();
         let mut reasoning = String::new();
+        // Input tokens of the last request: reported by the provider, else estimated.
+        let mut last_input = None;
+        let mut just_compacted = false;
         for _ in 0..self.max_turns {
+            let over_limit = last_input
+                .zip(self.compact_limit)
+                .is_some_and(|(used, limit)| used > limit);
+            if just_compacted && over_limit {
+                return Outcome::Failed(self.too_large(last_input.unwrap_or_default()));
+            }
+            just_compacted = false;
+            if self.task.take_compact_request() || over_limit {
+                if let Err(outcome) = self.compact(items, &tools, last_input, &cancel).await {
+                    return outcome;
+                }
+                just_compacted = true;
+            }
             let turn = match self.turn(items, &tools, &cancel, &mut reasoning).await {
                 Ok(turn) => turn,
                 Err(ModelError::Cancelled) => return Outcome::Cancelled,
                 Err(error) => return Outcome::Failed(error.to_string()),
             };
+            last_input = Some(turn.usage.map_or_else(
+                || compact::estimate_tokens(&self.instructions, items, &tools),
+                |usage| usage.input_tokens,
+            ));
             self.task.log(log::Event::Response(log::Response {
                 turn: self.task.next_turn(),
                 text: turn.text.clone(),
@@ -115,6 +138,55 @@ impl Agent {
         ))
     }
 
+    /// Replaces the conversation with the user's messages and a summary (`compact.rs`),
+    /// logs it and tells the client. Err: how the run ends instead.
+    async fn compact(
+        &self,
+        items: &mut Vec<Item>,
+        tools: &[ToolSpec],
+        input_tokens: Option<u64>,
+        cancel: &tokio_util::sync::CancellationToken,
+    ) -> Result<(), Outcome> {
+        self.task.log_written().await;
+        let compacted = match compact::compact(
+            &self.model,
+            &self.model_name,
+            &self.instructions,
+            items,
+            cancel,
+        )
+        .await
+        {
+            Ok(compacted) => compacted,
+            Err(ModelError::Cancelled) => return Err(Outcome::Cancelled),
+            Err(error) => return Err(Outcome::Failed(error.to_string())),
+        };
+        // Whether it fits now is told by the next request's input tokens.
+        let after = compact::estimate_tokens(&self.instructions, &compacted.items, tools);
+        self.task.log(log::Event::Compacted(log::Compaction {
+            at: crate::task::now_ms(),
+            summary: compacted.summary,
+            items: compacted.items.iter().map(log::ItemRecord::from).collect(),
+            input_tokens,
+        }));
+        self.task.emit(TaskUpdate::Compacted {
+            input_tokens_before: input_tokens,
+            estimated_tokens_after: after,
+        });
+        *items = compacted.items;
+        Ok(())
+    }
+
+    fn too_large(&self, tokens: u64) -> String {
+        format!(
+            "the conversation does not fit the model's context even after compacting it \
+             ({tokens} input tokens, over the limit of {}); start a new task with a narrower \
+             request, or raise model_context_window / model_auto_compact_token_limit if the \
+             model takes more",
+            self.compact_limit.unwrap_or_default()
+        )
+    }
+
     async fn turn(
         &self,
         items: &[Item],
@@ -123,7 +195,7 @@ impl Agent {
         reasoning: &mut String,
     ) -> Result<crate::model::TurnOutput, ModelError> {
         let prompt = Prompt {
-            model: &self.model,
+            model: &self.model_name,
             instructions: &self.instructions,
             items,
             tools,
@@ -155,7 +227,7 @@ impl Agent {
                 })
             }
         };
-        self.client.turn(&prompt, cancel, &mut on_event).await
+        self.model.turn(&prompt, cancel, &mut on_event).await
     }
 
     /// Runs one tool call and reports it; returns whether it succeeded and what the model

@@ -74,6 +74,7 @@ pub async fn serve(settings: EngineSettings) -> bool {
     .custom_method("agent/importDiff", Backend::import_diff)
     .custom_method("agent/forkTask", Backend::fork_task)
     .custom_method("agent/deleteTask", Backend::delete_task)
+    .custom_method("agent/compactTask", Backend::compact_task)
     .custom_method(guard::INVALID_REQUEST_METHOD, Backend::invalid_request)
     .custom_method(guard::MALFORMED_MESSAGE_METHOD, Backend::malformed_message)
     .finish();
@@ -345,6 +346,13 @@ impl Backend {
             .fork_task(&params.task_id, params.at_turn)
             .map_err(engine_error)?;
         Ok(TaskIdResult { task_id })
+    }
+
+    async fn compact_task(&self, params: TaskIdParams) -> Result<Empty> {
+        self.engine()?
+            .compact_task(&params.task_id)
+            .map_err(engine_error)?;
+        Ok(Empty {})
     }
 
     async fn delete_task(&self, params: TaskIdParams) -> Result<Empty> {

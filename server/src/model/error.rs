@@ -57,6 +57,14 @@ pub enum ModelError {
 
     #[error("the model turn was cancelled")]
     Cancelled,
+
+    #[error("compacting the conversation failed: {0}")]
+    Compaction(String),
+
+    #[error(
+        "the recording has no model turn {turn}: the replayed task went on where the recorded one stopped"
+    )]
+    RecordingExhausted { turn: u32 },
 }
 
 /// What to do about an HTTP status, for the statuses where the answer is clear.

@@ -13,6 +13,7 @@
 mod chat;
 mod client;
 mod error;
+pub mod replay;
 mod responses;
 mod retry;
 mod sse;
@@ -22,6 +23,45 @@ use std::time::Duration;
 
 pub use client::ModelClient;
 pub use error::ModelError;
+use tokio_util::sync::CancellationToken;
+
+/// Where a task's model turns come from: a provider over HTTP, or a recording of an
+/// earlier run (`agentls replay`).
+pub enum Model {
+    Live(Box<ModelClient>),
+    Recorded(replay::Recording),
+}
+
+impl Model {
+    /// One model turn; see [`ModelClient::turn`].
+    pub async fn turn(
+        &self,
+        prompt: &Prompt<'_>,
+        cancel: &CancellationToken,
+        on_event: &mut (dyn FnMut(StreamEvent) + Send),
+    ) -> Result<TurnOutput, ModelError> {
+        match self {
+            Model::Live(client) => client.turn(prompt, cancel, on_event).await,
+            Model::Recorded(recording) => recording.turn(on_event),
+        }
+    }
+
+    /// The text of a turn that offers no tools and streams nothing to the user: a
+    /// compaction's summary.
+    pub async fn summary(
+        &self,
+        prompt: &Prompt<'_>,
+        cancel: &CancellationToken,
+    ) -> Result<String, ModelError> {
+        match self {
+            Model::Live(client) => {
+                let mut ignore = |_: StreamEvent| {};
+                Ok(client.turn(prompt, cancel, &mut ignore).await?.text)
+            }
+            Model::Recorded(recording) => recording.summary(),
+        }
+    }
+}
 
 /// A tool the model may call: its name, what it does, and a JSON Schema of its arguments.
 #[derive(Clone, Debug, PartialEq)]

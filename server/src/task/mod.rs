@@ -66,6 +66,8 @@ pub struct Task {
     batches: AtomicU32,
     /// Model turns so far, over every run (the task log numbers responses by it).
     turns: AtomicU32,
+    /// `agent/compactTask` arrived while the task ran: compact before the next turn.
+    compact_requested: AtomicBool,
     updates: mpsc::UnboundedSender<TaskUpdate>,
     sink: Arc<dyn ClientSink>,
     /// Where the task's history goes on disk; None when history is off.
@@ -111,6 +113,7 @@ impl Task {
             history: Mutex::new(History::default()),
             batches: AtomicU32::new(0),
             turns: AtomicU32::new(0),
+            compact_requested: AtomicBool::new(false),
             state: Mutex::new(TaskState {
                 status: TaskStatus::Queued,
                 finished_at: None,
@@ -168,6 +171,16 @@ impl Task {
     /// Numbers the next model turn (1-based, over every run).
     pub fn next_turn(&self) -> u32 {
         self.turns.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// Asks the running agent loop to compact before its next model turn.
+    pub fn request_compaction(&self) {
+        self.compact_requested.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether compaction was asked for since the last call.
+    pub fn take_compact_request(&self) -> bool {
+        self.compact_requested.swap(false, Ordering::SeqCst)
     }
 
     /// Model turns so far.
