@@ -5,12 +5,10 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
 
 use serde_json::Value;
 
 use crate::agent::prompt::{self, ContextSnippet};
-use crate::agent::shell::Commands;
 use crate::agent::{Agent, Outcome, compact};
 use crate::config::{self, ConfigSources};
 use crate::import::{self, review::WorkspaceTree, source::Source};
@@ -18,7 +16,6 @@ use crate::model::Item;
 use crate::model::{Model, ModelClient};
 use crate::proposal::store::{FollowUpState, ProposalStore};
 use crate::protocol::{ContextRef, HunkState, StartTaskParams, TaskMode, TaskStatus, TaskUpdate};
-use crate::sandbox;
 use crate::task::blobs::BlobText;
 use crate::task::journal::Journal;
 use crate::task::log::{self, TaskKind};
@@ -345,28 +342,17 @@ impl Engine {
         };
         let snippets = context_snippets(&self.root, &view, &params.context);
         let cwd_rel = uri::relative(&self.root, &cwd);
-        let commands = Commands::new(
+        let agent = Agent::new(
+            task.clone(),
+            Model::Live(Box::new(client)),
+            model,
+            prompt::instructions(params.mode, docs.as_deref()),
+            view,
+            params.mode,
+            &config,
             views_dir(&self.settings.home),
-            sandbox::Policy::from_config(&config, home_dir().as_deref()),
-            config.approval_policy,
-            Duration::from_millis(config.approval_timeout_ms),
+            home_dir().as_deref(),
         );
-        let agent = Agent {
-            task: task.clone(),
-            compact_limit: compact::token_limit(
-                &model,
-                config.model_context_window,
-                config.model_auto_compact_token_limit,
-            ),
-            model: Model::Live(Box::new(client)),
-            model_name: model,
-            instructions: prompt::instructions(params.mode, docs.as_deref()),
-            view: Arc::new(Mutex::new(view)),
-            mode: params.mode,
-            max_turns: config.max_turns,
-            commands,
-            logged_changes: Default::default(),
-        };
         let mut items = task.history().items;
         let message = match &follow_up {
             Some(follow_up) => prompt::follow_up_message(&follow_up.prompt, &follow_up.review),

@@ -19,6 +19,7 @@ pub mod model;
 pub mod patch;
 pub mod proposal;
 pub mod protocol;
+pub mod replay;
 pub mod sandbox;
 pub mod sandbox_command;
 pub mod task;

@@ -68,6 +68,17 @@ enum Command {
         /// A file, `-` for standard input, an http(s) URL, or `git:REF` (a ref or range).
         source: String,
     },
+    /// Re-run a recorded task offline: the model's answers come from its log, the tools
+    /// run for real in a fresh view of the current directory. Prints the resulting
+    /// proposal as a diff; exits 0 when every tool call and the proposal match the
+    /// recording, 1 with the first difference named otherwise.
+    Replay {
+        /// JSON lines of every update, then one `{"type":"replay",…}` line.
+        #[arg(long)]
+        json: bool,
+        /// The task's id (`agentls tasks list`, or `agent/listTasks`).
+        task_id: String,
+    },
     /// Run a command the way a task's `shell` tool does: in a throwaway view of the
     /// current directory, under the configured sandbox. For seeing what the sandbox allows.
     Sandbox {
@@ -165,6 +176,10 @@ fn main() -> ExitCode {
             apply_diff(&source, options)
         }
         Command::ApplyPatch { file } => apply_patch(file),
+        Command::Replay { json, task_id } => runtime().block_on(agentls::replay::run(
+            settings,
+            agentls::replay::Request { task_id, json },
+        )),
         Command::Sandbox { network, command } => {
             runtime().block_on(agentls::sandbox_command::run(settings, network, command))
         }

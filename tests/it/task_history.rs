@@ -575,3 +575,80 @@ async fn compact_task_summarises_a_finished_task_for_its_next_follow_up() {
         "{sent}"
     );
 }
+
+// ----- replay ----------------------------------------------------------------------------
+
+#[tokio::test]
+async fn replay_reruns_a_task_from_its_log_and_names_the_first_difference() {
+    let fixture = Fixture::new(
+        "responses",
+        &[("notes.txt", TEN_LINES), ("other.txt", "alpha\nbeta\n")],
+        vec![
+            Reply::tool_call("read_file", json!({ "path": "other.txt" })),
+            Reply::tool_call("apply_patch", json!({ "input": THREE_HUNKS })),
+            Reply::text("Capitalised three lines."),
+        ],
+    )
+    .await;
+    let mut client = fixture.client(ClientOptions::default()).await;
+    let task = client.start_task(json!({ "prompt": "shout" })).await;
+    let finished = client.wait_finished(&task).await;
+    assert_eq!(finished["status"], "completed", "{finished}");
+    // The user accepts a hunk: the replay still starts from the text the task saw.
+    client
+        .request(
+            "agent/resolveHunks",
+            json!({"taskId": task, "accept": [format!("{task}-1")]}),
+        )
+        .await
+        .unwrap();
+    client.shutdown().await;
+    let served = fixture.model.requests().len();
+
+    let replay =
+        crate::support::cli::agentls(&fixture.root(), fixture.home(), &["replay", &task], "");
+    let stderr = String::from_utf8_lossy(&replay.stderr);
+    assert_eq!(replay.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("matches the recording"), "{stderr}");
+    let diff = String::from_utf8_lossy(&replay.stdout);
+    assert!(
+        diff.contains("-two\n+TWO\n") && diff.contains("+EIGHT"),
+        "{diff}"
+    );
+    assert_eq!(
+        fixture.model.requests().len(),
+        served,
+        "a replay asks no model"
+    );
+
+    // A file the task read has changed since: the replay says where it parts.
+    fixture.write("other.txt", "alpha\ngamma\n");
+    let replay = crate::support::cli::agentls(
+        &fixture.root(),
+        fixture.home(),
+        &["replay", "--json", &task],
+        "",
+    );
+    assert_eq!(replay.status.code(), Some(1));
+    let last = String::from_utf8_lossy(&replay.stdout)
+        .lines()
+        .last()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .unwrap();
+    assert_eq!(last["type"], "replay", "{last}");
+    assert_eq!(last["matched"], false);
+    assert_eq!(last["divergence"]["turn"], 1, "{last}");
+    assert_eq!(last["divergence"]["tool"], "read_file");
+    assert!(
+        last["divergence"]["what"]
+            .as_str()
+            .unwrap()
+            .contains("gamma"),
+        "{last}"
+    );
+
+    let missing =
+        crate::support::cli::agentls(&fixture.root(), fixture.home(), &["replay", "t0"], "");
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("agentls tasks list"));
+}

@@ -9,10 +9,12 @@ pub mod prompt;
 pub mod shell;
 
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 
+use crate::config::Config;
 use crate::model::{Item, Model, ModelError, Prompt, StreamEvent, ToolSpec};
 use crate::protocol::{TaskMode, TaskUpdate, ToolCallStatus};
 use crate::task::Task;
@@ -50,6 +52,43 @@ pub struct Agent {
 const CLIENT_OUTPUT_LIMIT: usize = 4096;
 
 impl Agent {
+    /// An agent for one run of `task`, with `config`'s limits, sandbox and approval
+    /// policy; commands get their directory under `views` (`$AGENTLS_HOME/views`).
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        task: Arc<Task>,
+        model: Model,
+        model_name: String,
+        instructions: String,
+        view: TaskView,
+        mode: TaskMode,
+        config: &Config,
+        views: PathBuf,
+        home: Option<&Path>,
+    ) -> Agent {
+        Agent {
+            task,
+            compact_limit: compact::token_limit(
+                &model_name,
+                config.model_context_window,
+                config.model_auto_compact_token_limit,
+            ),
+            model,
+            model_name,
+            instructions,
+            view: Arc::new(Mutex::new(view)),
+            mode,
+            max_turns: config.max_turns,
+            commands: shell::Commands::new(
+                views,
+                crate::sandbox::Policy::from_config(config, home),
+                config.approval_policy,
+                std::time::Duration::from_millis(config.approval_timeout_ms),
+            ),
+            logged_changes: Default::default(),
+        }
+    }
+
     /// Runs the conversation `items` (ending with the user's message) to its end; returns
     /// how it ended and the conversation as it then stands, for a follow-up.
     pub async fn run(&self, mut items: Vec<Item>) -> (Outcome, Vec<Item>) {
