@@ -3,7 +3,7 @@
 // stdout is the protocol channel; the CLI tools that print say so where they do.
 #![deny(clippy::print_stdout, clippy::dbg_macro)]
 
-use std::io::Read;
+use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -99,6 +99,12 @@ enum Command {
     },
 }
 
+/// What a person who starts the server in a terminal is told (an editor never sees it:
+/// its stdin is a pipe).
+const WAITING_FOR_AN_EDITOR: &str = "agentls: this is a language server, waiting for an editor to speak LSP on stdin. \
+Set up your editor to run `agentls` (see README, \"Use it\"), run one task here with \
+`agentls exec \"<what to change>\"`, or see `agentls --help`. Ctrl-D quits.";
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // The helper must stay single-threaded and quick: nothing else is set up for it.
@@ -128,6 +134,9 @@ fn main() -> ExitCode {
     let journal = settings.journal.clone();
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
+            if std::io::stdin().is_terminal() {
+                eprintln!("{WAITING_FOR_AN_EDITOR}");
+            }
             let runtime = runtime();
             let clean = runtime.block_on(agentls::lsp::serve(settings));
             journal.flush();

@@ -169,13 +169,6 @@ pub struct CancelTaskParams {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Empty {}
 
-/// What was wrong with a message the server could not take (`agentls/invalidRequest`,
-/// `agentls/malformedMessage`: synthesized by the input guard, never sent by clients).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct InvalidMessageParams {
-    pub problem: String,
-}
-
 // ----- agent/listTasks, agent/getTask --------------------------------------------------
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -1,4 +1,5 @@
-//! The command-line tools: `agentls apply-patch` and `agentls exec`.
+//! The command-line tools: `agentls apply-patch` and `agentls exec`, and what `agentls`
+//! alone tells a person in a terminal.
 
 use serde_json::{Value, json};
 
@@ -122,4 +123,73 @@ async fn exec_denies_approvals_unless_told_to_approve() {
         assert_eq!(made, expect_made, "{flag:?}: {stdout}");
         assert_eq!(fixture.disk("made.txt"), None, "exec never writes the tree");
     }
+}
+
+#[test]
+fn started_in_a_terminal_the_server_says_what_it_waits_for_and_in_a_pipe_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_leader, terminal) = pseudo_terminal();
+    let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_agentls"))
+        .current_dir(dir.path())
+        .env("AGENTLS_HOME", dir.path())
+        .stdin(terminal)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("cannot start the agentls binary");
+    let stderr = server.stderr.take().unwrap();
+    let (line_sender, line) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut first_line = String::new();
+        let _ = std::io::BufRead::read_line(&mut std::io::BufReader::new(stderr), &mut first_line);
+        let _ = line_sender.send(first_line);
+    });
+    let first_line = line.recv_timeout(std::time::Duration::from_secs(20));
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let first_line = first_line.expect("nothing on stderr within 20 s");
+    for words in ["waiting for an editor", "agentls exec", "agentls --help"] {
+        assert!(
+            first_line.contains(words),
+            "{words:?} not in {first_line:?}"
+        );
+    }
+
+    let piped = agentls(dir.path(), dir.path(), &[], "");
+    let stderr = String::from_utf8_lossy(&piped.stderr);
+    assert!(!stderr.contains("waiting for an editor"), "{stderr}");
+}
+
+/// A pseudo-terminal: its leader (keep it open while the follower is in use) and its
+/// follower, to stand in for the terminal a person runs a command in.
+fn pseudo_terminal() -> (std::os::fd::OwnedFd, std::fs::File) {
+    use std::os::fd::FromRawFd;
+    use std::os::unix::fs::OpenOptionsExt;
+    // SAFETY: plain libc calls on a descriptor this function owns; the name buffer is
+    // NUL-terminated by ptsname_r on success.
+    let (leader, name) = unsafe {
+        let fd = libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY);
+        assert!(fd >= 0, "posix_openpt: {}", std::io::Error::last_os_error());
+        let leader = std::os::fd::OwnedFd::from_raw_fd(fd);
+        assert_eq!(libc::grantpt(fd), 0, "grantpt");
+        assert_eq!(libc::unlockpt(fd), 0, "unlockpt");
+        let mut name = [0 as libc::c_char; 128];
+        assert_eq!(
+            libc::ptsname_r(fd, name.as_mut_ptr(), name.len()),
+            0,
+            "ptsname_r"
+        );
+        let name = std::ffi::CStr::from_ptr(name.as_ptr())
+            .to_str()
+            .unwrap()
+            .to_owned();
+        (leader, name)
+    };
+    let follower = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_NOCTTY)
+        .open(&name)
+        .unwrap_or_else(|error| panic!("cannot open {name}: {error}"));
+    (leader, follower)
 }

@@ -118,14 +118,19 @@ async fn malformed_messages_get_errors_and_the_server_keeps_serving() {
     let fixture = Fixture::new("chat", &[], vec![]).await;
     let mut client = fixture.client(ClientOptions::default()).await;
     client.send_raw(b"Content-Length: 9\r\n\r\n{not json").await;
-    let logged = client
-        .wait_until("a log message", |c| {
-            c.notifications("window/logMessage").into_iter().next()
+    let parse_error = client
+        .wait_until("an error reply", |c| {
+            c.unawaited_responses().into_iter().next()
         })
         .await;
+    assert_eq!(parse_error["id"], Value::Null, "{parse_error}");
+    assert_eq!(parse_error["error"]["code"], -32700, "{parse_error}");
     assert!(
-        logged["message"].as_str().unwrap().contains("invalid JSON"),
-        "{logged}"
+        parse_error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("invalid JSON"),
+        "{parse_error}"
     );
     let not_rpc = br#"{"jsonrpc":"2.0","id":99}"#;
     client

@@ -53,6 +53,10 @@ on_both_wire_apis!(
     connection_refused_names_provider_and_url,
     refused_streaming_with_tools_falls_back_to_unstreamed_and_remembers,
     empty_stream_with_tools_falls_back_to_unstreamed_and_remembers,
+    unreadable_replies_are_retried_then_fail_with_what_came,
+    a_misshaped_reply_is_retried_and_the_next_good_one_used,
+    an_unreadable_whole_reply_is_retried_like_a_stream,
+    a_model_that_says_nothing_gives_an_empty_answer,
 );
 
 fn provider(base_url: String, wire_api: WireApi) -> ProviderInfo {
@@ -593,4 +597,94 @@ async fn falls_back_to_unstreamed_and_remembers(wire: WireApi, refusal: Reply) {
         .collect();
     assert_eq!(streamed, [true, false, false, true]);
     assert_eq!(server.remaining(), 0);
+}
+
+/// SSE that is not the wire format, ending the way the format ends a reply.
+fn unreadable_stream(wire: WireApi) -> Reply {
+    match wire {
+        WireApi::Chat => Reply::raw_events(&["data: {this is not json\n\n", "data: [DONE]\n\n"]),
+        WireApi::Responses => Reply::raw_events(&[
+            "data: {this is not json\n\n",
+            "data: {\"type\":\"response.completed\",\"response\":{}}\n\n",
+        ]),
+    }
+}
+
+/// JSON events of the wrong shape, then a well-formed end of the reply.
+fn misshaped_stream(wire: WireApi) -> Reply {
+    match wire {
+        WireApi::Chat => Reply::raw_events(&[
+            "data: {\"choices\":\"nope\"}\n\n",
+            "data: {\"choices\":[{\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n",
+            "data: [DONE]\n\n",
+        ]),
+        WireApi::Responses => Reply::raw_events(&[
+            "data: {\"type\":\"response.output_text.delta\",\"delta\":{\"nope\":1}}\n\n",
+            "data: {\"choices\":\"nope\"}\n\n",
+            "data: {\"type\":\"response.completed\",\"response\":{}}\n\n",
+        ]),
+    }
+}
+
+async fn unreadable_replies_are_retried_then_fail_with_what_came(wire: WireApi) {
+    let garbage = || unreadable_stream(wire);
+    let server = ModelServer::start(vec![garbage(), garbage(), garbage()]).await;
+    let client = client(provider(server.base_url(), wire));
+
+    let turn = turn(&client).await;
+
+    assert!(
+        matches!(
+            turn.error(),
+            ModelError::InvalidResponse { attempts: 3, .. }
+        ),
+        "{:?}",
+        turn.error()
+    );
+    let message = turn.error().to_string();
+    assert!(message.contains("`{this is not json`"), "{message}");
+    assert!(message.contains("no text and no tool call"), "{message}");
+    assert_eq!(turn.retries().len(), 2, "stream_max_retries = 2");
+    assert_eq!(server.requests().len(), 3);
+}
+
+async fn a_misshaped_reply_is_retried_and_the_next_good_one_used(wire: WireApi) {
+    let server = ModelServer::start(vec![misshaped_stream(wire), Reply::text("Recovered.")]).await;
+    let client = client(provider(server.base_url(), wire));
+
+    let turn = turn(&client).await;
+
+    assert_eq!(turn.output().text, "Recovered.");
+    let retries = turn.retries();
+    let (attempt, max, _, reason) = &retries[0];
+    assert_eq!((retries.len(), *attempt, *max), (1, 1, 2));
+    assert!(reason.contains("held nothing usable"), "{reason}");
+    assert!(reason.contains("nope"), "what came is quoted: {reason}");
+}
+
+async fn an_unreadable_whole_reply_is_retried_like_a_stream(wire: WireApi) {
+    let page = || Reply::raw_body("application/json", "<html>502 Bad Gateway</html>");
+    let server = ModelServer::start(vec![page(), page(), page()]).await;
+    let client = client(provider(server.base_url(), wire));
+
+    let turn = turn(&client).await;
+
+    let message = turn.error().to_string();
+    assert!(message.contains("502 Bad Gateway"), "{message}");
+    assert!(message.contains("3 time(s) in a row"), "{message}");
+    assert_eq!(server.requests().len(), 3);
+}
+
+/// Only a reply with unreadable parts is suspect: a model that really says nothing has
+/// answered (asking again would cost a turn and most likely get the same).
+async fn a_model_that_says_nothing_gives_an_empty_answer(wire: WireApi) {
+    let server = ModelServer::start(vec![Reply::text("")]).await;
+    let client = client(provider(server.base_url(), wire));
+
+    let turn = turn(&client).await;
+
+    assert_eq!(turn.output().text, "");
+    assert!(turn.output().tool_calls.is_empty());
+    assert!(turn.retries().is_empty());
+    assert_eq!(server.requests().len(), 1);
 }

@@ -68,6 +68,8 @@ struct Shared {
     notifications: Vec<Value>,
     docs: HashMap<String, Doc>,
     applied_edits: Vec<Value>,
+    /// Responses no request of this client waits for.
+    unawaited_responses: Vec<Value>,
     stderr: String,
     utf8: bool,
 }
@@ -279,6 +281,20 @@ impl LspClient {
         self.shared.lock().unwrap().applied_edits.clone()
     }
 
+    /// Responses to nothing this client asked: the server's answers to malformed input
+    /// (`"id": null`), or to raw requests sent with `send_raw`.
+    pub fn unawaited_responses(&self) -> Vec<Value> {
+        self.shared.lock().unwrap().unawaited_responses.clone()
+    }
+
+    /// Whether the server process has not exited.
+    pub fn is_running(&mut self) -> bool {
+        self.child
+            .try_wait()
+            .expect("cannot poll the server")
+            .is_none()
+    }
+
     pub fn stderr(&self) -> String {
         self.shared.lock().unwrap().stderr.clone()
     }
@@ -426,6 +442,8 @@ async fn read_stdout(
             && let Some(tx) = shared.lock().unwrap().pending.remove(&id)
         {
             let _ = tx.send(message);
+        } else {
+            shared.lock().unwrap().unawaited_responses.push(message);
         }
         changed.notify_waiters();
     }

@@ -83,6 +83,13 @@ pub enum Reply {
     /// tools gets `200 text/event-stream` and an empty body, and leaves this entry in
     /// place; any other request consumes it and is answered with the next reply.
     EmptyStreamWithTools,
+    /// `200` with this content type and these pieces of body, verbatim, one network chunk
+    /// each, whatever the wire API and the request: for replies no well-behaved server
+    /// sends (see [`Reply::raw_events`], [`Reply::raw_body`]).
+    Raw {
+        content_type: String,
+        pieces: Vec<String>,
+    },
 }
 
 impl Reply {
@@ -100,6 +107,22 @@ impl Reply {
 
     pub fn stall(silence: Duration, reply: Reply) -> Self {
         Self::Stall(silence, Box::new(reply))
+    }
+
+    /// A `text/event-stream` body made of these SSE frames (each with its blank line).
+    pub fn raw_events(frames: &[&str]) -> Self {
+        Self::Raw {
+            content_type: "text/event-stream".to_owned(),
+            pieces: frames.iter().map(|frame| (*frame).to_owned()).collect(),
+        }
+    }
+
+    /// A whole body of this content type.
+    pub fn raw_body(content_type: &str, body: &str) -> Self {
+        Self::Raw {
+            content_type: content_type.to_owned(),
+            pieces: vec![body.to_owned()],
+        }
     }
 }
 
@@ -242,7 +265,20 @@ async fn answer(
             retry_after,
             message,
         } => error_response(status, retry_after, &message),
-        Plan::EmptyStream => send_frames(Vec::new(), true, None, None),
+        Plan::EmptyStream => send_frames(Vec::new(), "text/event-stream", None, None),
+        Plan::Raw {
+            content_type,
+            pieces,
+        } => {
+            let frames = pieces
+                .into_iter()
+                .map(|bytes| Frame {
+                    kind: FrameKind::Structural,
+                    bytes,
+                })
+                .collect();
+            send_frames(frames, &content_type, None, None)
+        }
         Plan::Turn {
             turn,
             cut_after,
@@ -255,7 +291,12 @@ async fn answer(
                     complete_body(wire, &turn, &model, ids).to_string(),
                 )]
             };
-            send_frames(frames, streaming, cut_after, stall)
+            let content_type = if streaming {
+                "text/event-stream"
+            } else {
+                "application/json"
+            };
+            send_frames(frames, content_type, cut_after, stall)
         }
     }
 }
@@ -290,6 +331,10 @@ enum Plan {
     },
     /// `200 text/event-stream` with nothing in it.
     EmptyStream,
+    Raw {
+        content_type: String,
+        pieces: Vec<String>,
+    },
     Turn {
         turn: ScriptedTurn,
         cut_after: Option<usize>,
@@ -353,6 +398,13 @@ fn flatten(reply: Reply) -> Plan {
             },
             error => error,
         },
+        Reply::Raw {
+            content_type,
+            pieces,
+        } => Plan::Raw {
+            content_type,
+            pieces,
+        },
         Reply::RejectStreamingWithTools | Reply::EmptyStreamWithTools => Plan::Error {
             status: 500,
             retry_after: None,
@@ -402,10 +454,11 @@ impl Frame {
 /// client is reading.
 fn send_frames(
     frames: Vec<Frame>,
-    streaming: bool,
+    content_type: &str,
     cut_after: Option<usize>,
     stall: Option<Duration>,
 ) -> Response {
+    let streaming = content_type == "text/event-stream";
     let (sender, receiver) = mpsc::channel::<Result<Bytes, std::io::Error>>(1);
     tokio::spawn(async move {
         if let (Some(silence), false) = (stall, streaming) {
@@ -439,11 +492,6 @@ fn send_frames(
     let body = futures_util::stream::unfold(receiver, |mut receiver| async move {
         receiver.recv().await.map(|item| (item, receiver))
     });
-    let content_type = if streaming {
-        "text/event-stream"
-    } else {
-        "application/json"
-    };
     Response::builder()
         .header(header::CONTENT_TYPE, content_type)
         .body(Body::from_stream(body))

@@ -16,7 +16,6 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
-use serde_json::Value;
 use tower_lsp_server::jsonrpc::{Error, ErrorCode, Result};
 use tower_lsp_server::ls_types::*;
 use tower_lsp_server::{Client, LanguageServer, LspService, Server};
@@ -28,10 +27,10 @@ use crate::proposal::store::ProposalStore;
 use crate::protocol::{
     self as proto, ACCEPT_CODE_ACTION_KIND, ACCEPT_HUNKS_COMMAND, AgentCapability,
     CancelTaskParams, Empty, FollowUpParams, ForkTaskParams, GetProposalParams, GetTaskResult,
-    ImportDiffParams, InvalidMessageParams, ListTasksResult, REJECT_CODE_ACTION_KIND,
-    REJECT_HUNKS_COMMAND, RefreshProposalParams, RefreshProposalResult, ResolveHunksParams,
-    ResolveHunksResult, StartTaskParams, TaskIdParams, TaskIdResult, UNDO_CODE_ACTION_KIND,
-    UNDO_HUNKS_COMMAND, UndoHunksParams, UndoHunksResult,
+    ImportDiffParams, ListTasksResult, REJECT_CODE_ACTION_KIND, REJECT_HUNKS_COMMAND,
+    RefreshProposalParams, RefreshProposalResult, ResolveHunksParams, ResolveHunksResult,
+    StartTaskParams, TaskIdParams, TaskIdResult, UNDO_CODE_ACTION_KIND, UNDO_HUNKS_COMMAND,
+    UndoHunksParams, UndoHunksResult,
 };
 use crate::uri;
 use convert::range_from_lsp;
@@ -75,17 +74,16 @@ pub async fn serve(settings: EngineSettings) -> bool {
     .custom_method("agent/forkTask", Backend::fork_task)
     .custom_method("agent/deleteTask", Backend::delete_task)
     .custom_method("agent/compactTask", Backend::compact_task)
-    .custom_method(guard::INVALID_REQUEST_METHOD, Backend::invalid_request)
-    .custom_method(guard::MALFORMED_MESSAGE_METHOD, Backend::malformed_message)
     .finish();
-    let (input, guarded) = tokio::io::duplex(1 << 16);
-    tokio::spawn(guard::forward(tokio::io::stdin(), guarded));
+    let stdio = guard::Stdio::start(tokio::io::stdin(), tokio::io::stdout());
     // Handlers never wait on the client, but the default of 4 concurrent requests is
     // still too few for an editor that fires code actions on every cursor move.
-    Server::new(input, tokio::io::stdout(), socket)
+    Server::new(stdio.input, stdio.output, socket)
         .concurrency_level(64)
-        .serve(service)
+        .serve(guard::AnswerEveryRequest(service))
         .await;
+    // Whatever tower-lsp answered last (the `shutdown` reply) is still on its way out.
+    let _ = stdio.written.await;
     shutdown_requested.load(Ordering::SeqCst)
 }
 
@@ -360,30 +358,6 @@ impl Backend {
             .delete_task(&params.task_id)
             .map_err(engine_error)?;
         Ok(Empty {})
-    }
-
-    /// A request the guard found malformed: answer it with the reason.
-    async fn invalid_request(&self, params: InvalidMessageParams) -> Result<Value> {
-        tracing::warn!("invalid request: {}", params.problem);
-        Err(Error {
-            code: ErrorCode::InvalidRequest,
-            message: params.problem.into(),
-            data: None,
-        })
-    }
-
-    /// A message the guard could not even attribute: log it where the user can see it.
-    async fn malformed_message(&self, params: InvalidMessageParams) {
-        tracing::warn!("malformed message from the client: {}", params.problem);
-        let client = self.client.clone();
-        tokio::spawn(async move {
-            client
-                .log_message(
-                    MessageType::ERROR,
-                    format!("agentls ignored a malformed message: {}", params.problem),
-                )
-                .await;
-        });
     }
 
     fn engine(&self) -> Result<&Arc<Engine>> {

@@ -4,12 +4,15 @@
 //! Reading is deliberately lenient, because those servers differ in small ways: unknown
 //! fields are ignored, `null` content is no content, tool calls may lack ids, reasoning
 //! arrives as `reasoning_content` or `reasoning`, and an unparsable chunk is skipped
-//! rather than fatal.
+//! rather than fatal — unless the reply holds nothing else ([`Unreadable`]).
 
 use serde_json::{Value, json};
 
 use super::sse::SseEvent;
-use super::wire::{StreamDecoder, ToolCallAssembler, WireError, json_text, reported_error, usage};
+use super::wire::{
+    StreamDecoder, ToolCallAssembler, Unreadable, WireError, excerpt, json_text, reported_error,
+    usage,
+};
 use super::{Item, Prompt, StreamEvent, ToolCall, TurnOutput, Usage};
 
 pub(crate) fn request_body(prompt: &Prompt<'_>, stream: bool) -> Value {
@@ -94,6 +97,7 @@ pub(crate) struct ChatStream {
     text: String,
     calls: ToolCallAssembler,
     usage: Option<Usage>,
+    unreadable: Unreadable,
     finish_reason_seen: bool,
     done: bool,
 }
@@ -112,21 +116,35 @@ impl StreamDecoder for ChatStream {
         let chunk: Value = match serde_json::from_str(data) {
             Ok(chunk) => chunk,
             Err(error) => {
-                tracing::debug!(%error, data, "skipping a chat chunk that is not JSON");
+                self.unreadable.record(data, &error);
                 return Ok(());
             }
         };
         if let Some(message) = reported_error(&chunk) {
             return Err(WireError::Reported(message));
         }
-        if let Some(usage) = usage(&chunk, "prompt_tokens", "completion_tokens") {
-            self.usage = Some(usage);
+        let usage = usage(&chunk, "prompt_tokens", "completion_tokens");
+        if usage.is_some() {
+            self.usage = usage;
         }
-        let Some(choice) = chunk.pointer("/choices/0") else {
+        let choice = match chunk.get("choices") {
+            Some(Value::Array(choices)) => choices.first(),
+            // A usage chunk of a server that leaves out the empty `choices`.
+            None if usage.is_some() => None,
+            _ => {
+                self.unreadable.record(data, &"no `choices` array");
+                return Ok(());
+            }
+        };
+        let Some(choice) = choice else {
             return Ok(());
         };
-        if let Some(delta) = choice.get("delta") {
-            self.take_delta(delta, emit);
+        match choice.get("delta") {
+            Some(delta @ Value::Object(_)) => self.take_delta(delta, data, emit),
+            None | Some(Value::Null) => {}
+            Some(_) => self
+                .unreadable
+                .record(data, &"a `delta` that is not an object"),
         }
         // Usage still follows the finish reason, so keep reading until `[DONE]`; but a
         // body that ends here holds the whole turn.
@@ -147,27 +165,31 @@ impl StreamDecoder for ChatStream {
         self.done
     }
 
-    fn into_output(self: Box<Self>) -> TurnOutput {
-        TurnOutput {
+    fn into_output(self: Box<Self>) -> Result<TurnOutput, WireError> {
+        let output = TurnOutput {
             text: self.text,
             tool_calls: self.calls.finish(),
             usage: self.usage,
-        }
+        };
+        self.unreadable.judge(output)
     }
 }
 
 impl ChatStream {
-    fn take_delta(&mut self, delta: &Value, emit: &mut dyn FnMut(StreamEvent)) {
+    /// `data` is the chunk the delta came in, for the record if its content is unreadable.
+    fn take_delta(&mut self, delta: &Value, data: &str, emit: &mut dyn FnMut(StreamEvent)) {
         if let Some(reasoning) = reasoning_text(delta).filter(|text| !text.is_empty()) {
             emit(StreamEvent::ReasoningDelta(reasoning.to_owned()));
         }
-        if let Some(text) = delta
-            .get("content")
-            .and_then(Value::as_str)
-            .filter(|t| !t.is_empty())
-        {
-            self.text.push_str(text);
-            emit(StreamEvent::TextDelta(text.to_owned()));
+        match delta.get("content") {
+            Some(Value::String(text)) if !text.is_empty() => {
+                self.text.push_str(text);
+                emit(StreamEvent::TextDelta(text.to_owned()));
+            }
+            None | Some(Value::String(_) | Value::Null) => {}
+            Some(_) => self
+                .unreadable
+                .record(data, &"a `content` that is not text"),
         }
         let fragments = delta.get("tool_calls").and_then(Value::as_array);
         for (position, fragment) in fragments.into_iter().flatten().enumerate() {
@@ -213,6 +235,12 @@ pub(crate) fn parse_complete(body: &Value) -> Result<(String, TurnOutput), WireE
     let message = body
         .pointer("/choices/0/message")
         .ok_or_else(|| WireError::Malformed("no `choices[0].message` in the reply".to_owned()))?;
+    if !message.is_object() {
+        return Err(WireError::Malformed(format!(
+            "`choices[0].message` is not an object: {}",
+            excerpt(&message.to_string())
+        )));
+    }
     let mut calls = ToolCallAssembler::default();
     let wire_calls = message.get("tool_calls").and_then(Value::as_array);
     for (index, wire_call) in wire_calls.into_iter().flatten().enumerate() {
@@ -363,7 +391,7 @@ mod tests {
             r#"{"choices":[{"delta":{},"finish_reason":"tool_calls"}]}"#,
         );
         assert!(stream.is_complete() && !stream.is_finished());
-        let output = Box::new(stream).into_output();
+        let output = Box::new(stream).into_output().unwrap();
         assert_eq!(output.tool_calls.len(), 1);
         assert_eq!(output.tool_calls[0].name, "grep");
         assert_eq!(output.tool_calls[0].arguments, r#"{"pattern":1}"#);

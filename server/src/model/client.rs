@@ -9,6 +9,9 @@
 //! - the server refuses to stream with tools (an error that mentions streaming, or a stream
 //!   that ends before its first event: llama-cpp-python does both): redo the turn
 //!   unstreamed, for free, and never stream tool turns to this server again;
+//! - a reply that is not shaped like the wire format, or that holds no text and no tool
+//!   call but parts that could not be read: retried like a cut stream (same budget), then
+//!   failed with an excerpt of what came;
 //! - anything else (4xx, an error the server reported in the stream): fail at once.
 //!
 //! Cancellation is checked around every await, so dropping the in-flight response aborts
@@ -61,6 +64,11 @@ enum Failure {
     /// The reply broke off or went quiet; the turn starts over.
     MidStream {
         reason: String,
+    },
+    /// The reply came, but nothing in it could be used (`WireError::Malformed`); the
+    /// turn starts over, on the budget of cut streams.
+    Unusable {
+        detail: String,
     },
     /// The server cannot stream while tools are offered.
     StreamingWithToolsRefused {
@@ -197,14 +205,31 @@ impl ModelClient {
                 (used.requests, max, delay, error.to_string())
             }
             Failure::MidStream { reason } => {
-                used.stream_breaks += 1;
-                let max = self.provider.stream_max_retries;
-                if used.stream_breaks > max {
-                    return NextStep::Fail(self.stream_interrupted(reason, used.stream_breaks));
+                let retry = format!("the reply from `{}` broke off: {reason}", self.provider.id);
+                match self.restart(used, retry) {
+                    Some(step) => step,
+                    None => {
+                        let error = self.stream_interrupted(reason, used.stream_breaks);
+                        return NextStep::Fail(error);
+                    }
                 }
-                let delay = backoff(self.backoff_base, used.stream_breaks);
-                let reason = format!("the reply from `{}` broke off: {reason}", self.provider.id);
-                (used.stream_breaks, max, delay, reason)
+            }
+            Failure::Unusable { detail } => {
+                let retry = format!(
+                    "the reply from `{}` held nothing usable: {detail}",
+                    self.provider.id
+                );
+                match self.restart(used, retry) {
+                    Some(step) => step,
+                    None => {
+                        return NextStep::Fail(ModelError::InvalidResponse {
+                            provider: self.provider.id.clone(),
+                            url: self.endpoint_for_messages.clone(),
+                            detail,
+                            attempts: used.stream_breaks,
+                        });
+                    }
+                }
             }
         };
         tracing::warn!(
@@ -221,6 +246,22 @@ impl ModelClient {
             delay,
             reason,
         }
+    }
+
+    /// Counts one more reply that has to start over (cut, silent or unusable); `(attempt,
+    /// max, delay, reason)` of the retry, or `None` once stream_max_retries are spent.
+    fn restart(
+        &self,
+        used: &mut RetriesUsed,
+        reason: String,
+    ) -> Option<(u32, u32, Duration, String)> {
+        used.stream_breaks += 1;
+        let max = self.provider.stream_max_retries;
+        if used.stream_breaks > max {
+            return None;
+        }
+        let delay = backoff(self.backoff_base, used.stream_breaks);
+        Some((used.stream_breaks, max, delay, reason))
     }
 
     /// One request and its reply.
@@ -349,7 +390,9 @@ impl ModelClient {
                 any_event,
             ));
         }
-        Ok(decoder.into_output())
+        decoder
+            .into_output()
+            .map_err(|error| self.wire_failure(error))
     }
 
     fn decode(
@@ -363,7 +406,7 @@ impl ModelClient {
         }
         decoder
             .on_event(event, on_event)
-            .map_err(|error| Failure::Fatal(self.wire_error(error)))
+            .map_err(|error| self.wire_failure(error))
     }
 
     /// Reads a non-streamed JSON reply.
@@ -389,12 +432,13 @@ impl ModelClient {
             }
         };
         let body: Value = serde_json::from_slice(&bytes).map_err(|error| {
-            Failure::Fatal(self.wire_error(WireError::Malformed(format!(
-                "the reply is not JSON: {error}"
-            ))))
+            self.wire_failure(WireError::Malformed(format!(
+                "the reply is not JSON ({error}): {}",
+                wire::excerpt(&String::from_utf8_lossy(&bytes))
+            )))
         })?;
         wire::parse_complete(self.provider.wire_api, &body, on_event)
-            .map_err(|error| Failure::Fatal(self.wire_error(error)))
+            .map_err(|error| self.wire_failure(error))
     }
 
     /// Awaits `future` unless the turn is cancelled (an error) or the server stays silent
@@ -450,17 +494,13 @@ impl ModelClient {
         }
     }
 
-    fn wire_error(&self, error: WireError) -> ModelError {
+    fn wire_failure(&self, error: WireError) -> Failure {
         match error {
-            WireError::Reported(message) => ModelError::Provider {
+            WireError::Reported(message) => Failure::Fatal(ModelError::Provider {
                 provider: self.provider.id.clone(),
                 message,
-            },
-            WireError::Malformed(detail) => ModelError::InvalidResponse {
-                provider: self.provider.id.clone(),
-                url: self.endpoint_for_messages.clone(),
-                detail,
-            },
+            }),
+            WireError::Malformed(detail) => Failure::Unusable { detail },
         }
     }
 

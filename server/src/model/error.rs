@@ -47,12 +47,14 @@ pub enum ModelError {
     Provider { provider: String, message: String },
 
     #[error(
-        "unreadable reply from model provider `{provider}` at {url}: {detail} — is base_url / wire_api right for this server?"
+        "unreadable reply from model provider `{provider}` at {url}, {attempts} time(s) in a row: {detail} — is base_url / wire_api right for this server?"
     )]
     InvalidResponse {
         provider: String,
         url: String,
         detail: String,
+        /// How many replies were unreadable (retried up to stream_max_retries).
+        attempts: u32,
     },
 
     #[error("the model turn was cancelled")]

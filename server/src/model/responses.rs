@@ -9,7 +9,9 @@ use std::collections::HashMap;
 use serde_json::{Value, json};
 
 use super::sse::SseEvent;
-use super::wire::{StreamDecoder, ToolCallAssembler, WireError, json_text, reported_error, usage};
+use super::wire::{
+    StreamDecoder, ToolCallAssembler, Unreadable, WireError, json_text, reported_error, usage,
+};
 use super::{Item, Prompt, StreamEvent, TurnOutput, Usage};
 
 pub(crate) fn request_body(prompt: &Prompt<'_>, stream: bool) -> Value {
@@ -75,6 +77,7 @@ pub(crate) struct ResponsesStream {
     /// Output index of each function-call item, for deltas that name only their item.
     call_indexes: HashMap<String, u64>,
     usage: Option<Usage>,
+    unreadable: Unreadable,
     completed: bool,
 }
 
@@ -87,15 +90,24 @@ impl StreamDecoder for ResponsesStream {
         let json: Value = match serde_json::from_str(&event.data) {
             Ok(json) => json,
             Err(error) => {
-                tracing::debug!(%error, data = event.data, "skipping a responses event that is not JSON");
+                self.unreadable.record(&event.data, &error);
                 return Ok(());
             }
         };
-        let kind = json
+        let Some(kind) = json
             .get("type")
             .and_then(Value::as_str)
             .or(event.event.as_deref())
-            .unwrap_or_default();
+        else {
+            self.unreadable
+                .record(&event.data, &"an event without a `type`");
+            return Ok(());
+        };
+        if kind.ends_with(".delta") && !json.get("delta").is_some_and(Value::is_string) {
+            self.unreadable
+                .record(&event.data, &"a delta event whose `delta` is not text");
+            return Ok(());
+        }
         let delta = || {
             json.get("delta")
                 .and_then(Value::as_str)
@@ -145,12 +157,13 @@ impl StreamDecoder for ResponsesStream {
         self.completed
     }
 
-    fn into_output(self: Box<Self>) -> TurnOutput {
-        TurnOutput {
+    fn into_output(self: Box<Self>) -> Result<TurnOutput, WireError> {
+        let output = TurnOutput {
             text: self.text,
             tool_calls: self.calls.finish(),
             usage: self.usage,
-        }
+        };
+        self.unreadable.judge(output)
     }
 }
 
@@ -233,6 +246,7 @@ pub(crate) fn parse_complete(body: &Value) -> Result<(String, TurnOutput), WireE
     let mut text = String::new();
     let mut reasoning = String::new();
     let mut calls = ToolCallAssembler::default();
+    let mut unreadable = Unreadable::default();
     for (index, item) in items.iter().enumerate() {
         match item["type"].as_str() {
             Some("message") => text.push_str(&part_texts(&item["content"], "output_text")),
@@ -246,7 +260,8 @@ pub(crate) fn parse_complete(body: &Value) -> Result<(String, TurnOutput), WireE
                 call.name = item["name"].as_str().unwrap_or_default().to_owned();
                 call.arguments = json_text(&item["arguments"]);
             }
-            _ => {}
+            Some(_) => {}
+            None => unreadable.record(&item.to_string(), &"an output item without a `type`"),
         }
     }
     let output = TurnOutput {
@@ -254,7 +269,7 @@ pub(crate) fn parse_complete(body: &Value) -> Result<(String, TurnOutput), WireE
         tool_calls: calls.finish(),
         usage: usage(body, "input_tokens", "output_tokens"),
     };
-    Ok((reasoning, output))
+    Ok((reasoning, unreadable.judge(output)?))
 }
 
 /// The concatenated `text` of the parts of the given type.
@@ -328,7 +343,7 @@ mod tests {
             json!({"type": "response.completed", "response": {"usage": {"input_tokens": 3, "output_tokens": 4}}}),
         );
         assert!(stream.is_complete());
-        let output = Box::new(stream).into_output();
+        let output = Box::new(stream).into_output().unwrap();
         assert_eq!(output.tool_calls[0].arguments, "{\"a\":2}");
         assert_eq!(output.tool_calls[0].call_id, "call_1");
         assert_eq!(output.usage.map(|u| u.total_tokens), Some(7));

@@ -17,7 +17,9 @@ use crate::config::WireApi;
 pub(crate) enum WireError {
     /// The server said what went wrong (an `error` event, `response.failed`, an error body).
     Reported(String),
-    /// The reply is not shaped like this wire format.
+    /// The reply is not shaped like this wire format, or held nothing usable but data that
+    /// is not (see [`Unreadable`]). Retried like a cut stream: a proxy or an overloaded
+    /// server can garble one reply and send the next one whole.
     Malformed(String),
 }
 
@@ -36,7 +38,62 @@ pub(crate) trait StreamDecoder: Send {
     /// Nothing after this point matters; the body can be dropped unread.
     fn is_finished(&self) -> bool;
 
-    fn into_output(self: Box<Self>) -> TurnOutput;
+    /// The turn, or [`WireError::Malformed`] when the reply held nothing usable but data
+    /// that could not be read ([`Unreadable::judge`]).
+    fn into_output(self: Box<Self>) -> Result<TurnOutput, WireError>;
+}
+
+/// The parts of a reply a decoder could not read as its wire format, skipped as they come
+/// (compatible servers send the odd chunk) but remembered: a turn made of nothing else
+/// must not pass for an empty answer.
+///
+/// So a reply with no text and no tool call is an error only if something in it could not
+/// be read. A model that says nothing in a well-formed reply has given an empty answer:
+/// asking again would most likely get the same, and the user sees the empty summary.
+#[derive(Debug, Default)]
+pub(crate) struct Unreadable {
+    count: usize,
+    /// The first such part, shortened, to show what came instead of a reply.
+    first: Option<String>,
+}
+
+impl Unreadable {
+    /// Notes one part that could not be read: `data` as received, and why.
+    pub(crate) fn record(&mut self, data: &str, why: &dyn std::fmt::Display) {
+        tracing::debug!(%why, data, "skipping a part of the model's reply");
+        self.count += 1;
+        self.first.get_or_insert_with(|| excerpt(data));
+    }
+
+    /// Passes `output` on, unless it holds no text and no tool call and some part of the
+    /// reply could not be read.
+    pub(crate) fn judge(self, output: TurnOutput) -> Result<TurnOutput, WireError> {
+        let Some(first) = self.first else {
+            return Ok(output);
+        };
+        if output.text.is_empty() && output.tool_calls.is_empty() {
+            return Err(WireError::Malformed(format!(
+                "no text and no tool call, only {} part(s) that could not be read, the first: {first}",
+                self.count
+            )));
+        }
+        tracing::warn!(
+            count = self.count,
+            first,
+            "skipped parts of the model's reply that could not be read"
+        );
+        Ok(output)
+    }
+}
+
+/// Enough of a reply to recognise it in a message, in backticks.
+pub(crate) fn excerpt(data: &str) -> String {
+    const MAX_CHARS: usize = 80;
+    let data = data.trim();
+    match data.char_indices().nth(MAX_CHARS) {
+        Some((cut, _)) => format!("`{}…`", data[..cut].escape_debug()),
+        None => format!("`{}`", data.escape_debug()),
+    }
 }
 
 /// The endpoint below `base_url`.
@@ -164,6 +221,34 @@ fn synthesized_call_id() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_turn_with_nothing_usable_besides_unreadable_parts_is_an_error() {
+        let text = TurnOutput {
+            text: "hi".into(),
+            ..TurnOutput::default()
+        };
+        let mut unreadable = Unreadable::default();
+        unreadable.record("{not json", &"invalid");
+        unreadable.record("{\"choices\":1}", &"no choices");
+        let Err(WireError::Malformed(detail)) = unreadable.judge(TurnOutput::default()) else {
+            panic!("an empty turn with unreadable parts passed");
+        };
+        assert!(
+            detail.contains("2 part(s)") && detail.contains("`{not json`"),
+            "{detail}"
+        );
+
+        let mut unreadable = Unreadable::default();
+        unreadable.record("{not json", &"invalid");
+        assert_eq!(unreadable.judge(text.clone()).unwrap(), text, "text wins");
+        let empty = Unreadable::default().judge(TurnOutput::default());
+        assert_eq!(
+            empty.unwrap(),
+            TurnOutput::default(),
+            "an empty answer is an answer"
+        );
+    }
 
     #[test]
     fn assembled_calls_keep_server_order_and_get_unique_ids() {
