@@ -11,6 +11,7 @@ pub mod documents;
 pub mod exec;
 pub mod import;
 pub mod lsp;
+pub mod mcp;
 pub mod model;
 pub mod patch;
 pub mod proposal;

@@ -4,6 +4,7 @@
 //! The loop owns the conversation; the task owns reporting. A tool error is not a task
 //! error: it goes back to the model, which reads it and tries something else.
 
+pub mod mcp;
 pub mod prompt;
 pub mod shell;
 
@@ -12,7 +13,7 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 
-use crate::model::{Item, ModelClient, ModelError, Prompt, StreamEvent, ToolSpec};
+use crate::model::{Item, ModelClient, ModelError, Prompt, StreamEvent, ToolImage, ToolSpec};
 use crate::protocol::{TaskMode, TaskUpdate, ToolCallStatus};
 use crate::task::Task;
 use crate::task::blobs::BlobText;
@@ -41,6 +42,7 @@ pub struct Agent {
     pub commands: shell::Commands,
     /// Fingerprint of each file's text as last written to the task log.
     pub logged_changes: Mutex<HashMap<String, u64>>,
+    pub mcp: mcp::McpTools,
 }
 
 /// Tool output shown to the client is cut to this; the model always gets all of it.
@@ -55,7 +57,8 @@ impl Agent {
     }
 
     async fn converse(&self, items: &mut Vec<Item>) -> Outcome {
-        let tools = tools::specs(self.mode);
+        let mut tools = tools::specs(self.mode);
+        tools.extend(self.mcp.specs(self.mode));
         let cancel = self.task.cancel_token();
         let mut last_message = String::new();
         let mut reasoning = String::new();
@@ -94,18 +97,20 @@ impl Agent {
                 if cancel.is_cancelled() {
                     return Outcome::Cancelled;
                 }
-                let (ok, output) = self
+                let (ok, output, images) = self
                     .call_tool(&call.call_id, &call.name, &call.arguments)
                     .await;
                 self.task.log(log::Event::ToolOutput {
                     call_id: call.call_id.clone(),
                     ok,
                     output: output.clone(),
+                    images: images.clone(),
                 });
                 items.push(Item::ToolCall(call.clone()));
                 items.push(Item::ToolOutput {
                     call_id: call.call_id,
                     output,
+                    images,
                 });
             }
         }
@@ -158,9 +163,14 @@ impl Agent {
         self.client.turn(&prompt, cancel, &mut on_event).await
     }
 
-    /// Runs one tool call and reports it; returns whether it succeeded and what the model
-    /// should read.
-    async fn call_tool(&self, call_id: &str, name: &str, arguments: &str) -> (bool, String) {
+    /// Runs one tool call and reports it; returns whether it succeeded, what the model
+    /// should read, and the images it should see.
+    async fn call_tool(
+        &self,
+        call_id: &str,
+        name: &str,
+        arguments: &str,
+    ) -> (bool, String, Vec<ToolImage>) {
         let args: Value = match serde_json::from_str(arguments) {
             Ok(args) => args,
             Err(error) => Value::String(format!("{arguments} (unparseable: {error})")),
@@ -178,7 +188,7 @@ impl Agent {
         } else {
             self.dispatch(call_id, name, &args).await
         };
-        let (ok, text) = match result {
+        let (ok, text, images) = match result {
             Ok(output) => {
                 if let Some((explanation, plan)) = output.plan {
                     self.task.emit(TaskUpdate::Plan { explanation, plan });
@@ -186,9 +196,9 @@ impl Agent {
                 if output.changed_files {
                     self.report_proposal_size();
                 }
-                (true, output.text)
+                (true, output.text, output.images)
             }
-            Err(message) => (false, message),
+            Err(message) => (false, message, Vec::new()),
         };
         self.task.emit(TaskUpdate::ToolResult {
             call_id: call_id.to_string(),
@@ -206,9 +216,9 @@ impl Agent {
             },
         });
         if ok {
-            (true, text)
+            (true, text, images)
         } else {
-            (false, format!("error: {text}"))
+            (false, format!("error: {text}"), images)
         }
     }
 
@@ -230,6 +240,9 @@ impl Agent {
                 changed_files,
                 ..tools::ToolOutput::default()
             });
+        }
+        if self.mcp.has(name) {
+            return self.mcp.call(self, call_id, name, args).await;
         }
         if name == tools::APPLY_PATCH && self.mode == TaskMode::Code {
             self.commands

@@ -16,7 +16,7 @@ use crate::sandbox::{HelperSpec, Policy, approval};
 use crate::task::Task;
 use crate::tools::shell::{self, ShellArgs};
 use crate::workspace::TaskView;
-use crate::workspace::materialize::ViewDir;
+use crate::workspace::materialize::{self, ViewDir};
 
 /// The task's command runner: its policies, its view directory (created on the first
 /// command) and the approvals the user granted for the whole task.
@@ -161,6 +161,9 @@ impl Commands {
             cwd: None,
             diff: args.get("input").and_then(Value::as_str).map(str::to_owned),
             reason: None,
+            server: None,
+            tool: None,
+            arguments: None,
         };
         self.ask(task, request, "patch".into(), "this patch").await
     }
@@ -187,13 +190,16 @@ impl Commands {
             cwd: Some(cwd),
             diff: None,
             reason: Some(reason),
+            server: None,
+            tool: None,
+            arguments: None,
         };
         let what = format!("running `{}`", args.argv.join(" "));
         self.ask(task, request, key, &what).await
     }
 
     /// `Err` carries the message the model gets for a refusal.
-    async fn ask(
+    pub(super) async fn ask(
         &self,
         task: &Task,
         request: ApprovalRequestParams,
@@ -233,11 +239,8 @@ impl Commands {
         let Some(dir) = dir.as_mut() else {
             return Err("the task's directory is missing".into());
         };
-        {
-            let view = lock(view);
-            dir.flush(view.written())
-                .map_err(|e| format!("cannot write your edits into the task's directory: {e}"))?;
-        }
+        materialize::flush_view(dir, view)
+            .map_err(|e| format!("cannot write your edits into the task's directory: {e}"))?;
         let tree = dir.tree();
         let confinement = match confine {
             Confine::Sandboxed { network } => {
@@ -300,17 +303,8 @@ impl Commands {
     /// Folds what the command changed into the task's view; true if anything changed.
     async fn absorb_changes(&self, view: &Arc<Mutex<TaskView>>) -> bool {
         let mut dir = self.dir.lock().await;
-        let Some(dir) = dir.as_mut() else {
-            return false;
-        };
-        let known = lock(view).held_in_memory();
-        let found = dir.collect(&known);
-        let mut view = lock(view);
-        let mut changed = false;
-        for (path, text) in found {
-            changed |= view.absorb(&path, text);
-        }
-        changed
+        dir.as_mut()
+            .is_some_and(|dir| materialize::fold_changes(dir, view))
     }
 
     /// Removes the task's directory (its changes are already in the view).

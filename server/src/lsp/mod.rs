@@ -27,10 +27,10 @@ use crate::proposal::store::ProposalStore;
 use crate::protocol::{
     self as proto, ACCEPT_CODE_ACTION_KIND, ACCEPT_HUNKS_COMMAND, AgentCapability,
     CancelTaskParams, Empty, FollowUpParams, ForkTaskParams, GetProposalParams, GetTaskResult,
-    ImportDiffParams, InvalidMessageParams, ListTasksResult, REJECT_CODE_ACTION_KIND,
-    REJECT_HUNKS_COMMAND, RefreshProposalParams, RefreshProposalResult, ResolveHunksParams,
-    ResolveHunksResult, StartTaskParams, TaskIdParams, TaskIdResult, UNDO_CODE_ACTION_KIND,
-    UNDO_HUNKS_COMMAND, UndoHunksParams, UndoHunksResult,
+    ImportDiffParams, InvalidMessageParams, ListMcpServersResult, ListTasksResult,
+    REJECT_CODE_ACTION_KIND, REJECT_HUNKS_COMMAND, RefreshProposalParams, RefreshProposalResult,
+    ResolveHunksParams, ResolveHunksResult, StartTaskParams, TaskIdParams, TaskIdResult,
+    UNDO_CODE_ACTION_KIND, UNDO_HUNKS_COMMAND, UndoHunksParams, UndoHunksResult,
 };
 use crate::task::engine::{Engine, EngineError, EngineSettings};
 use crate::uri;
@@ -74,6 +74,7 @@ pub async fn serve(settings: EngineSettings) -> bool {
     .custom_method("agent/importDiff", Backend::import_diff)
     .custom_method("agent/forkTask", Backend::fork_task)
     .custom_method("agent/deleteTask", Backend::delete_task)
+    .custom_method(proto::LIST_MCP_SERVERS_METHOD, Backend::list_mcp_servers)
     .custom_method(guard::INVALID_REQUEST_METHOD, Backend::invalid_request)
     .custom_method(guard::MALFORMED_MESSAGE_METHOD, Backend::malformed_message)
     .finish();
@@ -210,6 +211,7 @@ impl LanguageServer for Backend {
             {
                 let _ = engine.cancel(&task.task_id, false);
             }
+            engine.shutdown().await;
         }
         Ok(())
     }
@@ -323,6 +325,19 @@ impl Backend {
         params: RefreshProposalParams,
     ) -> Result<RefreshProposalResult> {
         review::refresh(self.engine()?, params)
+    }
+
+    async fn list_mcp_servers(&self, _params: Empty) -> Result<ListMcpServersResult> {
+        let servers = self
+            .engine()?
+            .list_mcp_servers()
+            .await
+            .map_err(|message| Error {
+                code: ErrorCode::InternalError,
+                message: message.into(),
+                data: None,
+            })?;
+        Ok(ListMcpServersResult { servers })
     }
 
     async fn follow_up(&self, params: FollowUpParams) -> Result<TaskIdResult> {

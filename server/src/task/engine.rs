@@ -13,15 +13,19 @@ use super::blobs::BlobText;
 use super::journal::Journal;
 use super::log::{self, TaskKind};
 use super::{ClientSink, Task, TaskRegistry};
+use crate::agent::mcp::{McpStart, McpTools};
 use crate::agent::prompt::{self, ContextSnippet};
 use crate::agent::shell::Commands;
 use crate::agent::{Agent, Outcome};
 use crate::config::{self, ConfigSources};
 use crate::import::{self, review::WorkspaceTree, source::Source};
+use crate::mcp::{self, McpServers};
 use crate::model::Item;
 use crate::model::ModelClient;
 use crate::proposal::store::{FollowUpState, ProposalStore};
-use crate::protocol::{ContextRef, HunkState, StartTaskParams, TaskMode, TaskStatus, TaskUpdate};
+use crate::protocol::{
+    ContextRef, HunkState, McpServerInfo, StartTaskParams, TaskMode, TaskStatus, TaskUpdate,
+};
 #[path = "durable.rs"]
 mod durable;
 use crate::sandbox;
@@ -45,6 +49,8 @@ pub struct EngineSettings {
 
 pub struct Engine {
     pub tasks: TaskRegistry,
+    /// The workspace's shared MCP servers (started by the first task that needs them).
+    mcp: McpServers,
     store: Arc<Mutex<ProposalStore>>,
     sink: Arc<dyn ClientSink>,
     root: PathBuf,
@@ -80,6 +86,7 @@ impl Engine {
         materialize::sweep_orphans(&views_dir(&settings.home));
         let mut engine = Engine {
             tasks: TaskRegistry::default(),
+            mcp: McpServers::default(),
             store: Arc::new(Mutex::new(store)),
             sink,
             root,
@@ -115,9 +122,26 @@ impl Engine {
     /// Loads configuration the way a task would, to report problems early (at `initialize`).
     pub fn check_config(&self) -> Vec<String> {
         match config::load(&self.config_sources(None, None)) {
-            Ok((_, warnings)) => warnings,
+            Ok((config, mut warnings)) => {
+                warnings.extend(mcp::check(&config.mcp_servers, &config::process_env));
+                warnings
+            }
             Err(error) => vec![error.to_string()],
         }
+    }
+
+    /// `agent/listMcpServers`: every configured server, its status and its tools. Shared
+    /// servers start if they have not yet; a `sandbox = "task"` one is started read-only in
+    /// the workspace for the list and stopped again.
+    pub async fn list_mcp_servers(&self) -> Result<Vec<McpServerInfo>, String> {
+        let (config, _) = config::load(&self.config_sources(None, None))
+            .map_err(|e| format!("configuration error: {e}"))?;
+        Ok(self.mcp.list(&config, &self.root).await)
+    }
+
+    /// Stops what outlives tasks (the shared MCP servers); for `shutdown` and `exec`.
+    pub async fn shutdown(&self) {
+        self.mcp.stop_all().await;
     }
 
     /// Creates the task and starts it in the background; returns its id at once.
@@ -364,16 +388,34 @@ impl Engine {
             config.approval_policy,
             Duration::from_millis(config.approval_timeout_ms),
         );
-        let agent = Agent {
+        let view = Arc::new(Mutex::new(view));
+        let reserved: Vec<String> = crate::tools::specs(TaskMode::Code)
+            .into_iter()
+            .map(|tool| tool.name)
+            .collect();
+        let start = McpStart {
+            shared: &self.mcp,
+            task,
+            view: &view,
+            views: &views_dir(&self.settings.home),
+            sandbox: &commands.sandbox,
+            reserved: &reserved,
+        };
+        let mcp = match McpTools::start(&config, start).await {
+            Ok(mcp) => mcp,
+            Err(message) => return Run::failed(message),
+        };
+        let mut agent = Agent {
             task: task.clone(),
             client,
             model,
             instructions: prompt::instructions(params.mode, docs.as_deref()),
-            view: Arc::new(Mutex::new(view)),
+            view,
             mode: params.mode,
             max_turns: config.max_turns,
             commands,
             logged_changes: Default::default(),
+            mcp,
         };
         let mut items = task.history().items;
         let message = match &follow_up {
@@ -388,6 +430,7 @@ impl Engine {
         let (outcome, items) = agent.run(items).await;
         task.keep_conversation(items);
         agent.commands.close().await;
+        agent.mcp.close().await;
         let changes = agent
             .view
             .lock()
