@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::support::fixture::Fixture;
-use crate::support::lsp_client::{ClientOptions, LspClient};
+use crate::support::lsp_client::ClientOptions;
 use crate::support::model_server::{self, Reply};
 use crate::support::processes_running;
 
@@ -113,12 +113,6 @@ fn last_request(fixture: &Fixture) -> Value {
         .unwrap_or(Value::Null)
 }
 
-async fn run_task(client: &mut LspClient, prompt: &str) -> (String, Value) {
-    let task = client.start_task(json!({ "prompt": prompt })).await;
-    let finished = client.wait_finished(&task).await;
-    (task, finished)
-}
-
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -167,7 +161,7 @@ disabled_tools = ["get-env"]
     );
     let fixture = fixture("chat", script, "", &tables).await;
     let mut client = fixture.client(ClientOptions::default()).await;
-    let (task, finished) = run_task(&mut client, "add 2 and 3").await;
+    let (task, finished) = client.run_task("add 2 and 3").await;
     assert_eq!(finished["status"], "completed", "{finished}");
 
     let first = &fixture.model.requests()[0];
@@ -279,7 +273,7 @@ async fn over_streamable_http_images_and_structured_content_reach_a_responses_mo
     let tables = format!("[mcp_servers.everything]\nurl = \"http://127.0.0.1:{port}/mcp\"\n");
     let fixture = fixture("responses", script, "", &tables).await;
     let mut client = fixture.client(ClientOptions::default()).await;
-    let (_, finished) = run_task(&mut client, "show me").await;
+    let (_, finished) = client.run_task("show me").await;
     assert_eq!(finished["status"], "completed", "{finished}");
 
     let request = last_request(&fixture);
@@ -334,7 +328,7 @@ async fn annotations_decide_approvals_and_a_slow_tool_times_out() {
             ..ClientOptions::default()
         })
         .await;
-    let (_, finished) = run_task(&mut client, "clean up record a").await;
+    let (_, finished) = client.run_task("clean up record a").await;
     assert_eq!(finished["status"], "completed", "{finished}");
 
     let approvals = client.notifications("agent/requestApproval");
@@ -383,7 +377,7 @@ async fn a_crashed_server_is_restarted_once_and_nothing_outlives_the_server() {
             .contains("MCP server `missing` will not start"),
         "an initialize warning: {warnings}"
     );
-    let (task, finished) = run_task(&mut client, "look b up").await;
+    let (task, finished) = client.run_task("look b up").await;
     assert_eq!(finished["status"], "completed", "{finished}");
 
     let warning = client
@@ -418,7 +412,7 @@ async fn a_required_server_that_does_not_start_fails_the_task() {
     let tables = "[mcp_servers.db]\ncommand = \"sh\"\nargs = [\"-c\", \"echo 'db: cannot open /nope' >&2; exit 2\"]\nrequired = true\n";
     let fixture = fixture("chat", vec![Reply::text("unreachable")], "", tables).await;
     let mut client = fixture.client(ClientOptions::default()).await;
-    let (_, finished) = run_task(&mut client, "query").await;
+    let (_, finished) = client.run_task("query").await;
     assert_eq!(finished["status"], "failed", "{finished}");
     let summary = finished["summary"].as_str().unwrap();
     assert!(summary.contains("`db` did not start"), "{summary}");
@@ -462,7 +456,7 @@ readable_roots = [{deps:?}]
     );
     let fixture = fixture("chat", script, "", &tables).await;
     let mut client = fixture.client(ClientOptions::default()).await;
-    let (task, finished) = run_task(&mut client, "take notes").await;
+    let (task, finished) = client.run_task("take notes").await;
     assert_eq!(finished["status"], "completed", "{finished}");
     let outputs = model_server::tool_outputs(&last_request(&fixture));
     assert!(!outputs[0].starts_with("error"), "{outputs:?}");

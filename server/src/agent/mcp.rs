@@ -315,7 +315,7 @@ async fn task_dir(name: &str, start: &McpStart<'_>) -> Result<ViewDir, String> {
         (view.root().to_path_buf(), view.buffers().clone())
     };
     let views: PathBuf = start.views.to_path_buf();
-    let id = format!("{}-mcp-{}", start.task.id, sanitize_dir(name));
+    let id = format!("{}-mcp-{}", start.task.id, mcp::names::sanitize(name));
     let mut dir = tokio::task::spawn_blocking(move || {
         ViewDir::create_with(ViewStrategy::Copy, &views, &id, &root, &buffers)
     })
@@ -332,18 +332,6 @@ async fn task_dir(name: &str, start: &McpStart<'_>) -> Result<ViewDir, String> {
     // What the copy holds now is the baseline: only later changes are the server's.
     materialize::fold_changes(&mut dir, start.view);
     Ok(dir)
-}
-
-fn sanitize_dir(name: &str) -> String {
-    name.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
 }
 
 /// The tool's input schema, shaped the way every provider accepts a function's

@@ -42,7 +42,7 @@ impl ToolNamer {
 
 /// Characters outside `[a-zA-Z0-9_-]` become `_` (so `get-tiny-image` stays as it is and
 /// `files.read` becomes `files_read`). Sanitised text is ASCII, so byte cuts are safe.
-fn sanitize(name: &str) -> String {
+pub fn sanitize(name: &str) -> String {
     name.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
