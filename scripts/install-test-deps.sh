@@ -42,3 +42,18 @@ if [ ! -f "$deps/code-server/.agentls-installed" ]; then
   bash "$shared/tools/install-code-server.sh" "$deps/code-server" >&2
   touch "$deps/code-server/.agentls-installed"
 fi
+
+# Real MCP servers for tests/it/mcp.rs (design §10): the reference servers from npm and the
+# Python SDK from PyPI, pinned. The marker is written last.
+mcp_marker="$deps/mcp/.agentls-installed-2026.8.31-mcp2.3.0"
+if [ ! -f "$mcp_marker" ]; then
+  echo "install-test-deps: installing MCP test servers into $deps/mcp" >&2
+  rm -rf "$deps/mcp"
+  mkdir -p "$deps/mcp"
+  npm install --silent --no-audit --no-fund --prefix "$deps/mcp" \
+    @modelcontextprotocol/server-everything@2026.8.31 \
+    @modelcontextprotocol/server-filesystem@2026.8.31 >&2
+  python3 -m venv "$deps/mcp/venv"
+  "$deps/mcp/venv/bin/pip" install --quiet --disable-pip-version-check "mcp==2.3.0" >&2
+  touch "$mcp_marker"
+fi

@@ -9,13 +9,16 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use serde_json::Value;
 
 use crate::agent::prompt::{self, ContextSnippet};
-use crate::agent::{Agent, Outcome, compact};
+use crate::agent::{Agent, AgentSetup, Outcome, compact};
 use crate::config::{self, ConfigSources};
 use crate::import::{self, review::WorkspaceTree, source::Source};
+use crate::mcp::{self, McpServers};
 use crate::model::Item;
 use crate::model::{Model, ModelClient};
 use crate::proposal::store::{FollowUpState, ProposalStore};
-use crate::protocol::{ContextRef, HunkState, StartTaskParams, TaskMode, TaskStatus, TaskUpdate};
+use crate::protocol::{
+    ContextRef, HunkState, McpServerInfo, StartTaskParams, TaskMode, TaskStatus, TaskUpdate,
+};
 use crate::task::blobs::BlobText;
 use crate::task::journal::Journal;
 use crate::task::log::{self, TaskKind};
@@ -42,6 +45,8 @@ pub struct EngineSettings {
 
 pub struct Engine {
     pub tasks: TaskRegistry,
+    /// The workspace's shared MCP servers (started by the first task that needs them).
+    mcp: McpServers,
     store: Arc<Mutex<ProposalStore>>,
     sink: Arc<dyn ClientSink>,
     root: PathBuf,
@@ -77,6 +82,7 @@ impl Engine {
         materialize::sweep_orphans(&views_dir(&settings.home));
         let mut engine = Engine {
             tasks: TaskRegistry::default(),
+            mcp: McpServers::default(),
             store: Arc::new(Mutex::new(store)),
             sink,
             root,
@@ -112,9 +118,26 @@ impl Engine {
     /// Loads configuration the way a task would, to report problems early (at `initialize`).
     pub fn check_config(&self) -> Vec<String> {
         match config::load(&self.config_sources(None, None)) {
-            Ok((_, warnings)) => warnings,
+            Ok((config, mut warnings)) => {
+                warnings.extend(mcp::check(&config.mcp_servers, &config::process_env));
+                warnings
+            }
             Err(error) => vec![error.to_string()],
         }
+    }
+
+    /// `agent/listMcpServers`: every configured server, its status and its tools. Shared
+    /// servers start if they have not yet; a `sandbox = "task"` one is started read-only in
+    /// the workspace for the list and stopped again.
+    pub async fn list_mcp_servers(&self) -> Result<Vec<McpServerInfo>, String> {
+        let (config, _) = config::load(&self.config_sources(None, None))
+            .map_err(|e| format!("configuration error: {e}"))?;
+        Ok(self.mcp.list(&config, &self.root).await)
+    }
+
+    /// Stops what outlives tasks (the shared MCP servers); for `shutdown` and `exec`.
+    pub async fn shutdown(&self) {
+        self.mcp.stop_all().await;
     }
 
     /// Creates the task and starts it in the background; returns its id at once.
@@ -342,17 +365,22 @@ impl Engine {
         };
         let snippets = context_snippets(&self.root, &view, &params.context);
         let cwd_rel = uri::relative(&self.root, &cwd);
-        let agent = Agent::new(
-            task.clone(),
-            Model::Live(Box::new(client)),
-            model,
-            prompt::instructions(params.mode, docs.as_deref()),
+        let setup = AgentSetup {
+            task: task.clone(),
+            model: Model::Live(Box::new(client)),
+            model_name: model,
+            instructions: prompt::instructions(params.mode, docs.as_deref()),
             view,
-            params.mode,
-            &config,
-            views_dir(&self.settings.home),
-            home_dir().as_deref(),
-        );
+            mode: params.mode,
+            config: &config,
+            views: views_dir(&self.settings.home),
+            home: home_dir(),
+            mcp: &self.mcp,
+        };
+        let mut agent = match Agent::start(setup).await {
+            Ok(agent) => agent,
+            Err(message) => return Run::failed(message),
+        };
         let mut items = task.history().items;
         let message = match &follow_up {
             Some(follow_up) => prompt::follow_up_message(&follow_up.prompt, &follow_up.review),
@@ -366,6 +394,7 @@ impl Engine {
         let (outcome, items) = agent.run(items).await;
         task.keep_conversation(items);
         agent.commands.close().await;
+        agent.mcp.close().await;
         let changes = agent
             .view
             .lock()

@@ -132,6 +132,7 @@ pub async fn run(settings: EngineSettings, request: Request) -> ExitCode {
         .ok()
         .and_then(|s| *s);
     cancel_on_ctrl_c.abort();
+    engine.shutdown().await;
     print_proposal(&engine, &task_id, &root, request.json);
     match status {
         Some(TaskStatus::Completed) => ExitCode::SUCCESS,
@@ -231,6 +232,7 @@ fn print_human(update: &TaskUpdate) {
             ok: false, output, ..
         } => eprintln!("[tool error] {output}"),
         TaskUpdate::Error { message, .. } => eprintln!("[error] {message}"),
+        TaskUpdate::Warning { message } => eprintln!("[warning] {message}"),
         TaskUpdate::Finished { status, .. } => eprintln!("\n[{status:?}]"),
         _ => {}
     }

@@ -15,6 +15,7 @@ pub mod engine;
 pub mod exec;
 pub mod import;
 pub mod lsp;
+pub mod mcp;
 pub mod model;
 pub mod patch;
 pub mod proposal;

@@ -89,6 +89,11 @@ enum Command {
         #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
         command: Vec<String>,
     },
+    /// The MCP servers in config.toml: list them (with status and tools), add, remove.
+    Mcp {
+        #[command(subcommand)]
+        action: McpAction,
+    },
     /// The sandbox helper the server re-executes for each command (internal).
     #[command(name = agentls::sandbox::HELPER_SUBCOMMAND, hide = true)]
     SandboxHelper { spec: String },
@@ -104,6 +109,28 @@ enum Command {
 const WAITING_FOR_AN_EDITOR: &str = "agentls: this is a language server, waiting for an editor to speak LSP on stdin. \
 Set up your editor to run `agentls` (see README, \"Use it\"), run one task here with \
 `agentls exec \"<what to change>\"`, or see `agentls --help`. Ctrl-D quits.";
+
+#[derive(Subcommand)]
+enum McpAction {
+    /// Each configured server, its status and its tools (servers are started to find out).
+    List,
+    /// Add a server to $AGENTLS_HOME/config.toml: `add NAME -- COMMAND ARGS…` for a stdio
+    /// server, `add NAME --url URL` for streamable HTTP.
+    Add {
+        name: String,
+        /// A streamable HTTP server's endpoint.
+        #[arg(long, conflicts_with = "command")]
+        url: Option<String>,
+        /// An environment variable for a stdio server, `KEY=VALUE` (repeatable).
+        #[arg(long = "env", value_name = "KEY=VALUE")]
+        env: Vec<String>,
+        /// The server's command and its arguments (after `--`).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        command: Vec<String>,
+    },
+    /// Remove a server's table from $AGENTLS_HOME/config.toml.
+    Remove { name: String },
+}
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -192,7 +219,64 @@ fn main() -> ExitCode {
         Command::Sandbox { network, command } => {
             runtime().block_on(agentls::sandbox_command::run(settings, network, command))
         }
+        Command::Mcp { action } => mcp_command(&settings, action),
         Command::SandboxHelper { .. } => unreachable!("dispatched before logging is set up"),
+    }
+}
+
+#[allow(
+    clippy::print_stdout,
+    reason = "agentls mcp prints its report on stdout"
+)]
+fn mcp_command(settings: &EngineSettings, action: McpAction) -> ExitCode {
+    use agentls::mcp::cli::{self, NewServer};
+    let result = (|| match action {
+        McpAction::List => {
+            let cwd = std::env::current_dir()
+                .map_err(|e| format!("cannot find the current directory: {e}"))?;
+            let sources = agentls::config::ConfigSources {
+                home: &settings.home,
+                workspace_root: Some(&cwd),
+                cli_overrides: &settings.cli_overrides,
+                init_options: None,
+                profile: None,
+                model: None,
+            };
+            runtime().block_on(cli::list(&sources, &cwd))
+        }
+        McpAction::Add {
+            name,
+            url,
+            env,
+            command,
+        } => {
+            let server = match url {
+                Some(url) => NewServer::Http { url },
+                None => {
+                    let env = env
+                        .iter()
+                        .map(|pair| {
+                            pair.split_once('=')
+                                .map(|(k, v)| (k.to_string(), v.to_string()))
+                                .ok_or_else(|| format!("--env {pair}: write KEY=VALUE"))
+                        })
+                        .collect::<Result<_, _>>()?;
+                    NewServer::Stdio { command, env }
+                }
+            };
+            cli::add(&settings.home, &name, &server)
+        }
+        McpAction::Remove { name } => cli::remove(&settings.home, &name),
+    })();
+    match result {
+        Ok(text) => {
+            print!("{text}"); // stdout-ok: CLI output
+            ExitCode::SUCCESS
+        }
+        Err(message) => {
+            eprintln!("agentls mcp: {message}");
+            ExitCode::from(1)
+        }
     }
 }
 

@@ -486,6 +486,10 @@ pub enum TaskUpdate {
         input_tokens_before: Option<u64>,
         estimated_tokens_after: u64,
     },
+    /// Something the task goes on without, e.g. an MCP server that did not start.
+    Warning {
+        message: String,
+    },
     /// The task's directory for commands was created: how, and where.
     View {
         strategy: ViewStrategy,
@@ -540,6 +544,8 @@ pub enum ApprovalKind {
     Patch,
     /// Run a command with network access.
     Network,
+    /// Call an MCP server's tool; `server`, `tool` and `arguments` say which and how.
+    Mcp,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -557,6 +563,15 @@ pub struct ApprovalRequestParams {
     pub diff: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// For an MCP tool call: the server's name as configured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<String>,
+    /// For an MCP tool call: the tool's name as the server calls it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool: Option<String>,
+    /// For an MCP tool call: the arguments the model sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arguments: Option<Value>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -572,4 +587,64 @@ pub enum ApprovalDecision {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApprovalResult {
     pub decision: ApprovalDecision,
+}
+
+// ----- agent/listMcpServers ---------------------------------------------------------------
+
+pub const LIST_MCP_SERVERS_METHOD: &str = "agent/listMcpServers";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ListMcpServersResult {
+    pub servers: Vec<McpServerInfo>,
+}
+
+/// A configured MCP server as the workspace sees it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct McpServerInfo {
+    pub name: String,
+    pub status: McpServerStatus,
+    /// Why it failed (or is disabled by a bad table).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// `stdio` or `http`.
+    pub transport: String,
+    /// `none` (one shared instance) or `task` (one per task, in its view).
+    pub sandbox: McpSandbox,
+    /// The tools offered to the model (after `enabled_tools` / `disabled_tools`).
+    pub tools: Vec<McpToolInfo>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum McpServerStatus {
+    Starting,
+    Ready,
+    Failed,
+    Disabled,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct McpToolInfo {
+    /// The server's name for the tool.
+    pub name: String,
+    /// What the model calls it: `mcp__<server>__<tool>`, sanitised.
+    pub model_name: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub read_only: bool,
+}
+
+/// Where a stdio server runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum McpSandbox {
+    /// One instance for the workspace, unconfined (as in Codex).
+    #[default]
+    None,
+    /// One instance per task, in the task's view, under the task's sandbox: what it
+    /// writes becomes hunks.
+    Task,
 }

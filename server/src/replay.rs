@@ -22,9 +22,10 @@ use std::sync::{Arc, Mutex};
 use serde::Serialize;
 use tokio::sync::oneshot;
 
-use crate::agent::{Agent, Outcome, prompt};
+use crate::agent::{Agent, AgentSetup, Outcome, prompt};
 use crate::config::{self, ConfigSources};
 use crate::engine::{EngineSettings, home_dir, views_dir};
+use crate::mcp::McpServers;
 use crate::model::replay::{RecordedTurn, Recording};
 use crate::model::{Item, Model, TurnOutput};
 use crate::protocol::{
@@ -283,6 +284,7 @@ async fn replay_runs(
     let docs = config::project_docs(config, &settings.home, root)
         .ok()
         .flatten();
+    let mcp = McpServers::default();
     let mut items: Vec<Item> = Vec::new();
     let mut divergence = None;
     let mut proposal: BTreeMap<String, FileChange> = BTreeMap::new();
@@ -324,17 +326,19 @@ async fn replay_runs(
             .as_ref()
             .and_then(|s| s.model.clone())
             .unwrap_or_else(|| "recorded".into());
-        let mut agent = Agent::new(
-            task.clone(),
-            Model::Recorded(Recording::new(run.turns.clone(), run.summaries.clone())),
+        let setup = AgentSetup {
+            task: task.clone(),
+            model: Model::Recorded(Recording::new(run.turns.clone(), run.summaries.clone())),
             model_name,
-            prompt::instructions(header.mode, docs.as_deref()),
+            instructions: prompt::instructions(header.mode, docs.as_deref()),
             view,
-            header.mode,
+            mode: header.mode,
             config,
-            views_dir(scratch),
-            home_dir().as_deref(),
-        );
+            views: views_dir(scratch),
+            home: home_dir(),
+            mcp: &mcp,
+        };
+        let mut agent = Agent::start(setup).await?;
         // The recording decides how many turns there are.
         agent.max_turns = run.turns.len().max(1) as u32;
         items.push(Item::User(run.user.clone().unwrap_or_default()));
@@ -359,6 +363,7 @@ async fn replay_runs(
         }
     }
     task.finish(TaskStatus::Completed, None);
+    mcp.stop_all().await;
     journal.flush();
     if let Some(dir) = journal.dir() {
         let replayed = log::read(&log_path(dir, &task_id)).map_err(|e| e.to_string())?;

@@ -13,6 +13,7 @@ mod hunk_rebase_props;
 mod import_diff;
 mod local_model;
 mod lsp_session;
+mod mcp;
 mod model_client;
 mod proposal_tasks_props;
 mod real_history;

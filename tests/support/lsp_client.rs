@@ -358,6 +358,13 @@ impl LspClient {
         result["taskId"].as_str().expect("no taskId").to_string()
     }
 
+    /// Starts a task with just a prompt and waits for its `finished` update.
+    pub async fn run_task(&mut self, prompt: &str) -> (String, Value) {
+        let task = self.start_task(json!({ "prompt": prompt })).await;
+        let finished = self.wait_finished(&task).await;
+        (task, finished)
+    }
+
     /// `shutdown` + `exit`, then the process's exit status.
     pub async fn shutdown(mut self) -> ExitStatus {
         self.request("shutdown", Value::Null)

@@ -150,6 +150,7 @@ mod tests {
             Item::ToolOutput {
                 call_id: "c1".into(),
                 output: "x".repeat(10_000),
+                images: Vec::new(),
             },
             Item::User("and keep -v for it".into()),
         ];

@@ -5,17 +5,19 @@
 //! error: it goes back to the model, which reads it and tries something else.
 
 pub mod compact;
+pub mod mcp;
 pub mod prompt;
 pub mod shell;
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 
 use crate::config::Config;
-use crate::model::{Item, Model, ModelError, Prompt, StreamEvent, ToolSpec};
+use crate::mcp::McpServers;
+use crate::model::{Item, Model, ModelError, Prompt, StreamEvent, ToolImage, ToolSpec};
 use crate::protocol::{TaskMode, TaskUpdate, ToolCallStatus};
 use crate::task::Task;
 use crate::task::blobs::BlobText;
@@ -46,47 +48,70 @@ pub struct Agent {
     pub compact_limit: Option<u64>,
     /// Fingerprint of each file's text as last written to the task log.
     pub logged_changes: Mutex<HashMap<String, u64>>,
+    pub mcp: mcp::McpTools,
+}
+
+/// What [`Agent::start`] needs.
+pub struct AgentSetup<'a> {
+    pub task: Arc<Task>,
+    pub model: Model,
+    pub model_name: String,
+    pub instructions: String,
+    pub view: TaskView,
+    pub mode: TaskMode,
+    pub config: &'a Config,
+    /// `$AGENTLS_HOME/views`: where commands get their directories.
+    pub views: PathBuf,
+    /// The user's home, for `~/` in the sandbox's roots.
+    pub home: Option<PathBuf>,
+    /// The workspace's shared MCP servers.
+    pub mcp: &'a McpServers,
 }
 
 /// Tool output shown to the client is cut to this; the model always gets all of it.
 const CLIENT_OUTPUT_LIMIT: usize = 4096;
 
 impl Agent {
-    /// An agent for one run of `task`, with `config`'s limits, sandbox and approval
-    /// policy; commands get their directory under `views` (`$AGENTLS_HOME/views`).
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        task: Arc<Task>,
-        model: Model,
-        model_name: String,
-        instructions: String,
-        view: TaskView,
-        mode: TaskMode,
-        config: &Config,
-        views: PathBuf,
-        home: Option<&Path>,
-    ) -> Agent {
-        Agent {
-            task,
+    /// An agent for one run: its command runner and MCP tools set up from the
+    /// configuration (MCP servers started, in parallel). Err: a `required` MCP server did
+    /// not start.
+    pub async fn start(setup: AgentSetup<'_>) -> Result<Agent, String> {
+        let commands =
+            shell::Commands::from_config(setup.config, setup.views.clone(), setup.home.as_deref());
+        let view = Arc::new(Mutex::new(setup.view));
+        let reserved: Vec<String> = tools::specs(TaskMode::Code)
+            .into_iter()
+            .map(|tool| tool.name)
+            .collect();
+        let mcp = mcp::McpTools::start(
+            setup.config,
+            mcp::McpStart {
+                shared: setup.mcp,
+                task: &setup.task,
+                view: &view,
+                views: &setup.views,
+                sandbox: &commands.sandbox,
+                reserved: &reserved,
+            },
+        )
+        .await?;
+        Ok(Agent {
+            task: setup.task,
             compact_limit: compact::token_limit(
-                &model_name,
-                config.model_context_window,
-                config.model_auto_compact_token_limit,
+                &setup.model_name,
+                setup.config.model_context_window,
+                setup.config.model_auto_compact_token_limit,
             ),
-            model,
-            model_name,
-            instructions,
-            view: Arc::new(Mutex::new(view)),
-            mode,
-            max_turns: config.max_turns,
-            commands: shell::Commands::new(
-                views,
-                crate::sandbox::Policy::from_config(config, home),
-                config.approval_policy,
-                std::time::Duration::from_millis(config.approval_timeout_ms),
-            ),
+            model: setup.model,
+            model_name: setup.model_name,
+            instructions: setup.instructions,
+            view,
+            mode: setup.mode,
+            max_turns: setup.config.max_turns,
+            commands,
             logged_changes: Default::default(),
-        }
+            mcp,
+        })
     }
 
     /// Runs the conversation `items` (ending with the user's message) to its end; returns
@@ -97,7 +122,8 @@ impl Agent {
     }
 
     async fn converse(&self, items: &mut Vec<Item>) -> Outcome {
-        let tools = tools::specs(self.mode);
+        let mut tools = tools::specs(self.mode);
+        tools.extend(self.mcp.specs(self.mode));
         let cancel = self.task.cancel_token();
         let mut last_message = String::new();
         let mut reasoning = String::new();
@@ -156,18 +182,20 @@ impl Agent {
                 if cancel.is_cancelled() {
                     return Outcome::Cancelled;
                 }
-                let (ok, output) = self
+                let (ok, output, images) = self
                     .call_tool(&call.call_id, &call.name, &call.arguments)
                     .await;
                 self.task.log(log::Event::ToolOutput {
                     call_id: call.call_id.clone(),
                     ok,
                     output: output.clone(),
+                    images: images.clone(),
                 });
                 items.push(Item::ToolCall(call.clone()));
                 items.push(Item::ToolOutput {
                     call_id: call.call_id,
                     output,
+                    images,
                 });
             }
         }
@@ -269,9 +297,14 @@ impl Agent {
         self.model.turn(&prompt, cancel, &mut on_event).await
     }
 
-    /// Runs one tool call and reports it; returns whether it succeeded and what the model
-    /// should read.
-    async fn call_tool(&self, call_id: &str, name: &str, arguments: &str) -> (bool, String) {
+    /// Runs one tool call and reports it; returns whether it succeeded, what the model
+    /// should read, and the images it should see.
+    async fn call_tool(
+        &self,
+        call_id: &str,
+        name: &str,
+        arguments: &str,
+    ) -> (bool, String, Vec<ToolImage>) {
         let args: Value = match serde_json::from_str(arguments) {
             Ok(args) => args,
             Err(error) => Value::String(format!("{arguments} (unparseable: {error})")),
@@ -289,7 +322,7 @@ impl Agent {
         } else {
             self.dispatch(call_id, name, &args).await
         };
-        let (ok, text) = match result {
+        let (ok, text, images) = match result {
             Ok(output) => {
                 if let Some((explanation, plan)) = output.plan {
                     self.task.emit(TaskUpdate::Plan { explanation, plan });
@@ -297,9 +330,9 @@ impl Agent {
                 if output.changed_files {
                     self.report_proposal_size();
                 }
-                (true, output.text)
+                (true, output.text, output.images)
             }
-            Err(message) => (false, message),
+            Err(message) => (false, message, Vec::new()),
         };
         self.task.emit(TaskUpdate::ToolResult {
             call_id: call_id.to_string(),
@@ -317,9 +350,9 @@ impl Agent {
             },
         });
         if ok {
-            (true, text)
+            (true, text, images)
         } else {
-            (false, format!("error: {text}"))
+            (false, format!("error: {text}"), images)
         }
     }
 
@@ -341,6 +374,9 @@ impl Agent {
                 changed_files,
                 ..tools::ToolOutput::default()
             });
+        }
+        if self.mcp.has(name) {
+            return self.mcp.call(self, call_id, name, args).await;
         }
         if name == tools::APPLY_PATCH && self.mode == TaskMode::Code {
             self.commands

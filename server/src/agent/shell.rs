@@ -3,20 +3,20 @@
 //! sandbox, then whatever it changed folded back into the task's view.
 
 use std::collections::HashSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::config::{ApprovalPolicy, SandboxMode};
+use crate::config::{ApprovalPolicy, Config, SandboxMode};
 use crate::protocol::{ApprovalDecision, ApprovalKind, ApprovalRequestParams, TaskUpdate};
 use crate::sandbox::run::{self, Finished, Output};
 use crate::sandbox::{HelperSpec, Policy, approval};
 use crate::task::Task;
 use crate::tools::shell::{self, ShellArgs};
 use crate::workspace::TaskView;
-use crate::workspace::materialize::ViewDir;
+use crate::workspace::materialize::{self, ViewDir};
 
 /// The task's command runner: its policies, its view directory (created on the first
 /// command) and the approvals the user granted for the whole task.
@@ -38,6 +38,17 @@ enum Confine {
 }
 
 impl Commands {
+    /// Commands as `config` has them: its sandbox, approval policy and timeout; their
+    /// directories under `views`, `~/` in its roots meaning `home`.
+    pub fn from_config(config: &Config, views: PathBuf, home: Option<&Path>) -> Self {
+        Self::new(
+            views,
+            Policy::from_config(config, home),
+            config.approval_policy,
+            Duration::from_millis(config.approval_timeout_ms),
+        )
+    }
+
     pub fn new(
         views: PathBuf,
         sandbox: Policy,
@@ -161,6 +172,9 @@ impl Commands {
             cwd: None,
             diff: args.get("input").and_then(Value::as_str).map(str::to_owned),
             reason: None,
+            server: None,
+            tool: None,
+            arguments: None,
         };
         self.ask(task, request, "patch".into(), "this patch").await
     }
@@ -187,13 +201,16 @@ impl Commands {
             cwd: Some(cwd),
             diff: None,
             reason: Some(reason),
+            server: None,
+            tool: None,
+            arguments: None,
         };
         let what = format!("running `{}`", args.argv.join(" "));
         self.ask(task, request, key, &what).await
     }
 
     /// `Err` carries the message the model gets for a refusal.
-    async fn ask(
+    pub(super) async fn ask(
         &self,
         task: &Task,
         request: ApprovalRequestParams,
@@ -233,11 +250,8 @@ impl Commands {
         let Some(dir) = dir.as_mut() else {
             return Err("the task's directory is missing".into());
         };
-        {
-            let view = lock(view);
-            dir.flush(view.written())
-                .map_err(|e| format!("cannot write your edits into the task's directory: {e}"))?;
-        }
+        materialize::flush_view(dir, view)
+            .map_err(|e| format!("cannot write your edits into the task's directory: {e}"))?;
         let tree = dir.tree();
         let confinement = match confine {
             Confine::Sandboxed { network } => {
@@ -300,17 +314,8 @@ impl Commands {
     /// Folds what the command changed into the task's view; true if anything changed.
     async fn absorb_changes(&self, view: &Arc<Mutex<TaskView>>) -> bool {
         let mut dir = self.dir.lock().await;
-        let Some(dir) = dir.as_mut() else {
-            return false;
-        };
-        let known = lock(view).held_in_memory();
-        let found = dir.collect(&known);
-        let mut view = lock(view);
-        let mut changed = false;
-        for (path, text) in found {
-            changed |= view.absorb(&path, text);
-        }
-        changed
+        dir.as_mut()
+            .is_some_and(|dir| materialize::fold_changes(dir, view))
     }
 
     /// Removes the task's directory (its changes are already in the view).

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::de::DeserializeOwned;
 use toml::{Table, Value};
 
+use super::mcp::{MCP_SERVER_KEYS, MCP_TOOL_KEYS};
 use super::{Config, ConfigError, ConfigSources};
 
 /// Keys a config table (top level or a profile) may hold, besides `profiles`.
@@ -27,6 +28,7 @@ const CONFIG_KEYS: &[&str] = &[
     "model_context_window",
     "model_auto_compact_token_limit",
     "shell_environment_policy",
+    "projects",
     "profile",
 ];
 const PROVIDER_KEYS: &[&str] = &[
@@ -48,6 +50,8 @@ const SANDBOX_WORKSPACE_WRITE_KEYS: &[&str] =
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Origin {
     File(PathBuf),
+    /// The repository's own `.agentls/config.toml`.
+    ProjectFile(PathBuf),
     CliOverride(String),
     InitializationOptions,
 }
@@ -55,7 +59,7 @@ enum Origin {
 impl Origin {
     fn describe(&self) -> String {
         match self {
-            Origin::File(path) => path.display().to_string(),
+            Origin::File(path) | Origin::ProjectFile(path) => path.display().to_string(),
             Origin::CliOverride(argument) => format!("`-c {argument}`"),
             Origin::InitializationOptions => "initializationOptions".to_owned(),
         }
@@ -78,8 +82,13 @@ impl Layer {
         let project_file = sources
             .workspace_root
             .map(|root| root.join(".agentls").join("config.toml"));
-        for path in std::iter::once(user_file).chain(project_file) {
-            layers.extend(Self::from_file(&path)?);
+        layers.extend(Self::from_file(&user_file)?);
+        if let Some(path) = project_file {
+            let project = Self::from_file(&path)?.map(|layer| Layer {
+                origin: Origin::ProjectFile(path),
+                ..layer
+            });
+            layers.extend(project);
         }
         for argument in sources.cli_overrides {
             layers.push(Self::from_cli_override(argument)?);
@@ -166,6 +175,43 @@ impl Layer {
         })
     }
 
+    /// A repository's own config may not start programs (MCP servers) unless the user
+    /// trusts the project, nor grant that trust itself: those keys are taken out of an
+    /// untrusted project layer, each with a warning saying how to trust it.
+    pub(super) fn withhold_untrusted(
+        &mut self,
+        trusted: bool,
+        root: &Path,
+        home: &Path,
+    ) -> Vec<String> {
+        let Origin::ProjectFile(path) = &self.origin else {
+            return Vec::new();
+        };
+        let mut warnings = Vec::new();
+        if self.table.remove("projects").is_some() {
+            warnings.push(format!(
+                "`projects` in {} is ignored: a project is trusted in your own {}",
+                path.display(),
+                home.join("config.toml").display()
+            ));
+        }
+        if trusted {
+            return warnings;
+        }
+        if let Some(Value::Table(servers)) = self.table.remove("mcp_servers") {
+            for name in servers.keys() {
+                warnings.push(format!(
+                    "MCP server `{name}` from {} is not started: this project is not trusted. \
+                     To trust it, add to {}:\n[projects.{:?}]\ntrust_level = \"trusted\"",
+                    path.display(),
+                    home.join("config.toml").display(),
+                    root.display().to_string(),
+                ));
+            }
+        }
+        warnings
+    }
+
     /// `unknown key `a.b` in <origin> — ignored`, one per key this version does not know.
     pub(super) fn unknown_key_warnings(&self) -> Vec<String> {
         let mut unknown = Vec::new();
@@ -194,7 +240,7 @@ impl Layer {
                 return Err(ConfigError::Invalid {
                     origin: self.origin.describe(),
                     key: Some(format!("{prefix}{key}")),
-                    message: problem.to_owned(),
+                    message: problem,
                 });
             }
         }
@@ -254,6 +300,30 @@ fn merge_into(base: &mut Table, over: Table) {
     }
 }
 
+/// Whether the user's own layers (all but the project file) mark `root` as trusted.
+pub(super) fn project_trusted(layers: &[Layer], root: &Path) -> bool {
+    let canonical = root.canonicalize().ok();
+    let names_root = |key: &str| {
+        let path = Path::new(key);
+        path == root || canonical.as_deref() == Some(path)
+    };
+    let mut trusted = false;
+    for layer in layers {
+        if matches!(layer.origin, Origin::ProjectFile(_)) {
+            continue;
+        }
+        let projects = layer.table.get("projects").and_then(Value::as_table);
+        for (key, project) in projects.into_iter().flatten() {
+            if names_root(key)
+                && let Some(level) = project.get("trust_level").and_then(Value::as_str)
+            {
+                trusted = level == "trusted";
+            }
+        }
+    }
+    trusted
+}
+
 /// Lays `[profiles.<name>]` over the top-level keys.
 pub(super) fn apply_profile(merged: &mut Table, name: &str) -> Result<(), ConfigError> {
     let profiles = merged.get("profiles").and_then(Value::as_table);
@@ -294,6 +364,21 @@ fn unknown_config_keys(table: &Table, prefix: &str, top_level: bool, unknown: &m
                     if let Value::Table(provider) = provider {
                         let prefix = format!("{path}.{id}.");
                         unknown_keys(provider, &prefix, PROVIDER_KEYS, unknown);
+                    }
+                }
+            }
+            ("mcp_servers", Value::Table(servers)) => {
+                for (name, server) in servers {
+                    if let Value::Table(server) = server {
+                        let prefix = format!("{path}.{name}.");
+                        unknown_keys(server, &prefix, MCP_SERVER_KEYS, unknown);
+                        let tools = server.get("tools").and_then(Value::as_table);
+                        for (tool, settings) in tools.into_iter().flatten() {
+                            if let Value::Table(settings) = settings {
+                                let prefix = format!("{prefix}tools.{tool}.");
+                                unknown_keys(settings, &prefix, MCP_TOOL_KEYS, unknown);
+                            }
+                        }
                     }
                 }
             }

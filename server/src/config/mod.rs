@@ -9,8 +9,10 @@
 
 mod agents_md;
 mod layers;
+mod mcp;
 
 pub use agents_md::{project_docs, project_root};
+pub use mcp::{ApprovalMode, McpSandbox, McpServerConfig, McpToolConfig, ProjectConfig};
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -263,8 +265,11 @@ pub struct Config {
     pub approval_policy: ApprovalPolicy,
     pub sandbox_mode: SandboxMode,
     pub sandbox_workspace_write: SandboxWorkspaceWrite,
-    /// Kept unparsed: the MCP client owns the meaning of these tables.
-    pub mcp_servers: BTreeMap<String, toml::Value>,
+    /// The user's MCP servers by name. Those a project's own `.agentls/config.toml`
+    /// defines are here only when the user trusts the project.
+    pub mcp_servers: BTreeMap<String, McpServerConfig>,
+    /// `[projects."<path>"]`, from the user's own layers (a project cannot trust itself).
+    pub projects: BTreeMap<String, ProjectConfig>,
     /// Cap on the AGENTS.md text given to the model; 0 turns project docs off.
     pub project_doc_max_bytes: usize,
     /// File names tried after `AGENTS.override.md` and `AGENTS.md` in each directory.
@@ -299,6 +304,7 @@ impl Default for Config {
             sandbox_mode: SandboxMode::default(),
             sandbox_workspace_write: SandboxWorkspaceWrite::default(),
             mcp_servers: BTreeMap::new(),
+            projects: BTreeMap::new(),
             project_doc_max_bytes: 32 * 1024,
             project_doc_fallback_filenames: Vec::new(),
             model_reasoning_effort: None,
@@ -354,8 +360,14 @@ impl Config {
     }
 
     /// A rule the types cannot express, as (key, what is wrong).
-    fn value_problem(&self) -> Option<(&'static str, &'static str)> {
-        (self.max_turns == 0).then_some(("max_turns", "must be at least 1"))
+    fn value_problem(&self) -> Option<(String, String)> {
+        if self.max_turns == 0 {
+            return Some(("max_turns".into(), "must be at least 1".into()));
+        }
+        self.mcp_servers.iter().find_map(|(name, server)| {
+            let (key, problem) = server.value_problem()?;
+            Some((format!("mcp_servers.{name}.{key}"), problem))
+        })
     }
 }
 
@@ -383,8 +395,14 @@ pub struct ConfigSources<'a> {
 /// profile sits above the generic layers the way Codex's `--profile` sits above `-c`, so
 /// choosing a profile for one task is never silently undone by an editor setting.
 pub fn load(sources: &ConfigSources) -> Result<(Config, Vec<String>), ConfigError> {
-    let layers = Layer::collect(sources)?;
+    let mut layers = Layer::collect(sources)?;
     let mut warnings = Vec::new();
+    if let Some(root) = sources.workspace_root {
+        let trusted = layers::project_trusted(&layers, root);
+        for layer in &mut layers {
+            warnings.extend(layer.withhold_untrusted(trusted, root, sources.home));
+        }
+    }
     for layer in &layers {
         warnings.extend(layer.unknown_key_warnings());
         layer.check()?;

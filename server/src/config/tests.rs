@@ -468,7 +468,7 @@ fn every_documented_key_is_known_and_read() {
     assert_eq!(config.sandbox_mode, SandboxMode::DangerFullAccess);
     assert_eq!(config.project_doc_fallback_filenames, ["TEAM.md"]);
     assert_eq!(config.model_reasoning_effort, Some(ReasoningEffort::High));
-    assert_eq!(config.mcp_servers["files"]["command"].as_str(), Some("npx"));
+    assert_eq!(config.mcp_servers["files"].command.as_deref(), Some("npx"));
     assert_eq!(config.model.as_deref(), Some("from-profile"));
 }
 

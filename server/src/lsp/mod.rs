@@ -27,10 +27,10 @@ use crate::proposal::store::ProposalStore;
 use crate::protocol::{
     self as proto, ACCEPT_CODE_ACTION_KIND, ACCEPT_HUNKS_COMMAND, AgentCapability,
     CancelTaskParams, Empty, FollowUpParams, ForkTaskParams, GetProposalParams, GetTaskResult,
-    ImportDiffParams, ListTasksResult, REJECT_CODE_ACTION_KIND, REJECT_HUNKS_COMMAND,
-    RefreshProposalParams, RefreshProposalResult, ResolveHunksParams, ResolveHunksResult,
-    StartTaskParams, TaskIdParams, TaskIdResult, UNDO_CODE_ACTION_KIND, UNDO_HUNKS_COMMAND,
-    UndoHunksParams, UndoHunksResult,
+    ImportDiffParams, ListMcpServersResult, ListTasksResult, REJECT_CODE_ACTION_KIND,
+    REJECT_HUNKS_COMMAND, RefreshProposalParams, RefreshProposalResult, ResolveHunksParams,
+    ResolveHunksResult, StartTaskParams, TaskIdParams, TaskIdResult, UNDO_CODE_ACTION_KIND,
+    UNDO_HUNKS_COMMAND, UndoHunksParams, UndoHunksResult,
 };
 use crate::uri;
 use convert::range_from_lsp;
@@ -74,6 +74,7 @@ pub async fn serve(settings: EngineSettings) -> bool {
     .custom_method("agent/forkTask", Backend::fork_task)
     .custom_method("agent/deleteTask", Backend::delete_task)
     .custom_method("agent/compactTask", Backend::compact_task)
+    .custom_method(proto::LIST_MCP_SERVERS_METHOD, Backend::list_mcp_servers)
     .finish();
     let stdio = guard::Stdio::start(tokio::io::stdin(), tokio::io::stdout());
     // Handlers never wait on the client, but the default of 4 concurrent requests is
@@ -209,6 +210,7 @@ impl LanguageServer for Backend {
             {
                 let _ = engine.cancel(&task.task_id, false);
             }
+            engine.shutdown().await;
         }
         Ok(())
     }
@@ -322,6 +324,19 @@ impl Backend {
         params: RefreshProposalParams,
     ) -> Result<RefreshProposalResult> {
         review::refresh(self.engine()?, params)
+    }
+
+    async fn list_mcp_servers(&self, _params: Empty) -> Result<ListMcpServersResult> {
+        let servers = self
+            .engine()?
+            .list_mcp_servers()
+            .await
+            .map_err(|message| Error {
+                code: ErrorCode::InternalError,
+                message: message.into(),
+                data: None,
+            })?;
+        Ok(ListMcpServersResult { servers })
     }
 
     async fn follow_up(&self, params: FollowUpParams) -> Result<TaskIdResult> {

@@ -13,7 +13,7 @@ use super::wire::{
     StreamDecoder, ToolCallAssembler, Unreadable, WireError, excerpt, json_text, reported_error,
     usage,
 };
-use super::{Item, Prompt, StreamEvent, ToolCall, TurnOutput, Usage};
+use super::{Item, Prompt, StreamEvent, ToolCall, ToolImage, TurnOutput, Usage};
 
 pub(crate) fn request_body(prompt: &Prompt<'_>, stream: bool) -> Value {
     let mut body = json!({
@@ -57,14 +57,30 @@ fn messages(prompt: &Prompt<'_>) -> Vec<Value> {
                 messages.push(json!({ "role": "assistant", "content": text }));
             }
             Item::ToolCall(call) => attach_tool_call(&mut messages, call),
-            Item::ToolOutput { call_id, output } => messages.push(json!({
+            Item::ToolOutput {
+                call_id,
+                output,
+                images,
+            } => messages.push(json!({
                 "role": "tool",
                 "tool_call_id": call_id,
-                "content": output,
+                "content": tool_content(output, images),
             })),
         }
     }
     messages
+}
+
+/// Chat Completions takes only text in a tool message: each image is named instead.
+fn tool_content(output: &str, images: &[ToolImage]) -> String {
+    let mut text = output.to_owned();
+    for image in images {
+        if !text.is_empty() {
+            text.push('\n');
+        }
+        text.push_str(&image.placeholder());
+    }
+    text
 }
 
 /// Chat wants the calls of one turn on the assistant message that made them (servers
@@ -310,10 +326,15 @@ mod tests {
             Item::ToolOutput {
                 call_id: "a".into(),
                 output: "A".into(),
+                images: Vec::new(),
             },
             Item::ToolOutput {
                 call_id: "b".into(),
                 output: "B".into(),
+                images: vec![ToolImage {
+                    mime_type: "image/png".into(),
+                    data: "AAAA".into(),
+                }],
             },
             call("c"),
         ];
@@ -340,6 +361,10 @@ mod tests {
         );
         assert_eq!(messages[2]["tool_calls"].as_array().unwrap().len(), 2);
         assert_eq!(messages[3]["tool_call_id"], "a");
+        assert_eq!(
+            messages[4]["content"],
+            "B\n[the tool returned an image (image/png, about 3 bytes) that this model API cannot show in a tool result]"
+        );
         assert_eq!(messages[5]["content"], "", "a string, for llama-cpp-python");
         assert_eq!(body["tools"][0]["function"]["name"], "read_file");
         assert_eq!(body["stream_options"]["include_usage"], true);

@@ -78,7 +78,39 @@ pub enum Item {
     User(String),
     Assistant(String),
     ToolCall(ToolCall),
-    ToolOutput { call_id: String, output: String },
+    /// What a tool call produced: text, and images for wire APIs that take them in a
+    /// tool result (Responses); Chat Completions gets a placeholder line per image.
+    ToolOutput {
+        call_id: String,
+        output: String,
+        images: Vec<ToolImage>,
+    },
+}
+
+/// An image a tool returned (an MCP server's `image` content).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ToolImage {
+    /// e.g. `image/png`.
+    pub mime_type: String,
+    /// The image bytes, base64-encoded, as the tool sent them.
+    pub data: String,
+}
+
+impl ToolImage {
+    /// A `data:` URL, which is how the Responses API takes an image.
+    pub fn data_url(&self) -> String {
+        format!("data:{};base64,{}", self.mime_type, self.data)
+    }
+
+    /// What a model that cannot be shown the image reads instead.
+    pub fn placeholder(&self) -> String {
+        format!(
+            "[the tool returned an image ({}, about {} bytes) that this model API cannot show in a tool result]",
+            self.mime_type,
+            self.data.len() / 4 * 3
+        )
+    }
 }
 
 /// A tool call the model made.

@@ -12,7 +12,7 @@ use super::sse::SseEvent;
 use super::wire::{
     StreamDecoder, ToolCallAssembler, Unreadable, WireError, json_text, reported_error, usage,
 };
-use super::{Item, Prompt, StreamEvent, TurnOutput, Usage};
+use super::{Item, Prompt, StreamEvent, ToolImage, TurnOutput, Usage};
 
 pub(crate) fn request_body(prompt: &Prompt<'_>, stream: bool) -> Value {
     let mut body = json!({
@@ -61,12 +61,29 @@ fn input_item(item: &Item) -> Value {
             "name": call.name,
             "arguments": call.arguments,
         }),
-        Item::ToolOutput { call_id, output } => json!({
+        Item::ToolOutput {
+            call_id,
+            output,
+            images,
+        } => json!({
             "type": "function_call_output",
             "call_id": call_id,
-            "output": output,
+            "output": tool_output(output, images),
         }),
     }
+}
+
+/// A text-only output stays a string (what every compatible server takes); with images
+/// it becomes a list of input parts, as Codex sends them.
+fn tool_output(output: &str, images: &[ToolImage]) -> Value {
+    if images.is_empty() {
+        return json!(output);
+    }
+    let text = (!output.is_empty()).then(|| json!({ "type": "input_text", "text": output }));
+    let images = images
+        .iter()
+        .map(|image| json!({ "type": "input_image", "image_url": image.data_url() }));
+    Value::Array(text.into_iter().chain(images).collect())
 }
 
 /// A streamed Responses reply, which ends with `response.completed` (there is no `[DONE]`).
@@ -307,6 +324,15 @@ mod tests {
             Item::ToolOutput {
                 call_id: "c1".into(),
                 output: "none".into(),
+                images: Vec::new(),
+            },
+            Item::ToolOutput {
+                call_id: "c2".into(),
+                output: "a picture".into(),
+                images: vec![ToolImage {
+                    mime_type: "image/png".into(),
+                    data: "AAAA".into(),
+                }],
             },
         ];
         let prompt = Prompt {
@@ -322,6 +348,13 @@ mod tests {
         assert_eq!(body["input"][1]["content"][0]["type"], "output_text");
         assert_eq!(body["input"][2]["type"], "function_call");
         assert_eq!(body["input"][3]["output"], "none");
+        assert_eq!(
+            body["input"][4]["output"],
+            json!([
+                {"type": "input_text", "text": "a picture"},
+                {"type": "input_image", "image_url": "data:image/png;base64,AAAA"}
+            ])
+        );
         assert!(body.get("tools").is_none());
     }
 

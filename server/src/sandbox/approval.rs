@@ -1,7 +1,7 @@
 //! When the server must ask the user before running something (docs/protocol.md,
 //! `agent/requestApproval`): the pure decisions, kept apart from the round trip so they can be tested on their own.
 
-use crate::config::ApprovalPolicy;
+use crate::config::{ApprovalMode, ApprovalPolicy};
 use crate::protocol::ApprovalKind;
 
 /// Commands that only read, run without asking under `untrusted`.
@@ -38,6 +38,65 @@ pub fn before_command(
 /// Under `untrusted`, patches (to the task's own view) are shown before they are applied.
 pub fn before_patch(policy: ApprovalPolicy) -> bool {
     policy == ApprovalPolicy::Untrusted
+}
+
+/// What an MCP tool says about itself (its annotations, MCP's defaults filled in: a tool
+/// that says nothing may destroy and may reach the outside world).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ToolHints {
+    pub read_only: bool,
+    pub destructive: bool,
+    pub open_world: bool,
+    /// Runs in the task's view under its sandbox without network (`sandbox = "task"`):
+    /// what it writes becomes hunks, and it cannot reach out.
+    pub confined: bool,
+}
+
+/// What to do before an MCP tool call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum McpDecision {
+    Run,
+    /// Ask the user, for this reason.
+    Ask(String),
+    /// Do not run it; the model is told why.
+    Refuse(String),
+}
+
+/// Whether an MCP tool call needs the user's go-ahead: the tool's `approval_mode` first
+/// (`approve` never asks, `prompt` always does), then under `auto` the policy and the
+/// tool's hints: read-only tools never ask, destructive or open-world ones ask unless the
+/// policy is `never` (or the sandbox contains what they can do).
+pub fn before_mcp_tool(
+    policy: ApprovalPolicy,
+    mode: ApprovalMode,
+    hints: ToolHints,
+) -> McpDecision {
+    match mode {
+        ApprovalMode::Approve => return McpDecision::Run,
+        ApprovalMode::Prompt if policy == ApprovalPolicy::Never => {
+            return McpDecision::Refuse(
+                "this tool is set to ask before each call (approval_mode = \"prompt\") but approval_policy = \"never\" allows no questions; it was not called".into(),
+            );
+        }
+        ApprovalMode::Prompt => {
+            return McpDecision::Ask("this tool is set to ask before each call".into());
+        }
+        ApprovalMode::Auto => {}
+    }
+    if policy == ApprovalPolicy::Never || hints.read_only {
+        return McpDecision::Run;
+    }
+    if policy == ApprovalPolicy::Untrusted {
+        return McpDecision::Ask("this tool is not marked read-only".into());
+    }
+    if hints.confined {
+        return McpDecision::Run;
+    }
+    match (hints.destructive, hints.open_world) {
+        (true, _) => McpDecision::Ask("this tool may change or delete data".into()),
+        (false, true) => McpDecision::Ask("this tool may reach outside the workspace".into()),
+        (false, false) => McpDecision::Run,
+    }
 }
 
 /// Whether a failed sandboxed command looks like it hit the sandbox, and which kind of
@@ -131,6 +190,67 @@ mod tests {
             before_command(ApprovalPolicy::Never, &command, Some("x")),
             None
         );
+    }
+
+    #[test]
+    fn mcp_tools_ask_by_mode_then_by_policy_and_hints() {
+        let hints = |read_only, destructive, open_world, confined| ToolHints {
+            read_only,
+            destructive,
+            open_world,
+            confined,
+        };
+        let auto = ApprovalMode::Auto;
+        let on_request = ApprovalPolicy::OnRequest;
+        let plain = hints(false, true, true, false);
+        assert_eq!(
+            before_mcp_tool(on_request, auto, hints(true, true, true, false)),
+            McpDecision::Run
+        );
+        assert!(matches!(
+            before_mcp_tool(on_request, auto, plain),
+            McpDecision::Ask(_)
+        ));
+        assert!(matches!(
+            before_mcp_tool(on_request, auto, hints(false, false, true, false)),
+            McpDecision::Ask(_)
+        ));
+        assert_eq!(
+            before_mcp_tool(on_request, auto, hints(false, false, false, false)),
+            McpDecision::Run
+        );
+        assert_eq!(
+            before_mcp_tool(on_request, auto, hints(false, true, true, true)),
+            McpDecision::Run
+        );
+        assert!(matches!(
+            before_mcp_tool(
+                ApprovalPolicy::Untrusted,
+                auto,
+                hints(false, false, false, true)
+            ),
+            McpDecision::Ask(_)
+        ));
+        assert_eq!(
+            before_mcp_tool(ApprovalPolicy::Never, auto, plain),
+            McpDecision::Run
+        );
+        assert_eq!(
+            before_mcp_tool(on_request, ApprovalMode::Approve, plain),
+            McpDecision::Run
+        );
+        assert!(matches!(
+            before_mcp_tool(
+                on_request,
+                ApprovalMode::Prompt,
+                hints(true, false, false, false)
+            ),
+            McpDecision::Ask(_)
+        ));
+        assert!(matches!(
+            before_mcp_tool(ApprovalPolicy::Never, ApprovalMode::Prompt, plain),
+            McpDecision::Refuse(_)
+        ));
     }
 
     #[test]

@@ -49,7 +49,7 @@ pub struct OverlayMount {
     pub merged: PathBuf,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Confinement {
     pub readable: Vec<PathBuf>,

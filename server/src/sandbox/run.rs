@@ -111,8 +111,8 @@ async fn sleep_or_forever(timeout: Option<Duration>) {
     }
 }
 
-/// TERM to the whole group, then KILL after the grace period.
-async fn terminate(group: Option<i32>, child: &mut tokio::process::Child) {
+/// TERM to the whole group, then KILL after the grace period (also how MCP servers stop).
+pub(crate) async fn terminate(group: Option<i32>, child: &mut tokio::process::Child) {
     let Some(group) = group else {
         return;
     };
@@ -126,7 +126,7 @@ async fn terminate(group: Option<i32>, child: &mut tokio::process::Child) {
     }
 }
 
-fn signal_group(group: i32, signal: libc::c_int) {
+pub(crate) fn signal_group(group: i32, signal: libc::c_int) {
     // SAFETY: signalling the process group we created for the helper.
     unsafe {
         libc::kill(-group, signal);

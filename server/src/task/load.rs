@@ -199,13 +199,20 @@ pub fn rebuild(log: ReadLog) -> LoadedTask {
                 }
             }
             Event::ToolOutput {
-                call_id, output, ..
+                call_id,
+                output,
+                images,
+                ..
             } => {
                 // A call whose output never came (the server died mid-tools) stays out:
                 // the model would otherwise wait for it.
                 if let Some(call) = calls.remove(&call_id) {
                     task.items.push(Item::ToolCall(call));
-                    task.items.push(Item::ToolOutput { call_id, output });
+                    task.items.push(Item::ToolOutput {
+                        call_id,
+                        output,
+                        images,
+                    });
                 }
             }
             Event::Changes { files: changes } => {

@@ -57,6 +57,9 @@ pub enum Event {
         call_id: String,
         ok: bool,
         output: String,
+        /// Images an MCP tool returned.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        images: Vec<crate::model::ToolImage>,
     },
     Approval {
         call_id: String,
@@ -296,6 +299,8 @@ pub enum ItemRecord {
     ToolOutput {
         call_id: String,
         output: String,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        images: Vec<crate::model::ToolImage>,
     },
 }
 
@@ -337,9 +342,14 @@ impl From<&Item> for ItemRecord {
                 name: call.name.clone(),
                 arguments: call.arguments.clone(),
             },
-            Item::ToolOutput { call_id, output } => ItemRecord::ToolOutput {
+            Item::ToolOutput {
+                call_id,
+                output,
+                images,
+            } => ItemRecord::ToolOutput {
                 call_id: call_id.clone(),
                 output: output.clone(),
+                images: images.clone(),
             },
         }
     }
@@ -359,7 +369,15 @@ impl From<ItemRecord> for Item {
                 name,
                 arguments,
             }),
-            ItemRecord::ToolOutput { call_id, output } => Item::ToolOutput { call_id, output },
+            ItemRecord::ToolOutput {
+                call_id,
+                output,
+                images,
+            } => Item::ToolOutput {
+                call_id,
+                output,
+                images,
+            },
         }
     }
 }
@@ -602,7 +620,8 @@ mod torn_log_props {
             (text(), text()).prop_map(|(call_id, output)| Event::ToolOutput {
                 call_id,
                 ok: true,
-                output
+                output,
+                images: Vec::new(),
             }),
             (1u32..50, text(), text()).prop_map(|(turn, text, arguments)| {
                 Event::Response(Response {

@@ -300,6 +300,26 @@ impl ViewDir {
     }
 }
 
+/// Writes the task's edits into `dir`, before a process works in it.
+pub fn flush_view(dir: &mut ViewDir, view: &std::sync::Mutex<super::TaskView>) -> io::Result<()> {
+    let view = view.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    dir.flush(view.written())
+}
+
+/// Folds what a process changed in `dir` into the task's view (so it becomes hunks);
+/// true if anything changed. The directory is scanned without holding the view.
+pub fn fold_changes(dir: &mut ViewDir, view: &std::sync::Mutex<super::TaskView>) -> bool {
+    let lock = || view.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let known = lock().held_in_memory();
+    let found = dir.collect(&known);
+    let mut view = lock();
+    let mut changed = false;
+    for (path, text) in found {
+        changed |= view.absorb(&path, text);
+    }
+    changed
+}
+
 impl Drop for ViewDir {
     fn drop(&mut self) {
         if let Err(error) = remove_view(&self.dir) {
