@@ -12,6 +12,7 @@ use crate::agent::prompt::{self, ContextSnippet};
 use crate::agent::{Agent, Outcome, compact};
 use crate::config::{self, ConfigSources};
 use crate::import::{self, review::WorkspaceTree, source::Source};
+use crate::json_schema::Schema;
 use crate::model::Item;
 use crate::model::{Model, ModelClient};
 use crate::proposal::store::{FollowUpState, ProposalStore};
@@ -144,6 +145,17 @@ impl Engine {
     /// what the user accepted, rejected (and why) and edited, and starts from the current
     /// text with the task's still-pending hunks applied. Its hunks replace the pending ones.
     pub fn follow_up(self: &Arc<Self>, task_id: &str, prompt: String) -> Result<(), EngineError> {
+        self.follow_up_with_schema(task_id, prompt, None)
+    }
+
+    /// [`Engine::follow_up`], with `output_schema` (when given) in place of the one the
+    /// task was started with, for this run only.
+    pub fn follow_up_with_schema(
+        self: &Arc<Self>,
+        task_id: &str,
+        prompt: String,
+        output_schema: Option<Value>,
+    ) -> Result<(), EngineError> {
         let task = self.task(task_id)?;
         if !task.restart() {
             return Err(EngineError::StillRunning(task_id.to_string()));
@@ -153,11 +165,14 @@ impl Engine {
             (store.follow_up_state(task_id), store.open_buffers())
         };
         task.begin_run(None);
-        let params = StartTaskParams {
+        let mut params = StartTaskParams {
             prompt: prompt.clone(),
             mode: task.mode,
             ..task.history().params.unwrap_or_default()
         };
+        if output_schema.is_some() {
+            params.output_schema = output_schema;
+        }
         let engine = self.clone();
         tokio::spawn(async move {
             let follow_up = FollowUp { prompt, review };
@@ -296,6 +311,21 @@ impl Engine {
             Ok(setup) => setup,
             Err(message) => return Run::failed(message),
         };
+        let output_schema = match params.output_schema.clone().map(Schema::new) {
+            None => None,
+            Some(Ok(schema)) => {
+                for keyword in schema.unchecked() {
+                    tracing::warn!(
+                        "task {}: the output schema's `{keyword}` is left to the provider; agentls does not check it",
+                        task.id
+                    );
+                }
+                Some(schema)
+            }
+            Some(Err(error)) => {
+                return Run::failed(format!("the output schema cannot be used: {error}"));
+            }
+        };
         task.log(log::Event::Run(log::RunStart {
             at: crate::task::now_ms(),
             run: task.runs(),
@@ -342,17 +372,20 @@ impl Engine {
         };
         let snippets = context_snippets(&self.root, &view, &params.context);
         let cwd_rel = uri::relative(&self.root, &cwd);
-        let agent = Agent::new(
-            task.clone(),
-            Model::Live(Box::new(client)),
-            model,
-            prompt::instructions(params.mode, docs.as_deref()),
-            view,
-            params.mode,
-            &config,
-            views_dir(&self.settings.home),
-            home_dir().as_deref(),
-        );
+        let agent = Agent {
+            output_schema,
+            ..Agent::new(
+                task.clone(),
+                Model::Live(Box::new(client)),
+                model,
+                prompt::instructions(params.mode, docs.as_deref()),
+                view,
+                params.mode,
+                &config,
+                views_dir(&self.settings.home),
+                home_dir().as_deref(),
+            )
+        };
         let mut items = task.history().items;
         let message = match &follow_up {
             Some(follow_up) => prompt::follow_up_message(&follow_up.prompt, &follow_up.review),

@@ -14,6 +14,7 @@ pub mod documents;
 pub mod engine;
 pub mod exec;
 pub mod import;
+pub mod json_schema;
 pub mod lsp;
 pub mod model;
 pub mod patch;

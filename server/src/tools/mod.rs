@@ -29,6 +29,8 @@ pub struct ToolOutput {
     pub plan: Option<(Option<String>, Vec<PlanItem>)>,
     /// True when the call changed files in the task's view.
     pub changed_files: bool,
+    /// `shell`: the command's exit code, when it exited on its own.
+    pub exit_code: Option<i32>,
 }
 
 /// The tools offered in `mode`: `ask` gets the read-only ones only.
@@ -230,6 +232,6 @@ fn update_plan(args: &Value) -> Result<ToolOutput, String> {
     Ok(ToolOutput {
         text: "Plan updated".into(),
         plan: Some((explanation, plan)),
-        changed_files: false,
+        ..ToolOutput::default()
     })
 }
