@@ -24,6 +24,7 @@ pub mod replay;
 pub mod sandbox;
 pub mod sandbox_command;
 pub mod task;
+pub mod tasks_command;
 pub mod tools;
 pub mod uri;
 pub mod workspace;
