@@ -12,6 +12,7 @@ use crate::agent::prompt::{self, ContextSnippet};
 use crate::agent::{Agent, AgentSetup, Outcome, compact};
 use crate::config::{self, ConfigSources};
 use crate::import::{self, review::WorkspaceTree, source::Source};
+use crate::json_schema::Schema;
 use crate::mcp::{self, McpServers};
 use crate::model::Item;
 use crate::model::{Model, ModelClient};
@@ -167,6 +168,17 @@ impl Engine {
     /// what the user accepted, rejected (and why) and edited, and starts from the current
     /// text with the task's still-pending hunks applied. Its hunks replace the pending ones.
     pub fn follow_up(self: &Arc<Self>, task_id: &str, prompt: String) -> Result<(), EngineError> {
+        self.follow_up_with_schema(task_id, prompt, None)
+    }
+
+    /// [`Engine::follow_up`], with `output_schema` (when given) in place of the one the
+    /// task was started with, for this run only.
+    pub fn follow_up_with_schema(
+        self: &Arc<Self>,
+        task_id: &str,
+        prompt: String,
+        output_schema: Option<Value>,
+    ) -> Result<(), EngineError> {
         let task = self.task(task_id)?;
         if !task.restart() {
             return Err(EngineError::StillRunning(task_id.to_string()));
@@ -176,11 +188,14 @@ impl Engine {
             (store.follow_up_state(task_id), store.open_buffers())
         };
         task.begin_run(None);
-        let params = StartTaskParams {
+        let mut params = StartTaskParams {
             prompt: prompt.clone(),
             mode: task.mode,
             ..task.history().params.unwrap_or_default()
         };
+        if output_schema.is_some() {
+            params.output_schema = output_schema;
+        }
         let engine = self.clone();
         tokio::spawn(async move {
             let follow_up = FollowUp { prompt, review };
@@ -319,6 +334,21 @@ impl Engine {
             Ok(setup) => setup,
             Err(message) => return Run::failed(message),
         };
+        let output_schema = match params.output_schema.clone().map(Schema::new) {
+            None => None,
+            Some(Ok(schema)) => {
+                for keyword in schema.unchecked() {
+                    tracing::warn!(
+                        "task {}: the output schema's `{keyword}` is left to the provider; agentls does not check it",
+                        task.id
+                    );
+                }
+                Some(schema)
+            }
+            Some(Err(error)) => {
+                return Run::failed(format!("the output schema cannot be used: {error}"));
+            }
+        };
         task.log(log::Event::Run(log::RunStart {
             at: crate::task::now_ms(),
             run: task.runs(),
@@ -376,6 +406,7 @@ impl Engine {
             views: views_dir(&self.settings.home),
             home: home_dir(),
             mcp: &self.mcp,
+            output_schema,
         };
         let mut agent = match Agent::start(setup).await {
             Ok(agent) => agent,

@@ -10,7 +10,6 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use agentls::engine::EngineSettings;
-use agentls::protocol::TaskMode;
 
 #[derive(Parser)]
 #[command(
@@ -30,28 +29,12 @@ struct Cli {
 enum Command {
     /// Speak LSP on stdin/stdout (the default; this is how editors start agentls).
     Serve,
-    /// Run one task headless in the current directory and print its proposal as a diff.
-    /// Nothing is written to the working tree.
-    Exec {
-        /// Print every task update and the final proposal as JSON lines.
-        #[arg(long)]
-        json: bool,
-        /// Answer a question with read-only tools instead of changing code.
-        #[arg(long)]
-        ask: bool,
-        /// Use this model instead of the configured one.
-        #[arg(short, long)]
-        model: Option<String>,
-        /// Use a `[profiles.<name>]` from config.toml.
-        #[arg(short, long)]
-        profile: Option<String>,
-        /// Allow every approval request (commands outside the sandbox, patches under
-        /// `untrusted`); without it, every request is denied.
-        #[arg(long)]
-        approve: bool,
-        /// What to do.
-        prompt: String,
-    },
+    /// Run one task headless in the current directory and print its proposal as a diff
+    /// (stdout: the diff alone; stderr: what happens). Nothing is written to the working
+    /// tree. `exec resume` continues a recorded task.
+    Exec(agentls::exec::ExecArgs),
+    /// The task history of the current directory's workspace: list, show, rm.
+    Tasks(agentls::tasks_command::TasksArgs),
     /// Apply a diff (git, `diff -u`, Codex patch or cloud task payload) to the files in
     /// the current directory: all files or none, unless --reject.
     Apply {
@@ -138,7 +121,13 @@ fn main() -> ExitCode {
     if let Some(Command::SandboxHelper { spec }) = &cli.command {
         return agentls::sandbox::helper::main(spec);
     }
-    init_logging();
+    // exec and tasks report on stderr themselves; their logs are for what goes wrong.
+    let quiet = matches!(cli.command, Some(Command::Exec(_) | Command::Tasks(_)));
+    init_logging(if quiet {
+        "agentls=warn"
+    } else {
+        "agentls=info"
+    });
     if rustls::crypto::ring::default_provider()
         .install_default()
         .is_err()
@@ -177,24 +166,13 @@ fn main() -> ExitCode {
                 ExitCode::from(1)
             }
         }
-        Command::Exec {
-            json,
-            ask,
-            model,
-            profile,
-            approve,
-            prompt,
-        } => {
-            let mode = if ask { TaskMode::Ask } else { TaskMode::Code };
-            let request = agentls::exec::Request {
-                prompt,
-                mode,
-                model,
-                profile,
-                json,
-                approve,
-            };
-            let code = runtime().block_on(agentls::exec::run(settings, request));
+        Command::Exec(args) => {
+            let code = runtime().block_on(agentls::exec::run(settings, args));
+            journal.flush();
+            code
+        }
+        Command::Tasks(args) => {
+            let code = runtime().block_on(agentls::tasks_command::run(settings, args));
             journal.flush();
             code
         }
@@ -369,10 +347,10 @@ fn runtime() -> tokio::runtime::Runtime {
 }
 
 /// Logs go to stderr (stdout is the protocol channel); `AGENTLS_LOG` filters them,
-/// e.g. `AGENTLS_LOG=agentls=debug`.
-fn init_logging() {
+/// e.g. `AGENTLS_LOG=agentls=debug`, else `default`.
+fn init_logging(default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("AGENTLS_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("agentls=info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

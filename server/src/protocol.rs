@@ -88,6 +88,11 @@ pub struct StartTaskParams {
     /// Code the user pointed at: a selection or a whole file.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub context: Vec<ContextRef>,
+    /// A JSON Schema the model's final answer must satisfy: sent to the provider as
+    /// structured output, and checked (`json_schema.rs`); an answer that does not match
+    /// fails the task.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_schema: Option<Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -436,6 +441,10 @@ pub enum TaskUpdate {
         ok: bool,
         /// Truncated to a few KiB for display; the model got the whole output.
         output: String,
+        /// A `shell` call's exit code, when its command ran and exited on its own (not
+        /// for a timeout, a cancel, or a command that could not start).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        exit_code: Option<i32>,
     },
     Plan {
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -463,7 +472,11 @@ pub enum TaskUpdate {
     Undone {
         hunk_ids: Vec<String>,
     },
+    /// One model turn's token counts, as the provider reported them.
     Usage {
+        /// The turn, numbered from 1 over the task's whole life (follow-ups continue it).
+        #[serde(default)]
+        turn: u32,
         input_tokens: u64,
         output_tokens: u64,
         total_tokens: u64,

@@ -25,6 +25,7 @@ use tokio::sync::oneshot;
 use crate::agent::{Agent, AgentSetup, Outcome, prompt};
 use crate::config::{self, ConfigSources};
 use crate::engine::{EngineSettings, home_dir, views_dir};
+use crate::json_schema::Schema;
 use crate::mcp::McpServers;
 use crate::model::replay::{RecordedTurn, Recording};
 use crate::model::{Item, Model, TurnOutput};
@@ -285,6 +286,14 @@ async fn replay_runs(
         .ok()
         .flatten();
     let mcp = McpServers::default();
+    // The answer is checked against the task's schema, as it was then.
+    let output_schema = header
+        .params
+        .as_ref()
+        .and_then(|p| p.output_schema.clone())
+        .map(Schema::new)
+        .transpose()
+        .map_err(|e| format!("the task's output schema: {e}"))?;
     let mut items: Vec<Item> = Vec::new();
     let mut divergence = None;
     let mut proposal: BTreeMap<String, FileChange> = BTreeMap::new();
@@ -337,6 +346,7 @@ async fn replay_runs(
             views: views_dir(scratch),
             home: home_dir(),
             mcp: &mcp,
+            output_schema: output_schema.clone(),
         };
         let mut agent = Agent::start(setup).await?;
         // The recording decides how many turns there are.

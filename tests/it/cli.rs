@@ -1,5 +1,5 @@
-//! The command-line tools: `agentls apply-patch` and `agentls exec`, and what `agentls`
-//! alone tells a person in a terminal.
+//! The command-line tools: `agentls apply-patch` and `agentls exec` (more of exec in
+//! `exec_cli.rs`), and what `agentls` alone tells a person in a terminal.
 
 use serde_json::{Value, json};
 
@@ -78,12 +78,11 @@ async fn exec_json_streams_updates_and_prints_the_proposal_without_writing() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    let last = lines.last().unwrap();
-    assert_eq!(last["type"], "proposal");
-    assert_eq!(last["files"][0]["path"], "a.txt");
+    let proposal = lines.iter().find(|l| l["type"] == "proposal").unwrap();
+    assert_eq!(proposal["files"][0]["path"], "a.txt");
     assert_eq!(
-        last["files"][0]["diff"],
-        "--- a/a.txt\n+++ b/a.txt\n@@ -1,2 +1,2 @@\n one\n-two\n+2\n"
+        proposal["files"][0]["diff"],
+        "diff --git a/a.txt b/a.txt\n--- a/a.txt\n+++ b/a.txt\n@@ -1,2 +1,2 @@\n one\n-two\n+2\n"
     );
     assert!(lines.iter().any(|l| l["type"] == "update"
         && l["update"]["kind"] == "finished"
@@ -114,7 +113,11 @@ async fn exec_denies_approvals_unless_told_to_approve() {
         .await
         .unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout);
-        let proposal: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+        let proposal: Value = stdout
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            .find(|l| l["type"] == "proposal")
+            .unwrap();
         let made = proposal["files"]
             .as_array()
             .unwrap()

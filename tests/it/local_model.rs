@@ -146,7 +146,11 @@ fn a_task_against_a_real_local_model_ends_cleanly_within_a_bound() {
         }
         other => panic!("unexpected final status {other}"),
     }
-    assert_eq!(lines.last().unwrap()["type"], "proposal");
+    assert_eq!(lines[lines.len() - 2]["type"], "proposal");
+    let result = lines.last().unwrap();
+    assert_eq!(result["type"], "result");
+    assert_eq!(result["status"], status_name);
+    assert_eq!(result["exitCode"], status.code().unwrap());
     let turns = lines
         .iter()
         .filter(|l| l["update"]["kind"] == "toolCall" && l["update"]["status"] == "running")

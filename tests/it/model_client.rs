@@ -165,6 +165,7 @@ async fn run_turn(client: &ModelClient, tools: &[ToolSpec], cancel: &Cancellatio
         instructions: "You are under test.",
         items: &items,
         tools,
+        output_schema: None,
     };
     let mut events = Vec::new();
     let result = client
@@ -462,6 +463,7 @@ async fn cancel_mid_stream_returns_at_once(wire: WireApi) {
         instructions: "",
         items: &items,
         tools: &[],
+        output_schema: None,
     };
     let result = client
         .turn(&prompt, &cancel, &mut |event| {
@@ -498,6 +500,7 @@ async fn cancel_during_backoff_returns_at_once(wire: WireApi) {
         instructions: "",
         items: &items,
         tools: &[],
+        output_schema: None,
     };
     let result = client
         .turn(&prompt, &cancel, &mut |event| {

@@ -92,6 +92,8 @@ pub async fn compact(
         instructions,
         items: &request,
         tools: &[],
+        // The summary is prose for the conversation, not the task's final answer.
+        output_schema: None,
     };
     let summary = model.summary(&prompt, cancel).await?.trim().to_string();
     if summary.is_empty() {

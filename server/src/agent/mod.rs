@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex};
 use serde_json::Value;
 
 use crate::config::Config;
+use crate::json_schema::Schema;
 use crate::mcp::McpServers;
 use crate::model::{Item, Model, ModelError, Prompt, StreamEvent, ToolImage, ToolSpec};
 use crate::protocol::{TaskMode, TaskUpdate, ToolCallStatus};
@@ -49,6 +50,8 @@ pub struct Agent {
     /// Fingerprint of each file's text as last written to the task log.
     pub logged_changes: Mutex<HashMap<String, u64>>,
     pub mcp: mcp::McpTools,
+    /// What the final answer must match (sent as structured output, then checked).
+    pub output_schema: Option<Schema>,
 }
 
 /// What [`Agent::start`] needs.
@@ -66,6 +69,8 @@ pub struct AgentSetup<'a> {
     pub home: Option<PathBuf>,
     /// The workspace's shared MCP servers.
     pub mcp: &'a McpServers,
+    /// What the final answer must match (sent as structured output, then checked).
+    pub output_schema: Option<Schema>,
 }
 
 /// Tool output shown to the client is cut to this; the model always gets all of it.
@@ -111,6 +116,7 @@ impl Agent {
             commands,
             logged_changes: Default::default(),
             mcp,
+            output_schema: setup.output_schema,
         })
     }
 
@@ -153,8 +159,9 @@ impl Agent {
                 || compact::estimate_tokens(&self.instructions, items, &tools),
                 |usage| usage.input_tokens,
             ));
+            let number = self.task.next_turn();
             self.task.log(log::Event::Response(log::Response {
-                turn: self.task.next_turn(),
+                turn: number,
                 text: turn.text.clone(),
                 reasoning: std::mem::take(&mut reasoning),
                 tool_calls: turn
@@ -166,6 +173,7 @@ impl Agent {
             }));
             if let Some(usage) = &turn.usage {
                 self.task.emit(TaskUpdate::Usage {
+                    turn: number,
                     input_tokens: usage.input_tokens,
                     output_tokens: usage.output_tokens,
                     total_tokens: usage.total_tokens,
@@ -176,7 +184,13 @@ impl Agent {
                 items.push(Item::Assistant(turn.text));
             }
             if turn.tool_calls.is_empty() {
-                return Outcome::Completed(last_message);
+                return match &self.output_schema {
+                    Some(schema) => match schema.check(&last_message) {
+                        Ok(_) => Outcome::Completed(last_message),
+                        Err(mismatch) => Outcome::Failed(mismatch),
+                    },
+                    None => Outcome::Completed(last_message),
+                };
             }
             for call in turn.tool_calls {
                 if cancel.is_cancelled() {
@@ -266,6 +280,7 @@ impl Agent {
             instructions: &self.instructions,
             items,
             tools,
+            output_schema: self.output_schema.as_ref().map(Schema::value),
         };
         let task = &self.task;
         reasoning.clear();
@@ -322,7 +337,7 @@ impl Agent {
         } else {
             self.dispatch(call_id, name, &args).await
         };
-        let (ok, text, images) = match result {
+        let (ok, text, images, exit_code) = match result {
             Ok(output) => {
                 if let Some((explanation, plan)) = output.plan {
                     self.task.emit(TaskUpdate::Plan { explanation, plan });
@@ -330,14 +345,15 @@ impl Agent {
                 if output.changed_files {
                     self.report_proposal_size();
                 }
-                (true, output.text, output.images)
+                (true, output.text, output.images, output.exit_code)
             }
-            Err(message) => (false, message, Vec::new()),
+            Err(message) => (false, message, Vec::new(), None),
         };
         self.task.emit(TaskUpdate::ToolResult {
             call_id: call_id.to_string(),
             ok,
             output: truncate_for_client(&text),
+            exit_code,
         });
         self.task.emit(TaskUpdate::ToolCall {
             call_id: call_id.to_string(),
@@ -365,15 +381,10 @@ impl Agent {
         args: &Value,
     ) -> Result<tools::ToolOutput, String> {
         if name == tools::shell::NAME && self.mode == TaskMode::Code {
-            let (text, changed_files) = self
+            return self
                 .commands
                 .run(&self.task, &self.view, call_id, args)
-                .await?;
-            return Ok(tools::ToolOutput {
-                text,
-                changed_files,
-                ..tools::ToolOutput::default()
-            });
+                .await;
         }
         if self.mcp.has(name) {
             return self.mcp.call(self, call_id, name, args).await;

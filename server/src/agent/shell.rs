@@ -14,6 +14,7 @@ use crate::protocol::{ApprovalDecision, ApprovalKind, ApprovalRequestParams, Tas
 use crate::sandbox::run::{self, Finished, Output};
 use crate::sandbox::{HelperSpec, Policy, approval};
 use crate::task::Task;
+use crate::tools::ToolOutput;
 use crate::tools::shell::{self, ShellArgs};
 use crate::workspace::TaskView;
 use crate::workspace::materialize::{self, ViewDir};
@@ -65,15 +66,15 @@ impl Commands {
         }
     }
 
-    /// Runs a `shell` call. `Ok(text)` for the model whatever the exit code; `Err` when the
-    /// command could not run (bad arguments, denied, no sandbox available).
+    /// Runs a `shell` call. `Ok` with the report for the model whatever the exit code;
+    /// `Err` when the command could not run (bad arguments, denied, no sandbox available).
     pub async fn run(
         &self,
         task: &Task,
         view: &Arc<Mutex<TaskView>>,
         call_id: &str,
         args: &Value,
-    ) -> Result<(String, bool), String> {
+    ) -> Result<ToolOutput, String> {
         let args = shell::parse(args)?;
         let workdir = match &args.workdir {
             Some(dir) => lock(view).resolve(dir).map_err(|e| e.to_string())?,
@@ -94,8 +95,13 @@ impl Commands {
         {
             finished = self.execute(task, view, &args, &workdir, retry).await?;
         }
-        let changed = self.absorb_changes(view).await;
-        Ok((shell::report(&finished, args.timeout), changed))
+        let changed_files = self.absorb_changes(view).await;
+        Ok(ToolOutput {
+            text: shell::report(&finished, args.timeout),
+            changed_files,
+            exit_code: finished.exit_code,
+            ..ToolOutput::default()
+        })
     }
 
     /// Asks before the command when the policy wants it; says how to confine it.

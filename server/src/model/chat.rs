@@ -10,8 +10,8 @@ use serde_json::{Value, json};
 
 use super::sse::SseEvent;
 use super::wire::{
-    StreamDecoder, ToolCallAssembler, Unreadable, WireError, excerpt, json_text, reported_error,
-    usage,
+    OUTPUT_SCHEMA_NAME, StreamDecoder, ToolCallAssembler, Unreadable, WireError, excerpt,
+    json_text, reported_error, usage,
 };
 use super::{Item, Prompt, StreamEvent, ToolCall, ToolImage, TurnOutput, Usage};
 
@@ -38,6 +38,12 @@ pub(crate) fn request_body(prompt: &Prompt<'_>, stream: bool) -> Value {
             .collect();
         body["tools"] = Value::Array(tools);
         body["tool_choice"] = json!("auto");
+    }
+    if let Some(schema) = prompt.output_schema {
+        body["response_format"] = json!({
+            "type": "json_schema",
+            "json_schema": { "name": OUTPUT_SCHEMA_NAME, "schema": schema, "strict": true },
+        });
     }
     if stream {
         body["stream_options"] = json!({ "include_usage": true });
@@ -348,6 +354,7 @@ mod tests {
             instructions: "be brief",
             items: &items,
             tools: &tools,
+            output_schema: None,
         };
         let body = request_body(&prompt, true);
         let messages = body["messages"].as_array().unwrap();
@@ -377,10 +384,12 @@ mod tests {
             instructions: "",
             items: &[],
             tools: &[],
+            output_schema: None,
         };
         let body = request_body(&prompt, false);
         assert!(body.get("tools").is_none() && body.get("tool_choice").is_none());
         assert!(body.get("stream_options").is_none());
+        assert!(body.get("response_format").is_none());
         assert_eq!(body["messages"], json!([]));
     }
 

@@ -132,6 +132,9 @@ pub struct Prompt<'a> {
     pub instructions: &'a str,
     pub items: &'a [Item],
     pub tools: &'a [ToolSpec],
+    /// A JSON Schema the model's answer must satisfy, sent as structured output
+    /// (`response_format` on chat, `text.format` on responses) in strict mode.
+    pub output_schema: Option<&'a serde_json::Value>,
 }
 
 /// Token counts the provider reported for one turn.

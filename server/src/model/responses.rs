@@ -10,7 +10,8 @@ use serde_json::{Value, json};
 
 use super::sse::SseEvent;
 use super::wire::{
-    StreamDecoder, ToolCallAssembler, Unreadable, WireError, json_text, reported_error, usage,
+    OUTPUT_SCHEMA_NAME, StreamDecoder, ToolCallAssembler, Unreadable, WireError, json_text,
+    reported_error, usage,
 };
 use super::{Item, Prompt, StreamEvent, ToolImage, TurnOutput, Usage};
 
@@ -39,6 +40,16 @@ pub(crate) fn request_body(prompt: &Prompt<'_>, stream: bool) -> Value {
             .collect();
         body["tools"] = Value::Array(tools);
         body["tool_choice"] = json!("auto");
+    }
+    if let Some(schema) = prompt.output_schema {
+        body["text"] = json!({
+            "format": {
+                "type": "json_schema",
+                "name": OUTPUT_SCHEMA_NAME,
+                "schema": schema,
+                "strict": true,
+            },
+        });
     }
     body
 }
@@ -340,6 +351,7 @@ mod tests {
             instructions: "sys",
             items: &items,
             tools: &[],
+            output_schema: None,
         };
         let body = request_body(&prompt, true);
         assert_eq!(body["instructions"], "sys");

@@ -96,6 +96,10 @@ pub(crate) fn excerpt(data: &str) -> String {
     }
 }
 
+/// The name structured output gives the schema of a task's final answer (both formats
+/// require one).
+pub(crate) const OUTPUT_SCHEMA_NAME: &str = "final_answer";
+
 /// The endpoint below `base_url`.
 pub(crate) fn endpoint(api: WireApi) -> &'static str {
     match api {

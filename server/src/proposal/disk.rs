@@ -19,7 +19,7 @@ pub(super) fn read(path: &Path) -> Result<Option<String>, String> {
 }
 
 /// Replaces (or creates, with its directories) `path` with `text` atomically.
-pub(super) fn write(path: &Path, text: &str) -> Result<(), String> {
+pub(crate) fn write(path: &Path, text: &str) -> Result<(), String> {
     let fail = |what: &str, e: std::io::Error| format!("cannot {what} {}: {e}", path.display());
     let dir = path
         .parent()

@@ -16,7 +16,7 @@
 
 mod conflicts;
 mod diff;
-mod disk;
+pub(crate) mod disk;
 mod page;
 mod rebase;
 mod refresh;

@@ -1174,6 +1174,8 @@ fn reindex_task(task: &mut TaskProposal) {
         .collect();
 }
 
+#[path = "git_diff.rs"]
+pub mod git_diff;
 #[path = "persist.rs"]
 mod persist;
 #[path = "resolve.rs"]

@@ -31,6 +31,8 @@ pub struct ToolOutput {
     pub changed_files: bool,
     /// Images for the model (an MCP tool's image content).
     pub images: Vec<crate::model::ToolImage>,
+    /// `shell`: the command's exit code, when it exited on its own.
+    pub exit_code: Option<i32>,
 }
 
 /// The tools offered in `mode`: `ask` gets the read-only ones only.
