@@ -138,17 +138,12 @@ fn main() -> ExitCode {
                 eprintln!("{WAITING_FOR_AN_EDITOR}");
             }
             let runtime = runtime();
-            let clean = runtime.block_on(agentls::lsp::serve(settings));
+            let status = runtime.block_on(agentls::lsp::serve(settings));
             journal.flush();
             // The stdin reader may still sit in a blocking read the client will never
             // satisfy; do not wait for it.
             runtime.shutdown_background();
-            if clean {
-                ExitCode::SUCCESS
-            } else {
-                // LSP: `exit` without a prior `shutdown` (or a vanished client) is an error.
-                ExitCode::from(1)
-            }
+            status
         }
         Command::Exec {
             json,

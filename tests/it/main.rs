@@ -11,6 +11,7 @@ mod conformance_apply_patch;
 mod guard_fuzz;
 mod hunk_rebase_props;
 mod import_diff;
+mod lifecycle;
 mod local_model;
 mod lsp_session;
 mod model_client;

@@ -283,6 +283,17 @@ impl Task {
         true
     }
 
+    /// Ends the task as `interrupted`: its server stopped while it ran, which is not the
+    /// user's decision (a follow-up continues it). Like [`Task::finish`], only once.
+    pub fn interrupt(&self) -> bool {
+        self.finish(
+            TaskStatus::Interrupted,
+            Some(
+                "interrupted: agentls stopped while this task ran; follow up to continue it".into(),
+            ),
+        )
+    }
+
     pub fn summary(&self) -> TaskSummary {
         let state = self.lock();
         TaskSummary {
@@ -385,13 +396,7 @@ impl TaskRegistry {
         let last_seq = loaded.events.last().map_or(0, |e| e.seq);
         let task = self.insert(task, sink, last_seq);
         if !loaded.status.is_finished() {
-            task.finish(
-                TaskStatus::Interrupted,
-                Some(
-                    "interrupted: agentls stopped while this task ran; follow up to continue it"
-                        .into(),
-                ),
-            );
+            task.interrupt();
         }
         task
     }
