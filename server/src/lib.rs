@@ -16,6 +16,7 @@ pub mod exec;
 pub mod import;
 pub mod lsp;
 pub mod model;
+pub mod owner;
 pub mod patch;
 pub mod proposal;
 pub mod protocol;

@@ -19,6 +19,7 @@ mod proposal_tasks_props;
 mod real_history;
 mod review_session;
 mod sandbox_security;
+mod shared_home;
 mod shell_tool;
 mod task_history;
 mod tidy;

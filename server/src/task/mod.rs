@@ -337,7 +337,6 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 #[derive(Default)]
 pub struct TaskRegistry {
     tasks: Mutex<HashMap<String, Arc<Task>>>,
-    counter: AtomicU64,
 }
 
 impl TaskRegistry {
@@ -428,18 +427,19 @@ impl TaskRegistry {
         tasks
     }
 
-    /// A fresh task id. Ids must be unique across restarts (they name task logs), short
-    /// enough to read in a status line, and sortable by creation time.
+    /// A fresh task id. Ids must be unique across restarts and across the servers that
+    /// share one `$AGENTLS_HOME` (they name task logs and views there), short enough to
+    /// read in a status line, and sortable by creation time: `t`, the millisecond (11 hex
+    /// digits), a counter of this process (3), and this process's random tag (6), so that
+    /// servers starting tasks in the same millisecond still differ.
     pub fn new_id(&self) -> String {
-        let n = self.counter.fetch_add(1, Ordering::Relaxed);
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or_default();
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         format!(
-            "t{:x}{:03x}",
-            (nanos / 1_000_000) & 0xff_ffff_ffff,
-            n & 0xfff
+            "t{:011x}{:03x}{}",
+            now_ms() & 0xfff_ffff_ffff,
+            n & 0xfff,
+            crate::owner::process_tag()
         )
     }
 
@@ -453,4 +453,26 @@ pub fn now_ms() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TaskRegistry;
+
+    #[test]
+    fn ids_are_unique_sortable_and_carry_the_process_tag() {
+        // Two registries in one process (a server and, say, a benchmark's engine) still
+        // never hand out the same id.
+        let (a, b) = (TaskRegistry::default(), TaskRegistry::default());
+        let ids: Vec<String> = (0..50).flat_map(|_| [a.new_id(), b.new_id()]).collect();
+        let mut sorted = ids.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(sorted, ids, "unique and in creation order");
+        for id in &ids {
+            assert_eq!(id.len(), 21, "{id}");
+            assert!(id.starts_with('t') && id[1..].chars().all(|c| c.is_ascii_hexdigit()));
+            assert!(id.ends_with(crate::owner::process_tag()), "{id}");
+        }
+    }
 }
