@@ -21,6 +21,7 @@ pub mod patch;
 pub mod proposal;
 pub mod protocol;
 pub mod replay;
+pub mod safe_write;
 pub mod sandbox;
 pub mod sandbox_command;
 pub mod task;

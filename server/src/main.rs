@@ -125,14 +125,22 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // Before anything writes to a user's tree: clean up after writers that crashed.
+    agentls::safe_write::start(&home);
     let settings = EngineSettings {
         journal: agentls::task::journal::Journal::open(&home),
         home,
         cli_overrides: cli.overrides,
         init_options: None,
     };
+    let status = run(cli.command.unwrap_or(Command::Serve), settings);
+    agentls::safe_write::finish();
+    status
+}
+
+fn run(command: Command, settings: EngineSettings) -> ExitCode {
     let journal = settings.journal.clone();
-    match cli.command.unwrap_or(Command::Serve) {
+    match command {
         Command::Serve => {
             if std::io::stdin().is_terminal() {
                 eprintln!("{WAITING_FOR_AN_EDITOR}");

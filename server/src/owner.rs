@@ -1,5 +1,5 @@
 //! What belongs to which running agentls process, where several share a place: task views
-//! under `$AGENTLS_HOME/views`, write journals under `$AGENTLS_HOME/writes`, temporary
+//! under `$AGENTLS_HOME/views`, records of where writes go under `$AGENTLS_HOME/writes`, temporary
 //! files in the user's tree. Two editor windows on one `$AGENTLS_HOME` are two servers; a
 //! server starting up must tell what a dead one left behind (to clean it) from what a live
 //! one is using (never to be touched).
@@ -82,7 +82,7 @@ impl OwnerFile {
         Ok(OwnerFile { file })
     }
 
-    /// Adds a line to the owner file (a journal's entries).
+    /// Adds a line to the owner file (the directories a write record lists).
     pub fn append(&mut self, line: &str) -> io::Result<()> {
         self.file.write_all(format!("{line}\n").as_bytes())
     }

@@ -8,6 +8,7 @@ mod support;
 mod apply_cli;
 mod cli;
 mod conformance_apply_patch;
+mod crash_during_accept;
 mod guard_fuzz;
 mod hunk_rebase_props;
 mod import_diff;
