@@ -5,8 +5,10 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use serde_json::Value;
+use tokio_util::task::TaskTracker;
 
 use crate::agent::prompt::{self, ContextSnippet};
 use crate::agent::{Agent, AgentSetup, Outcome, compact};
@@ -31,6 +33,10 @@ use durable::checkpoint;
 
 mod durable;
 
+/// How long [`Engine::shutdown`] waits for cancelled runs: longer than a command takes to
+/// stop (SIGTERM, then SIGKILL two seconds later) and its output to drain.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(6);
+
 /// Settings fixed for the life of the server.
 #[derive(Clone, Default)]
 pub struct EngineSettings {
@@ -48,6 +54,8 @@ pub struct Engine {
     pub tasks: TaskRegistry,
     /// The workspace's shared MCP servers (started by the first task that needs them).
     mcp: McpServers,
+    /// Every task run and import in flight, so that [`Engine::shutdown`] can wait for them.
+    runs: TaskTracker,
     store: Arc<Mutex<ProposalStore>>,
     sink: Arc<dyn ClientSink>,
     root: PathBuf,
@@ -84,6 +92,7 @@ impl Engine {
         let mut engine = Engine {
             tasks: TaskRegistry::default(),
             mcp: McpServers::default(),
+            runs: TaskTracker::new(),
             store: Arc::new(Mutex::new(store)),
             sink,
             root,
@@ -136,11 +145,6 @@ impl Engine {
         Ok(self.mcp.list(&config, &self.root).await)
     }
 
-    /// Stops what outlives tasks (the shared MCP servers); for `shutdown` and `exec`.
-    pub async fn shutdown(&self) {
-        self.mcp.stop_all().await;
-    }
-
     /// Creates the task and starts it in the background; returns its id at once.
     pub fn start_task(self: &Arc<Self>, params: StartTaskParams) -> String {
         // The snapshot is taken now, not when the task gets to run: the user's next
@@ -157,7 +161,7 @@ impl Engine {
         task.begin_run(Some(params.clone()));
         let engine = self.clone();
         let id = task.id.clone();
-        tokio::spawn(async move {
+        self.runs.spawn(async move {
             let outcome = engine.run(&task, params, buffers, None).await;
             engine.conclude(&task, outcome, false);
         });
@@ -197,7 +201,7 @@ impl Engine {
             params.output_schema = output_schema;
         }
         let engine = self.clone();
-        tokio::spawn(async move {
+        self.runs.spawn(async move {
             let follow_up = FollowUp { prompt, review };
             let outcome = engine.run(&task, params, buffers, Some(follow_up)).await;
             engine.conclude(&task, outcome, true);
@@ -218,7 +222,7 @@ impl Engine {
         );
         let engine = self.clone();
         let id = task.id.clone();
-        tokio::spawn(async move {
+        self.runs.spawn(async move {
             task.set_status(TaskStatus::Running);
             match engine.import(&task, &source).await {
                 Ok(summary) => task.finish(TaskStatus::Completed, Some(summary)),
@@ -289,6 +293,35 @@ impl Engine {
         }
         task.cancel_token().cancel();
         Ok(())
+    }
+
+    /// For a server going away: ends every task still running as `interrupted` (the next
+    /// server can continue it) and cancels its run — which stops its command (the whole
+    /// process group, and with it the command's pid namespace), keeps what it changed so
+    /// far as its proposal and removes its view — then waits for the runs, at most
+    /// [`SHUTDOWN_GRACE`]. What is still running then dies with the process, and a later
+    /// start removes its view.
+    pub async fn shutdown(&self) {
+        for summary in self.tasks.list() {
+            if let Some(task) = self.tasks.get(&summary.task_id)
+                && task.interrupt()
+            {
+                task.cancel_token().cancel();
+            }
+        }
+        self.runs.close();
+        if tokio::time::timeout(SHUTDOWN_GRACE, self.runs.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "{} task runs did not stop within {} s; exiting anyway",
+                self.runs.len(),
+                SHUTDOWN_GRACE.as_secs()
+            );
+        }
+        // What outlives tasks goes last: the shared MCP servers.
+        self.mcp.stop_all().await;
     }
 
     pub fn task(&self, task_id: &str) -> Result<Arc<Task>, EngineError> {

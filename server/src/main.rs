@@ -141,30 +141,33 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // Before anything writes to a user's tree: clean up after writers that crashed.
+    agentls::safe_write::start(&home);
     let settings = EngineSettings {
         journal: agentls::task::journal::Journal::open(&home),
         home,
         cli_overrides: cli.overrides,
         init_options: None,
     };
+    let status = run(cli.command.unwrap_or(Command::Serve), settings);
+    agentls::safe_write::finish();
+    status
+}
+
+fn run(command: Command, settings: EngineSettings) -> ExitCode {
     let journal = settings.journal.clone();
-    match cli.command.unwrap_or(Command::Serve) {
+    match command {
         Command::Serve => {
             if std::io::stdin().is_terminal() {
                 eprintln!("{WAITING_FOR_AN_EDITOR}");
             }
             let runtime = runtime();
-            let clean = runtime.block_on(agentls::lsp::serve(settings));
+            let status = runtime.block_on(agentls::lsp::serve(settings));
             journal.flush();
             // The stdin reader may still sit in a blocking read the client will never
             // satisfy; do not wait for it.
             runtime.shutdown_background();
-            if clean {
-                ExitCode::SUCCESS
-            } else {
-                // LSP: `exit` without a prior `shutdown` (or a vanished client) is an error.
-                ExitCode::from(1)
-            }
+            status
         }
         Command::Exec(args) => {
             let code = runtime().block_on(agentls::exec::run(settings, args));

@@ -45,7 +45,7 @@ async fn try_run(
     }
     let policy = Policy::from_config(&config, home_dir().as_deref());
     let views = views_dir(&settings.home);
-    let id = format!("sandbox-{}", std::process::id());
+    let id = format!("sandbox-{}", crate::owner::process_tag());
     let mut view = {
         let (dir, root) = (views.clone(), root.clone());
         tokio::task::spawn_blocking(move || ViewDir::create(&dir, &id, &root, &Default::default()))

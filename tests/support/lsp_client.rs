@@ -76,7 +76,8 @@ struct Shared {
 
 pub struct LspClient {
     child: Child,
-    stdin: Arc<tokio::sync::Mutex<ChildStdin>>,
+    /// `None` once [`LspClient::close_input`] closed it.
+    stdin: Arc<tokio::sync::Mutex<Option<ChildStdin>>>,
     shared: Arc<Mutex<Shared>>,
     changed: Arc<Notify>,
     next_id: i64,
@@ -154,7 +155,7 @@ impl LspClient {
             .kill_on_drop(true)
             .spawn()
             .expect("cannot start the agentls binary");
-        let stdin = Arc::new(tokio::sync::Mutex::new(child.stdin.take().unwrap()));
+        let stdin = Arc::new(tokio::sync::Mutex::new(child.stdin.take()));
         let shared = Arc::new(Mutex::new(Shared::default()));
         let changed = Arc::new(Notify::new());
         tokio::spawn(read_stdout(
@@ -221,6 +222,7 @@ impl LspClient {
     /// Raw bytes on the wire (for malformed-input tests).
     pub async fn send_raw(&self, bytes: &[u8]) {
         let mut stdin = self.stdin.lock().await;
+        let stdin = stdin.as_mut().expect("the server's input is closed");
         stdin.write_all(bytes).await.unwrap();
         stdin.flush().await.unwrap();
     }
@@ -379,6 +381,17 @@ impl LspClient {
         self.child.kill().await.expect("cannot kill the server");
     }
 
+    /// Closes the server's standard input, as an editor that vanishes does; later
+    /// messages go nowhere.
+    pub async fn close_input(&self) {
+        self.stdin.lock().await.take();
+    }
+
+    /// The server's process id (to signal it).
+    pub fn pid(&self) -> u32 {
+        self.child.id().expect("the server was already reaped")
+    }
+
     pub async fn wait_exit(&mut self) -> ExitStatus {
         tokio::time::timeout(WAIT, self.child.wait())
             .await
@@ -387,11 +400,14 @@ impl LspClient {
     }
 }
 
-async fn write_message(stdin: &tokio::sync::Mutex<ChildStdin>, message: &Value) {
+async fn write_message(stdin: &tokio::sync::Mutex<Option<ChildStdin>>, message: &Value) {
     write_locked(&mut *stdin.lock().await, message).await;
 }
 
-async fn write_locked(stdin: &mut ChildStdin, message: &Value) {
+async fn write_locked(stdin: &mut Option<ChildStdin>, message: &Value) {
+    let Some(stdin) = stdin else {
+        return;
+    };
     let body = serde_json::to_vec(message).unwrap();
     // A server that died makes writes fail; the waiting side reports it with context.
     let _ = stdin
@@ -403,7 +419,7 @@ async fn write_locked(stdin: &mut ChildStdin, message: &Value) {
 
 async fn read_stdout(
     stdout: tokio::process::ChildStdout,
-    stdin: Arc<tokio::sync::Mutex<ChildStdin>>,
+    stdin: Arc<tokio::sync::Mutex<Option<ChildStdin>>>,
     shared: Arc<Mutex<Shared>>,
     changed: Arc<Notify>,
     options: ClientOptions,
@@ -430,7 +446,11 @@ async fn read_stdout(
             }
         }
         let mut body = vec![0; length.expect("message without Content-Length")];
-        reader.read_exact(&mut body).await.unwrap();
+        if reader.read_exact(&mut body).await.is_err() {
+            // Killed in the middle of a message (a test's kill -9).
+            changed.notify_waiters();
+            return;
+        }
         let message: Value =
             serde_json::from_slice(&body).expect("server wrote invalid JSON on stdout");
         let is_request = message.get("method").is_some() && message.get("id").is_some();

@@ -172,13 +172,19 @@ impl Engine {
         self.update_store(|store| store.discard(task_id));
         self.tasks.remove(task_id);
         self.settings.journal.remove(task_id);
+        // Gone once the answer says so, even if the server dies right after.
+        self.settings.journal.flush();
         Ok(())
     }
 
     /// A new task whose conversation is the original's up to model turn `at_turn`
     /// (default: all of it) and whose proposal is the original's undecided hunks at that
     /// point, under new ids. The original is untouched.
-    pub fn fork_task(&self, task_id: &str, at_turn: Option<u32>) -> Result<String, EngineError> {
+    pub async fn fork_task(
+        &self,
+        task_id: &str,
+        at_turn: Option<u32>,
+    ) -> Result<String, EngineError> {
         let original = self.task(task_id)?;
         if !original.status().is_finished() {
             return Err(EngineError::StillRunning(task_id.to_string()));
@@ -237,6 +243,8 @@ impl Engine {
             TaskStatus::Completed,
             Some(format!("fork of {task_id} at turn {at} of {turns}")),
         );
+        // On disk, finished, once the answer names it, even if the server dies right after.
+        fork.settled().await;
         Ok(fork.id.clone())
     }
 

@@ -13,9 +13,11 @@ mod review;
 mod sink;
 
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
+use tokio::signal::unix::{Signal, SignalKind, signal};
 use tower_lsp_server::jsonrpc::{Error, ErrorCode, Result};
 use tower_lsp_server::ls_types::*;
 use tower_lsp_server::{Client, LanguageServer, LspService, Server};
@@ -40,24 +42,36 @@ pub struct Backend {
     client: Client,
     sink: Arc<LspSink>,
     settings: EngineSettings,
-    /// Created by `initialize`, once the workspace root and encoding are known.
-    engine: OnceLock<Arc<Engine>>,
+    /// Created by `initialize`, once the workspace root and encoding are known; shared with
+    /// [`serve`], which shuts it down on the way out.
+    engine: Arc<OnceLock<Arc<Engine>>>,
     /// The client can watch files for us (`workspace/didChangeWatchedFiles` with dynamic
     /// registration); registered once `initialized` arrives.
     watch_files: AtomicBool,
     shutdown_requested: Arc<AtomicBool>,
 }
 
-/// Serves LSP on stdin/stdout until `exit` or end of input. Returns whether `shutdown`
-/// came first (the process exit code depends on it).
-pub async fn serve(settings: EngineSettings) -> bool {
+/// Serves LSP on stdin/stdout until `exit`, the end of input, or SIGTERM, SIGINT or
+/// SIGHUP. On every way out, running tasks are stopped (`interrupted`) and waited for
+/// (their commands killed, their views removed) before this returns the exit status: 0 after
+/// `shutdown` and `exit`; 1 for an `exit` without `shutdown` or a client that vanished, as
+/// LSP asks; 128 + the signal's number for a signal.
+pub async fn serve(settings: EngineSettings) -> ExitCode {
+    let signals = match Signals::new() {
+        Ok(signals) => Some(signals),
+        Err(error) => {
+            tracing::warn!("cannot handle termination signals: {error}");
+            None
+        }
+    };
     let shutdown_requested = Arc::new(AtomicBool::new(false));
-    let flag = shutdown_requested.clone();
+    let engine = Arc::new(OnceLock::new());
+    let (flag, shared_engine) = (shutdown_requested.clone(), engine.clone());
     let (service, socket) = LspService::build(move |client| Backend {
         sink: Arc::new(LspSink::new(client.clone())),
         client,
         settings,
-        engine: OnceLock::new(),
+        engine: shared_engine,
         watch_files: AtomicBool::new(false),
         shutdown_requested: flag,
     })
@@ -79,13 +93,60 @@ pub async fn serve(settings: EngineSettings) -> bool {
     let stdio = guard::Stdio::start(tokio::io::stdin(), tokio::io::stdout());
     // Handlers never wait on the client, but the default of 4 concurrent requests is
     // still too few for an editor that fires code actions on every cursor move.
-    Server::new(stdio.input, stdio.output, socket)
+    let served = Server::new(stdio.input, stdio.output, socket)
         .concurrency_level(64)
-        .serve(guard::AnswerEveryRequest(service))
-        .await;
+        .serve(guard::AnswerEveryRequest(service));
+    let signalled = async {
+        match signals {
+            Some(mut signals) => signals.next().await,
+            None => std::future::pending().await,
+        }
+    };
+    let signal = tokio::select! {
+        () = served => None,
+        signal = signalled => signal,
+    };
     // Whatever tower-lsp answered last (the `shutdown` reply) is still on its way out.
     let _ = stdio.written.await;
-    shutdown_requested.load(Ordering::SeqCst)
+    if let Some(engine) = engine.get() {
+        engine.shutdown().await;
+    }
+    match signal {
+        Some(signal) => {
+            tracing::info!("stopped by signal {signal}");
+            ExitCode::from(128u8.saturating_add(signal as u8))
+        }
+        None if shutdown_requested.load(Ordering::SeqCst) => ExitCode::SUCCESS,
+        None => ExitCode::from(1),
+    }
+}
+
+/// The signals that end the server in an orderly way (SIGKILL cannot be caught: what it
+/// leaves, the next start and the commands' pid namespaces take care of).
+struct Signals {
+    term: Signal,
+    interrupt: Signal,
+    hangup: Signal,
+}
+
+impl Signals {
+    fn new() -> std::io::Result<Signals> {
+        Ok(Signals {
+            term: signal(SignalKind::terminate())?,
+            interrupt: signal(SignalKind::interrupt())?,
+            hangup: signal(SignalKind::hangup())?,
+        })
+    }
+
+    /// The number of the next signal to arrive.
+    async fn next(&mut self) -> Option<i32> {
+        tokio::select! {
+            Some(()) = self.term.recv() => Some(libc::SIGTERM),
+            Some(()) = self.interrupt.recv() => Some(libc::SIGINT),
+            Some(()) = self.hangup.recv() => Some(libc::SIGHUP),
+            else => None,
+        }
+    }
 }
 
 impl LanguageServer for Backend {
@@ -199,17 +260,10 @@ impl LanguageServer for Backend {
         });
     }
 
+    /// Answers once every task is stopped and its view removed.
     async fn shutdown(&self) -> Result<()> {
         self.shutdown_requested.store(true, Ordering::SeqCst);
         if let Some(engine) = self.engine.get() {
-            for task in engine
-                .tasks
-                .list()
-                .into_iter()
-                .filter(|t| !t.status.is_finished())
-            {
-                let _ = engine.cancel(&task.task_id, false);
-            }
             engine.shutdown().await;
         }
         Ok(())
@@ -357,6 +411,7 @@ impl Backend {
         let task_id = self
             .engine()?
             .fork_task(&params.task_id, params.at_turn)
+            .await
             .map_err(engine_error)?;
         Ok(TaskIdResult { task_id })
     }

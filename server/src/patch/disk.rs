@@ -5,10 +5,9 @@
 //! half-written; if a later file fails, the files already changed are put back. Paths that
 //! lead outside the root — absolute, through `..` or through a symlink — are refused.
 
-use std::fs::{self, OpenOptions, Permissions};
-use std::io::{self, Write};
+use std::fs::{self, Permissions};
+use std::io;
 use std::path::{Component, Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::{FileWrite, PatchError, PatchSource, apply_patch, parse_patch};
 
@@ -304,48 +303,15 @@ fn read_previous(target: &Path) -> io::Result<Option<Previous>> {
 }
 
 /// Writes `bytes` to a temp file next to `target` and renames it over `target`, so readers
-/// see the old file or the new one, never a mix.
+/// see the old file or the new one, never a mix ([`crate::safe_write`], which also keeps
+/// a crash from leaving the temp file behind).
 fn replace_file(
     target: &Path,
     bytes: &[u8],
     permissions: Option<&Permissions>,
     durability: Durability,
 ) -> io::Result<()> {
-    let temp = temp_sibling(target);
-    let written = write_new_file(&temp, bytes, permissions, durability)
-        .and_then(|()| fs::rename(&temp, target));
-    if written.is_err() {
-        // Best effort: the temp file may not even have been created.
-        let _ = fs::remove_file(&temp);
-    }
-    written
-}
-
-fn write_new_file(
-    path: &Path,
-    bytes: &[u8],
-    permissions: Option<&Permissions>,
-    durability: Durability,
-) -> io::Result<()> {
-    let mut file = OpenOptions::new().write(true).create_new(true).open(path)?;
-    file.write_all(bytes)?;
-    if let Some(permissions) = permissions {
-        file.set_permissions(permissions.clone())?;
-    }
-    match durability {
-        Durability::Synced => file.sync_all(),
-        Durability::Unsynced => Ok(()),
-    }
-}
-
-fn temp_sibling(target: &Path) -> PathBuf {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    let name = target.file_name().unwrap_or_default().to_string_lossy();
-    target.with_file_name(format!(
-        ".{name}.agentls-{}-{}.tmp",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    ))
+    crate::safe_write::replace(target, bytes, permissions, durability == Durability::Synced)
 }
 
 #[cfg(test)]

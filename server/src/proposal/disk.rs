@@ -1,11 +1,11 @@
 //! Writing accepted (or undone) hunks of files the editor does not have open.
 //!
 //! The user's files must never be left half-written: every write goes to a temporary
-//! file in the same directory and replaces the target with one rename.
+//! file in the same directory and replaces the target with one rename
+//! ([`crate::safe_write`], which also keeps a crash from leaving the temporary file).
 //! The caller checks, right before, that the file still holds the text the hunks were
 //! computed for; this module only does the I/O and says what failed in words.
 
-use std::io::Write;
 use std::path::Path;
 
 /// The file's text, `None` if it does not exist. A file that exists but cannot be read
@@ -25,44 +25,16 @@ pub(crate) fn write(path: &Path, text: &str) -> Result<(), String> {
         .parent()
         .ok_or_else(|| format!("{} has no parent directory", path.display()))?;
     std::fs::create_dir_all(dir).map_err(|e| fail("create the directory of", e))?;
-    let mut temp = tempfile_in(dir).map_err(|e| fail("create a temporary file next to", e))?;
+    // Keep the file's permissions: an executable script stays executable.
+    let permissions = std::fs::metadata(path).ok().map(|meta| meta.permissions());
     // No fsync, like `git apply` and `agentls apply`: the rename already keeps readers
     // from ever seeing half a file, and a flush per file costs seconds on a large accept.
-    temp.1
-        .write_all(text.as_bytes())
-        .map_err(|e| fail("write", e))?;
-    // Keep the file's permissions: an executable script stays executable.
-    if let Ok(meta) = std::fs::metadata(path) {
-        let _ = std::fs::set_permissions(&temp.0, meta.permissions());
-    }
-    std::fs::rename(&temp.0, path).map_err(|e| {
-        let _ = std::fs::remove_file(&temp.0);
-        fail("replace", e)
-    })
+    crate::safe_write::replace(path, text.as_bytes(), permissions.as_ref(), false)
+        .map_err(|e| fail("write", e))
 }
 
 pub(super) fn remove(path: &Path) -> Result<(), String> {
     std::fs::remove_file(path).map_err(|e| format!("cannot delete {}: {e}", path.display()))
-}
-
-/// A new file next to where the target will be (same filesystem, so the rename is
-/// atomic), named so that two writers cannot collide.
-fn tempfile_in(dir: &Path) -> std::io::Result<(std::path::PathBuf, std::fs::File)> {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    loop {
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let path = dir.join(format!(".agentls-write-{}-{n}.tmp", std::process::id()));
-        match std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)
-        {
-            Ok(file) => return Ok((path, file)),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(e),
-        }
-    }
 }
 
 #[cfg(test)]

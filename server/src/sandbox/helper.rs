@@ -2,19 +2,25 @@
 //! async runtime), so it may create namespaces, and it is the only process that gets
 //! restricted — the server that spawned it is not.
 //!
-//! Steps: mount the view if it is an overlay (user + mount namespace, `.git` bind-mounted
-//! read-only, a size-bounded tmpfs as the private tmp); become a subreaper; start the
-//! command with Landlock and seccomp applied between fork and exec; wait; then kill every
-//! process the command left behind, even ones that left its process group, so nothing
-//! outlives the call.
+//! Steps: enter a new pid namespace (and a user + mount namespace to mount the view if it
+//! is an overlay: `.git` bind-mounted read-only, a size-bounded tmpfs as the private tmp);
+//! fork the namespace's first process, which starts the command with Landlock and seccomp
+//! applied between fork and exec and waits for it. When that first process ends — the
+//! command finished, or the helper was killed and took it along — the kernel kills every
+//! process left in the namespace, so nothing the command started outlives the call, not
+//! even a process that detached itself. Where no pid namespace can be made (unprivileged
+//! user namespaces disabled), the helper becomes a subreaper instead and kills what the
+//! command left behind once it exits; that cannot catch what survives the helper itself.
 
 use std::ffi::CString;
-use std::fs;
+use std::fs::{self, File};
 use std::io;
+use std::os::fd::AsRawFd;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::Path;
 use std::process::{Command, ExitCode};
 
+use super::run::pipe;
 use super::{Confinement, HelperSpec, OverlayMount, landlock, seccomp};
 
 /// Exit status when the helper itself failed (like `env`/`timeout` use 125).
@@ -30,19 +36,31 @@ pub fn main(spec_json: &str) -> ExitCode {
         Ok(spec) => spec,
         Err(error) => return fail(&format!("unreadable helper instructions: {error}")),
     };
-    if let Some(overlay) = &spec.overlay
-        && let Err(error) = mount_view(overlay, &spec.tmp)
-    {
-        return fail(&format!(
-            "cannot mount the task's view at {}: {error}",
-            overlay.merged.display()
-        ));
-    }
+    let own_pids = match &spec.overlay {
+        Some(overlay) => match mount_view(overlay, &spec.tmp) {
+            Ok(own_pids) => own_pids,
+            Err(error) => {
+                return fail(&format!(
+                    "cannot mount the task's view at {}: {error}",
+                    overlay.merged.display()
+                ));
+            }
+        },
+        None => match enter_pid_namespace() {
+            Ok(own_pids) => own_pids,
+            Err(error) => return fail(&format!("cannot set up the user namespace: {error}")),
+        },
+    };
     if let Err(error) = prepare_self() {
         return fail(&format!("cannot prepare the helper: {error}"));
     }
-    let status = run_command(&spec);
-    kill_leftovers();
+    let status = if own_pids {
+        run_as_first_process(&spec)
+    } else {
+        let status = run_command(&spec);
+        kill_leftovers();
+        status
+    };
     match status {
         Ok(code) => ExitCode::from(code),
         Err(error) => fail(&error),
@@ -63,10 +81,11 @@ fn run_command(spec: &HelperSpec) -> Result<u8, String> {
     let mut command = Command::new(program);
     command.args(args).current_dir(&spec.cwd);
     let confine = spec.confine.clone();
+    let parent = std::process::id() as libc::pid_t;
     // SAFETY: the helper is single-threaded, so allocating in the forked child is sound;
     // the closure only restricts the child before exec.
     unsafe {
-        command.pre_exec(move || restrict_child(confine.as_ref()));
+        command.pre_exec(move || restrict_child(parent, confine.as_ref()));
     }
     let mut child = command
         .spawn()
@@ -81,10 +100,83 @@ fn run_command(spec: &HelperSpec) -> Result<u8, String> {
     })
 }
 
+/// Runs the command from a forked first process of the pid namespace the helper entered,
+/// and waits for that process. The helper keeps the write end of a pipe open for as long
+/// as it lives: the first process checks it once it has asked to die with the helper, in
+/// case the helper died before that.
+fn run_as_first_process(spec: &HelperSpec) -> Result<u8, String> {
+    let (helper_alive, held_by_helper) =
+        pipe().map_err(|error| format!("cannot create a pipe: {error}"))?;
+    // SAFETY: the helper is single-threaded, so the child may go on running Rust code.
+    match unsafe { libc::fork() } {
+        -1 => Err(format!(
+            "cannot start the sandbox's first process: {}",
+            io::Error::last_os_error()
+        )),
+        0 => {
+            drop(held_by_helper);
+            let code = match die_with_helper(&helper_alive) {
+                Ok(()) => run_command(spec).unwrap_or_else(|error| {
+                    eprintln!("agentls sandbox: {error}");
+                    SETUP_FAILED
+                }),
+                Err(_) => SETUP_FAILED,
+            };
+            std::process::exit(code.into())
+        }
+        first => {
+            drop(helper_alive);
+            let status = wait_for(first)
+                .map_err(|error| format!("lost track of the sandbox's first process: {error}"));
+            drop(held_by_helper);
+            status
+        }
+    }
+}
+
+/// In the namespace's first process: die when the helper does, and make sure it has not
+/// already (its end of the pipe is closed then).
+fn die_with_helper(helper_alive: &File) -> io::Result<()> {
+    // SAFETY: prctl with constant arguments; poll on one descriptor we own.
+    unsafe {
+        if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let mut poll = libc::pollfd {
+            fd: helper_alive.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        if libc::poll(&mut poll, 1, 0) > 0 && poll.revents & libc::POLLHUP != 0 {
+            return Err(io::Error::other("the helper is gone"));
+        }
+    }
+    Ok(())
+}
+
+/// Waits for child `pid`; its exit code, or 128 + the signal that ended it.
+fn wait_for(pid: libc::pid_t) -> io::Result<u8> {
+    loop {
+        let mut status = 0;
+        // SAFETY: waiting for our own child.
+        if unsafe { libc::waitpid(pid, &mut status, 0) } == pid {
+            return Ok(if libc::WIFEXITED(status) {
+                libc::WEXITSTATUS(status) as u8
+            } else {
+                128u8.saturating_add(libc::WTERMSIG(status) as u8)
+            });
+        }
+        let error = io::Error::last_os_error();
+        if error.kind() != io::ErrorKind::Interrupted {
+            return Err(error);
+        }
+    }
+}
+
 /// In the forked child, before exec. Order matters: Landlock needs syscalls that the
 /// seccomp filter leaves alone, and capabilities go before both.
-fn restrict_child(confine: Option<&Confinement>) -> io::Result<()> {
-    die_with_parent()?;
+fn restrict_child(parent: libc::pid_t, confine: Option<&Confinement>) -> io::Result<()> {
+    die_with_parent(Some(parent))?;
     limit_file_size()?;
     let Some(confine) = confine else {
         return Ok(());
@@ -112,19 +204,22 @@ fn prepare_self() -> io::Result<()> {
             return Err(io::Error::last_os_error());
         }
     }
-    die_with_parent()
+    die_with_parent(None)
 }
 
 /// If the server dies (a crash, SIGKILL), the helper must not linger, nor its command:
 /// each is killed when its parent goes. (The server spawns helpers from its long-lived
-/// runtime threads, which is what "parent" means to the kernel here.)
-fn die_with_parent() -> io::Result<()> {
+/// runtime threads, which is what "parent" means to the kernel here.) `parent`: the pid
+/// the parent must still have; `None` for the helper, which does not know the server's,
+/// so that a parent of 1 is taken to mean it is gone.
+fn die_with_parent(parent: Option<libc::pid_t>) -> io::Result<()> {
     // SAFETY: prctl with constant arguments; getppid cannot fail.
     unsafe {
         if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 {
             return Err(io::Error::last_os_error());
         }
-        if libc::getppid() == 1 {
+        let now = libc::getppid();
+        if parent.map_or(now == 1, |parent| now != parent) {
             return Err(io::Error::other("the process that started it is gone"));
         }
     }
@@ -247,18 +342,37 @@ fn children_of(parent: i32) -> Vec<i32> {
         .collect()
 }
 
-/// Enters a new user and mount namespace (mapping our own ids, so files keep their
-/// owner), mounts the overlay, makes `.git` read-only and puts a tmpfs on the private tmp.
-fn mount_view(overlay: &OverlayMount, tmp: &Path) -> io::Result<()> {
-    // SAFETY: getuid/getgid cannot fail.
-    let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+/// Enters a new pid namespace for the command: directly when privileged (CI, containers
+/// running as root), else with a user namespace that maps our own ids. `Ok(false)` when
+/// neither is allowed: the helper falls back to cleaning up as a subreaper.
+fn enter_pid_namespace() -> io::Result<bool> {
     // SAFETY: the helper is single-threaded, as unshare(CLONE_NEWUSER) requires.
-    if unsafe { libc::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNS) } != 0 {
+    if unsafe { libc::unshare(libc::CLONE_NEWPID) } == 0 {
+        return Ok(true);
+    }
+    let ids = own_ids();
+    // SAFETY: as above.
+    if unsafe { libc::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWPID) } != 0 {
+        return Ok(false);
+    }
+    // In the user namespace already: without the mapping, commands would run as nobody.
+    map_ids(ids)?;
+    Ok(true)
+}
+
+/// Enters a new user, mount and (where allowed) pid namespace, mapping our own ids so
+/// files keep their owner; mounts the overlay, makes `.git` read-only and puts a tmpfs on
+/// the private tmp. Returns whether the pid namespace is new.
+fn mount_view(overlay: &OverlayMount, tmp: &Path) -> io::Result<bool> {
+    let ids = own_ids();
+    let namespaces = libc::CLONE_NEWUSER | libc::CLONE_NEWNS;
+    // SAFETY: the helper is single-threaded, as unshare(CLONE_NEWUSER) requires.
+    let own_pids = unsafe { libc::unshare(namespaces | libc::CLONE_NEWPID) } == 0;
+    // SAFETY: as above.
+    if !own_pids && unsafe { libc::unshare(namespaces) } != 0 {
         return Err(io::Error::last_os_error());
     }
-    fs::write("/proc/self/setgroups", "deny")?;
-    fs::write("/proc/self/uid_map", format!("{uid} {uid} 1"))?;
-    fs::write("/proc/self/gid_map", format!("{gid} {gid} 1"))?;
+    map_ids(ids)?;
     // Our mounts must not propagate back to the parent namespace.
     mount(
         None,
@@ -297,7 +411,20 @@ fn mount_view(overlay: &OverlayMount, tmp: &Path) -> io::Result<()> {
             None,
         )?;
     }
-    mount(Some("tmpfs"), tmp, Some("tmpfs"), 0, Some(TMP_SIZE))
+    mount(Some("tmpfs"), tmp, Some("tmpfs"), 0, Some(TMP_SIZE))?;
+    Ok(own_pids)
+}
+
+fn own_ids() -> (libc::uid_t, libc::gid_t) {
+    // SAFETY: getuid/getgid cannot fail.
+    unsafe { (libc::getuid(), libc::getgid()) }
+}
+
+/// In a fresh user namespace: be who we were outside it.
+fn map_ids((uid, gid): (libc::uid_t, libc::gid_t)) -> io::Result<()> {
+    fs::write("/proc/self/setgroups", "deny")?;
+    fs::write("/proc/self/uid_map", format!("{uid} {uid} 1"))?;
+    fs::write("/proc/self/gid_map", format!("{gid} {gid} 1"))
 }
 
 fn mount(

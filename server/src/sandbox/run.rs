@@ -133,7 +133,8 @@ pub(crate) fn signal_group(group: i32, signal: libc::c_int) {
     }
 }
 
-fn pipe() -> io::Result<(File, OwnedFd)> {
+/// A pipe whose ends are closed on exec: (read, write).
+pub(super) fn pipe() -> io::Result<(File, OwnedFd)> {
     let mut fds = [0; 2];
     // SAFETY: pipe2 fills `fds` with two new descriptors that we then own.
     if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {

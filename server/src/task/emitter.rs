@@ -16,9 +16,16 @@ use crate::protocol::{TaskStatus, TaskUpdate, TaskUpdateParams, ToolCallStatus};
 
 pub const FLUSH_HZ: u64 = 20;
 
+/// What the emitter receives: an update, or a request to say when everything before it
+/// has gone out.
+pub(super) enum Emit {
+    Update(TaskUpdate),
+    Sent(tokio::sync::oneshot::Sender<()>),
+}
+
 pub(super) fn spawn(
     task: Weak<Task>,
-    mut rx: mpsc::UnboundedReceiver<TaskUpdate>,
+    mut rx: mpsc::UnboundedReceiver<Emit>,
     sink: Arc<dyn ClientSink>,
     last_seq: u64,
 ) {
@@ -42,9 +49,21 @@ pub(super) fn spawn(
                 },
                 None => rx.recv().await,
             };
-            let Some(update) = received else {
-                flush(&task, &sink, &mut seq, &mut pending);
-                return;
+            let update = match received {
+                None => {
+                    flush(&task, &sink, &mut seq, &mut pending);
+                    return;
+                }
+                Some(Emit::Sent(answer)) => {
+                    deadline = None;
+                    let alive = flush(&task, &sink, &mut seq, &mut pending);
+                    let _ = answer.send(());
+                    if !alive {
+                        return;
+                    }
+                    continue;
+                }
+                Some(Emit::Update(update)) => update,
             };
             if is_delta(&update) {
                 deadline.get_or_insert_with(|| tokio::time::Instant::now() + period);

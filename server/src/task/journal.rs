@@ -19,7 +19,6 @@
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
-use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, mpsc};
 
@@ -208,21 +207,9 @@ pub fn log_path(dir: &Path, task_id: &str) -> PathBuf {
     dir.join(format!("{task_id}.jsonl"))
 }
 
-/// Takes the exclusive lock a server holds on each task log it has; false when another
-/// live process holds it.
-pub fn try_lock(file: &File) -> io::Result<bool> {
-    // SAFETY: flock on a file descriptor we own; no memory is passed.
-    let locked = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-    if locked == 0 {
-        return Ok(true);
-    }
-    let error = io::Error::last_os_error();
-    if error.raw_os_error() == Some(libc::EWOULDBLOCK) {
-        Ok(false)
-    } else {
-        Err(error)
-    }
-}
+/// The exclusive lock a server holds on each task log it has (false when another live
+/// process holds it): the one lock every owner file of a shared directory takes.
+pub use crate::owner::try_lock;
 
 struct Writer {
     dir: PathBuf,

@@ -68,7 +68,7 @@ pub struct Task {
     turns: AtomicU32,
     /// `agent/compactTask` arrived while the task ran: compact before the next turn.
     compact_requested: AtomicBool,
-    updates: mpsc::UnboundedSender<TaskUpdate>,
+    updates: mpsc::UnboundedSender<emitter::Emit>,
     sink: Arc<dyn ClientSink>,
     /// Where the task's history goes on disk; None when history is off.
     journal: Option<TaskJournal>,
@@ -130,7 +130,7 @@ impl Task {
     /// same kind; everything else keeps its order.
     pub fn emit(&self, update: TaskUpdate) {
         // The emitter only goes away after `finish`; later updates have nowhere to go.
-        let _ = self.updates.send(update);
+        let _ = self.updates.send(emitter::Emit::Update(update));
     }
 
     /// Asks the user and waits for the decision. No answer within `timeout`, or a client
@@ -186,6 +186,16 @@ impl Task {
     /// Model turns so far.
     pub fn turns(&self) -> u32 {
         self.turns.load(Ordering::Relaxed)
+    }
+
+    /// Waits until every update emitted so far has gone to the client and into the log,
+    /// and the log holds everything logged so far.
+    pub async fn settled(&self) {
+        let (sent, wait) = oneshot::channel();
+        if self.updates.send(emitter::Emit::Sent(sent)).is_ok() {
+            let _ = wait.await;
+        }
+        self.log_written().await;
     }
 
     /// Waits until the task's log holds everything logged so far.
@@ -283,6 +293,17 @@ impl Task {
         true
     }
 
+    /// Ends the task as `interrupted`: its server stopped while it ran, which is not the
+    /// user's decision (a follow-up continues it). Like [`Task::finish`], only once.
+    pub fn interrupt(&self) -> bool {
+        self.finish(
+            TaskStatus::Interrupted,
+            Some(
+                "interrupted: agentls stopped while this task ran; follow up to continue it".into(),
+            ),
+        )
+    }
+
     pub fn summary(&self) -> TaskSummary {
         let state = self.lock();
         TaskSummary {
@@ -326,7 +347,6 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 #[derive(Default)]
 pub struct TaskRegistry {
     tasks: Mutex<HashMap<String, Arc<Task>>>,
-    counter: AtomicU64,
 }
 
 impl TaskRegistry {
@@ -385,13 +405,7 @@ impl TaskRegistry {
         let last_seq = loaded.events.last().map_or(0, |e| e.seq);
         let task = self.insert(task, sink, last_seq);
         if !loaded.status.is_finished() {
-            task.finish(
-                TaskStatus::Interrupted,
-                Some(
-                    "interrupted: agentls stopped while this task ran; follow up to continue it"
-                        .into(),
-                ),
-            );
+            task.interrupt();
         }
         task
     }
@@ -423,18 +437,19 @@ impl TaskRegistry {
         tasks
     }
 
-    /// A fresh task id. Ids must be unique across restarts (they name task logs), short
-    /// enough to read in a status line, and sortable by creation time.
+    /// A fresh task id. Ids must be unique across restarts and across the servers that
+    /// share one `$AGENTLS_HOME` (they name task logs and views there), short enough to
+    /// read in a status line, and sortable by creation time: `t`, the millisecond (11 hex
+    /// digits), a counter of this process (3), and this process's random tag (6), so that
+    /// servers starting tasks in the same millisecond still differ.
     pub fn new_id(&self) -> String {
-        let n = self.counter.fetch_add(1, Ordering::Relaxed);
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or_default();
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         format!(
-            "t{:x}{:03x}",
-            (nanos / 1_000_000) & 0xff_ffff_ffff,
-            n & 0xfff
+            "t{:011x}{:03x}{}",
+            now_ms() & 0xfff_ffff_ffff,
+            n & 0xfff,
+            crate::owner::process_tag()
         )
     }
 
@@ -448,4 +463,26 @@ pub fn now_ms() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TaskRegistry;
+
+    #[test]
+    fn ids_are_unique_sortable_and_carry_the_process_tag() {
+        // Two registries in one process (a server and, say, a benchmark's engine) still
+        // never hand out the same id.
+        let (a, b) = (TaskRegistry::default(), TaskRegistry::default());
+        let ids: Vec<String> = (0..50).flat_map(|_| [a.new_id(), b.new_id()]).collect();
+        let mut sorted = ids.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(sorted, ids, "unique and in creation order");
+        for id in &ids {
+            assert_eq!(id.len(), 21, "{id}");
+            assert!(id.starts_with('t') && id[1..].chars().all(|c| c.is_ascii_hexdigit()));
+            assert!(id.ends_with(crate::owner::process_tag()), "{id}");
+        }
+    }
 }

@@ -30,19 +30,22 @@ use std::time::SystemTime;
 
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
 
+use crate::owner::{self, OwnerFile};
 use crate::protocol::ViewStrategy;
 use crate::sandbox::{HELPER_SUBCOMMAND, HelperSpec, OverlayMount};
 
 /// Forces a strategy (`overlay` or `copy`) instead of probing; for benchmarks and for
 /// testing the fallback on a machine that has the fast path.
 pub const STRATEGY_ENV: &str = "AGENTLS_VIEW_STRATEGY";
-/// Holds the pid of the server that owns a view, so a restart can tell orphans apart from
-/// views of another running server.
+/// The lock and record of the server that owns a view ([`crate::owner`]), so that a
+/// starting server can tell a dead server's view from a live one's.
 const OWNER_FILE: &str = "owner";
 
 /// One task's directory under `$AGENTLS_HOME/views/`. Removed on drop.
 #[derive(Debug)]
 pub struct ViewDir {
+    /// Held until the directory is gone: the view is this process's.
+    _owner: OwnerFile,
     dir: PathBuf,
     root: PathBuf,
     strategy: ViewStrategy,
@@ -75,18 +78,16 @@ impl ViewDir {
         root: &Path,
         buffers: &BTreeMap<String, String>,
     ) -> io::Result<ViewDir> {
-        let dir = views.join(id);
-        // Ids are unique per task, so an existing directory is a leftover of a dead run.
-        remove_view(&dir)?;
-        claim(&dir)?;
-        fs::create_dir_all(dir.join("tmp"))?;
+        let (dir, owner) = publish(views, id)?;
         let mut view = ViewDir {
+            _owner: owner,
             dir,
             root: root.to_path_buf(),
             strategy,
             stamps: HashMap::new(),
             ignore: gitignore(root),
         };
+        fs::create_dir(view.tmp())?;
         match strategy {
             ViewStrategy::Overlay => {
                 for part in ["upper", "work", "merged"] {
@@ -331,24 +332,82 @@ impl Drop for ViewDir {
     }
 }
 
-/// Removes views left behind by servers that are no longer running (a crash, a kill).
+/// Removes views left behind by servers that are no longer running (a crash, a kill), and
+/// staging directories a dead server left half-built. A view whose server still runs is
+/// never touched, nor one being built.
 pub fn sweep_orphans(views: &Path) {
     let Ok(entries) = fs::read_dir(views) else {
         return;
     };
     for entry in entries.flatten() {
-        let owner = fs::read_to_string(entry.path().join(OWNER_FILE))
-            .ok()
-            .and_then(|pid| pid.trim().parse::<i32>().ok());
-        let alive = owner.is_some_and(|pid| {
-            // SAFETY: signal 0 only checks that the process exists.
-            unsafe { libc::kill(pid, 0) == 0 }
-        });
-        if !alive && let Err(error) = remove_view(&entry.path()) {
+        let path = entry.path();
+        let staging = entry
+            .file_name()
+            .to_string_lossy()
+            .starts_with(owner::STAGING_PREFIX);
+        if staging && !owner::is_stale_staging(&path) {
+            continue;
+        }
+        // Held while the directory is removed, so that no other server removes it too.
+        let _taken = match owner::take_over(&path.join(OWNER_FILE)) {
+            Ok(Some(taken)) => Some(taken),
+            Ok(None) => continue,
+            // Views are published with their owner file inside: this is debris.
+            Err(error) if error.kind() == io::ErrorKind::NotFound => None,
+            Err(error) => {
+                tracing::warn!("cannot tell who owns {}: {error}", path.display());
+                continue;
+            }
+        };
+        if let Err(error) = remove_view(&path) {
             tracing::warn!(
                 "could not remove the orphaned view {}: {error}",
-                entry.path().display()
+                path.display()
             );
+        }
+    }
+}
+
+/// Makes `views/<id>` appear with its owner file already inside and locked: it is built
+/// under a staging name and renamed into place, so a sweeping server never finds a view
+/// without its owner. Refused, never replaced, if `views/<id>` exists: that is another
+/// server's.
+fn publish(views: &Path, id: &str) -> io::Result<(PathBuf, OwnerFile)> {
+    let staging = staging_dir(views, id)?;
+    let dir = views.join(id);
+    let published = OwnerFile::create(&staging.join(OWNER_FILE))
+        .and_then(|owner| owner::rename_noreplace(&staging, &dir).map(|()| owner));
+    match published {
+        Ok(owner) => Ok((dir, owner)),
+        Err(error) => {
+            let _ = remove_view(&staging);
+            if error.kind() == io::ErrorKind::AlreadyExists {
+                return Err(io::Error::new(
+                    error.kind(),
+                    format!(
+                        "{} exists already and belongs to another task",
+                        dir.display()
+                    ),
+                ));
+            }
+            Err(error)
+        }
+    }
+}
+
+/// A new, empty directory under `views` with a staging name.
+fn staging_dir(views: &Path, name: &str) -> io::Result<PathBuf> {
+    fs::create_dir_all(views)?;
+    loop {
+        let dir = views.join(format!(
+            "{}{name}-{:08x}",
+            owner::STAGING_PREFIX,
+            owner::random_u64() & 0xffff_ffff
+        ));
+        match fs::create_dir(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(error) if error.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(error) => return Err(error),
         }
     }
 }
@@ -374,9 +433,8 @@ fn strategy(views: &Path) -> ViewStrategy {
 
 /// Mounts a throwaway overlay through the helper, exactly as a command would.
 fn probe_overlay(views: &Path) -> Result<(), String> {
-    let dir = views.join(format!(".probe-{}", std::process::id()));
+    let dir = staging_dir(views, "probe").map_err(|e| e.to_string())?;
     let result = (|| {
-        claim(&dir).map_err(|e| e.to_string())?;
         for part in ["lower", "upper", "work", "merged", "tmp"] {
             fs::create_dir_all(dir.join(part)).map_err(|e| e.to_string())?;
         }
@@ -407,12 +465,6 @@ fn probe_overlay(views: &Path) -> Result<(), String> {
     })();
     let _ = remove_view(&dir);
     result
-}
-
-/// Marks `dir` as this process's, so [`sweep_orphans`] leaves it alone while we live.
-fn claim(dir: &Path) -> io::Result<()> {
-    fs::create_dir_all(dir)?;
-    fs::write(dir.join(OWNER_FILE), std::process::id().to_string())
 }
 
 /// overlayfs leaves its work directory without permissions; restore them so the tree can
@@ -556,4 +608,64 @@ fn is_opaque(dir: &Path) -> bool {
         )
     };
     len == 1 && value[0] == b'y'
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::owner::sorted_names as names;
+
+    fn copy_view(views: &Path, id: &str, root: &Path) -> io::Result<ViewDir> {
+        ViewDir::create_with(ViewStrategy::Copy, views, id, root, &BTreeMap::new())
+    }
+
+    #[test]
+    fn a_view_is_never_created_over_an_existing_directory() {
+        let (home, root) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        fs::write(root.path().join("a.txt"), "a\n").unwrap();
+        let views = home.path().join("views");
+        let first = copy_view(&views, "t1", root.path()).unwrap();
+        let error = copy_view(&views, "t1", root.path()).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::AlreadyExists, "{error}");
+        assert!(
+            first.tree().join("a.txt").is_file(),
+            "the first view is intact"
+        );
+        assert_eq!(names(&views), ["t1"], "no staging directory is left behind");
+        drop(first);
+        assert!(names(&views).is_empty());
+    }
+
+    #[test]
+    fn a_sweep_removes_only_what_dead_servers_left() {
+        let (home, root) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let views = home.path().join("views");
+        let live = copy_view(&views, "live", root.path()).unwrap();
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let dead_pid = child.id();
+        child.wait().unwrap();
+        fs::create_dir_all(views.join("dead/tree")).unwrap();
+        fs::write(
+            views.join("dead").join(OWNER_FILE),
+            format!("{dead_pid} 1\n"),
+        )
+        .unwrap();
+        fs::create_dir_all(views.join("debris/tree")).unwrap();
+        let young = views.join(format!("{}t2-1", owner::STAGING_PREFIX));
+        let old = views.join(format!("{}t3-1", owner::STAGING_PREFIX));
+        fs::create_dir_all(&young).unwrap();
+        fs::create_dir_all(&old).unwrap();
+        let long_ago = SystemTime::now() - 2 * owner::STAGING_MAX_AGE;
+        fs::File::open(&old)
+            .unwrap()
+            .set_modified(long_ago)
+            .unwrap();
+
+        sweep_orphans(&views);
+        assert_eq!(
+            names(&views),
+            [format!("{}t2-1", owner::STAGING_PREFIX), "live".to_string()]
+        );
+        assert!(live.tree().is_dir());
+    }
 }
