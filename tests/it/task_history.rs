@@ -652,3 +652,51 @@ async fn replay_reruns_a_task_from_its_log_and_names_the_first_difference() {
     assert_eq!(missing.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("agentls tasks list"));
 }
+
+#[tokio::test]
+async fn a_fork_names_its_origin_in_the_task_list_and_survives_a_restart() {
+    let (fixture, mut client, task) = three_hunk_task().await;
+    client
+        .request(
+            "agent/resolveHunks",
+            json!({"taskId": task, "accept": [format!("{task}-1")]}),
+        )
+        .await
+        .unwrap();
+    let fork = client
+        .request("agent/forkTask", json!({ "taskId": task, "atTurn": 1 }))
+        .await
+        .unwrap()["taskId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // A clean exit: every event queued for the logs is written first.
+    assert!(client.shutdown().await.success());
+
+    let mut client = fixture.client(ClientOptions::default()).await;
+    let tasks = client.request("agent/listTasks", json!({})).await.unwrap();
+    let listed = |id: &str| {
+        tasks["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["taskId"] == id)
+            .cloned()
+            .unwrap_or_else(|| panic!("{id} not listed: {tasks}"))
+    };
+    let (original, forked) = (listed(&task), listed(&fork));
+    // The original's two turns: the patch, then the answer.
+    assert_eq!(original["turns"], 2, "{original}");
+    assert!(original.get("forkedFrom").is_none(), "{original}");
+    assert_eq!(forked["turns"], 1, "{forked}");
+    assert_eq!(
+        forked["forkedFrom"],
+        json!({ "taskId": task, "atTurn": 1 }),
+        "{forked}"
+    );
+    assert_eq!(forked["prompt"], "shout");
+    // The fork holds the hunks as they were after turn 1: all three undecided then.
+    let hunks = summary(&proposal(&mut client, &fork).await);
+    assert_eq!(hunks.len(), 3, "{hunks:?}");
+    assert!(hunks.iter().all(|h| h.0.starts_with(&fork)), "{hunks:?}");
+}
