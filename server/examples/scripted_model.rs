@@ -7,6 +7,7 @@
 //!   {"toolCall": {"name": "apply_patch", "arguments": {…}}}
 //!   {"toolCalls": [{"name": …, "arguments": …}, …]}
 //!   {"status": 500, "message": "…"}                 an HTTP error
+//!   {"stallMs": 60000, "then": {"text": "…"}}      starts `then`, then goes quiet that long
 //! It prints `listening on http://127.0.0.1:PORT/v1` on stdout once ready, then serves
 //! until killed. Every request body is appended as one JSON line to `$SCRIPTED_MODEL_LOG`
 //! when that variable is set.
@@ -39,6 +40,11 @@ fn reply(entry: &Value) -> Result<Reply, String> {
         ]))?))
     } else if entry["toolCalls"].is_array() {
         Ok(Reply::ToolCalls(calls(&entry["toolCalls"])?))
+    } else if let Some(ms) = entry["stallMs"].as_u64() {
+        Ok(Reply::stall(
+            std::time::Duration::from_millis(ms),
+            reply(&entry["then"])?,
+        ))
     } else if let Some(status) = entry["status"].as_u64() {
         Ok(Reply::Status(
             status as u16,

@@ -189,6 +189,20 @@ pub struct TaskSummary {
     pub finished_at: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub summary: Option<String>,
+    /// Model turns so far, over every run: what `agent/forkTask`'s `atTurn` counts.
+    #[serde(default)]
+    pub turns: u32,
+    /// Set on a task made by `agent/forkTask`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forked_from: Option<ForkOrigin>,
+}
+
+/// The task a fork was made from, and the last model turn of it the fork kept.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ForkOrigin {
+    pub task_id: String,
+    pub at_turn: u32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

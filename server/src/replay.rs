@@ -277,6 +277,7 @@ async fn replay_runs(
         header.mode,
         sink.clone(),
         task_journal,
+        header.forked_from.clone(),
     );
     let buffers = read_texts(blobs, header.buffers.iter().map(|(p, b)| (p, Some(b))))?
         .into_iter()

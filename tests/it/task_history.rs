@@ -41,6 +41,14 @@ fn summary(proposal: &Value) -> Vec<(String, String, u64, Option<String>)> {
         .collect()
 }
 
+/// `agent/forkTask` with `params`; the fork's id.
+async fn fork_task(client: &mut LspClient, params: Value) -> String {
+    client.request("agent/forkTask", params).await.unwrap()["taskId"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
 /// Waits until the task's log on disk holds `count` decision events: the review the
 /// restart must find.
 async fn wait_logged_decisions(fixture: &Fixture, task: &str, count: usize) {
@@ -273,13 +281,7 @@ async fn a_fork_takes_the_conversation_and_the_undecided_hunks_and_a_delete_remo
         .await
         .unwrap();
 
-    let fork = client
-        .request("agent/forkTask", json!({ "taskId": task }))
-        .await
-        .unwrap()["taskId"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let fork = fork_task(&mut client, json!({ "taskId": task })).await;
     assert_ne!(fork, task);
     let forked = summary(&proposal(&mut client, &fork).await);
     // Hunks 2 and 3 were undecided: the fork proposes them again, under its own ids, and
@@ -302,13 +304,7 @@ async fn a_fork_takes_the_conversation_and_the_undecided_hunks_and_a_delete_remo
 
     // A fork at turn 1 stops before the model's last answer: a follow-up of it sends the
     // conversation up to the patch, and not the "Capitalised" answer of turn 2.
-    let early = client
-        .request("agent/forkTask", json!({ "taskId": task, "atTurn": 1 }))
-        .await
-        .unwrap()["taskId"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let early = fork_task(&mut client, json!({ "taskId": task, "atTurn": 1 })).await;
     fixture.model.push(Reply::text("Forked and done."));
     client
         .request(
@@ -651,4 +647,39 @@ async fn replay_reruns_a_task_from_its_log_and_names_the_first_difference() {
         crate::support::cli::agentls(&fixture.root(), fixture.home(), &["replay", "t0"], "");
     assert_eq!(missing.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("agentls tasks list"));
+}
+
+#[tokio::test]
+async fn a_fork_names_its_origin_in_the_task_list_and_survives_a_restart() {
+    let (fixture, mut client, task) = three_hunk_task().await;
+    let fork = fork_task(&mut client, json!({ "taskId": task, "atTurn": 1 })).await;
+    // A clean exit: every event queued for the logs is written first.
+    assert!(client.shutdown().await.success());
+
+    let mut client = fixture.client(ClientOptions::default()).await;
+    let tasks = client.request("agent/listTasks", json!({})).await.unwrap();
+    let listed = |id: &str| {
+        tasks["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["taskId"] == id)
+            .cloned()
+            .unwrap_or_else(|| panic!("{id} not listed: {tasks}"))
+    };
+    let (original, forked) = (listed(&task), listed(&fork));
+    // The original's two turns: the patch, then the answer.
+    assert_eq!(original["turns"], 2, "{original}");
+    assert!(original.get("forkedFrom").is_none(), "{original}");
+    assert_eq!(forked["turns"], 1, "{forked}");
+    assert_eq!(
+        forked["forkedFrom"],
+        json!({ "taskId": task, "atTurn": 1 }),
+        "{forked}"
+    );
+    assert_eq!(forked["prompt"], "shout");
+    // The fork is back with the hunks of turn 1, under its own ids.
+    let hunks = summary(&proposal(&mut client, &fork).await);
+    assert_eq!(hunks.len(), 3, "{hunks:?}");
+    assert!(hunks.iter().all(|h| h.0.starts_with(&fork)), "{hunks:?}");
 }

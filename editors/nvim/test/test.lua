@@ -2,9 +2,13 @@
 -- throwaway git workspace holding notes.txt (ten lines, "one" to "ten"). The scripted model
 -- answers the first :Agent with one apply_patch that capitalises "two" and "eight" (two
 -- hunks) and a text reply, the second with a patch for "five", the follow-up on that task
--- with a patch for "six", a third task with another patch for "six", and a fourth with
--- a patch for "one" and for "nine"/"ten" (reviewed with :AgentEdit) and a reply to its
--- follow-up, and a fifth with a patch that moves a.txt to b.txt. Every step is what a user would do; any failure exits with status 1.
+-- with a patch for "six", a third task with another patch for "six". Then :AgentRestart
+-- brings every task back with its decisions; a fourth task makes a patch for "seven" and
+-- stalls on its next turn, the server is killed (SIGKILL), and after :AgentRestart the
+-- task is interrupted with its hunk, resumed from the :AgentTasks list, forked, and the
+-- fork deleted. A fifth task has a patch for "one" and for "nine"/"ten" (reviewed with
+-- :AgentEdit) and a reply to its follow-up, and a sixth a patch that moves a.txt to
+-- b.txt. Every step is what a user would do; any failure exits with status 1.
 -- Proposals are fetched one hunk per page, so every refresh pages.
 
 local env = vim.env
@@ -21,9 +25,10 @@ local function check(condition, message)
   end
 end
 
-local function wait(what, condition)
+--- `detail`, when given, says what there was instead.
+local function wait(what, condition, detail)
   if not vim.wait(TIMEOUT, condition, 20) then
-    fail('timed out waiting for ' .. what)
+    fail('timed out waiting for ' .. what .. (detail and (': ' .. detail()) or ''))
   end
 end
 
@@ -42,6 +47,23 @@ local function lnums(list)
   return vim.tbl_map(function(h)
     return h.lnum
   end, list)
+end
+
+--- The model requests logged so far (one JSON line each) that mention `text`.
+local function model_requests(text)
+  return vim.tbl_filter(function(line)
+    return line:find(text, 1, true) ~= nil
+  end, vim.fn.readfile(env.SCRIPTED_MODEL_LOG))
+end
+
+--- The last model request mentioning `text`, once the model server has logged it (it
+--- writes its log every 100 ms).
+local function model_request(text)
+  wait(('a model request with %q in the model log'):format(text), function()
+    return #model_requests(text) > 0
+  end)
+  local found = model_requests(text)
+  return found[#found]
 end
 
 local function notified(text, level)
@@ -109,20 +131,21 @@ end)
 check(client.root_dir == vim.fn.getcwd(), 'root is the workspace with .git: ' .. tostring(client.root_dir))
 check(client.offset_encoding == 'utf-8', 'utf-8 positions negotiated, got ' .. tostring(client.offset_encoding))
 
---- Runs an :Agent command and waits for it, the `nth` task, to complete with `drawn` open
---- hunks drawn in notes.txt; returns its id.
-local function run_task(command, nth, drawn)
+--- Runs `:Agent {prompt}` (with a range prefix if any) and waits for the task to complete
+--- with `drawn` open hunks drawn in notes.txt; returns its id.
+local function run_task(command, drawn)
   vim.cmd(command)
-  local id
-  wait(('task %d (:%s) to finish with %d hunks drawn'):format(nth, command, drawn), function()
-    id = state.order[nth]
-    return id ~= nil and state.tasks[id].status == 'completed' and #agentls.hunks(buf) == drawn
+  local prompt = command:match('Agent (.*)$')
+  local task
+  wait(('the task of :%s to finish with %d hunks drawn'):format(command, drawn), function()
+    task = task_named(prompt)
+    return task ~= nil and task.status == 'completed' and #agentls.hunks(buf) == drawn
   end)
-  return id
+  return task.id
 end
 
 -- ----- :Agent streams output and draws two pending hunks --------------------------------
-local task_id = run_task('Agent capitalise two and eight', 1, 2)
+local task_id = run_task('Agent capitalise two and eight', 2)
 check(vim.deep_equal(lnums(agentls.hunks(buf)), { 2, 8 }), 'hunks on lines 2 and 8: ' .. vim.inspect(agentls.hunks(buf)))
 check(#vim.tbl_filter(function(p)
   return p.cursor ~= nil and p.limit == 1
@@ -217,7 +240,7 @@ vim.api.nvim_buf_set_text(buf, 2, 3, 2, 4, { '' })
 vim.cmd('write')
 
 -- ----- a selection goes along as context; typing inside a hunk makes it stale -------------
-local second = run_task('5,7Agent capitalise five', 2, 1)
+local second = run_task('5,7Agent capitalise five', 1)
 local sent_context
 wait('the model to get the selected lines', function()
   for _, line in ipairs(vim.fn.readfile(env.SCRIPTED_MODEL_LOG)) do
@@ -307,7 +330,7 @@ check(require('agentls.output').text(second):find('## Follow-up: also capitalise
   'the follow-up shows in the task output:\n' .. require('agentls.output').text(second))
 
 -- ----- another task's hunk on the same line is a conflict naming that hunk --------------------
-run_task('Agent shout six', 3, 2)
+run_task('Agent shout six', 2)
 local conflict_header
 for _, text in ipairs((drawn_text(buf, ns))) do
   if text.hl == 'AgentlsConflict' then
@@ -321,8 +344,200 @@ wait('both hunks rejected', function()
   return #agentls.hunks(buf) == 0
 end)
 
+-- ----- task history: :AgentRestart brings every task back, decisions included ---------------
+local task_list = require('agentls.task_list')
+local notes_win = vim.api.nvim_get_current_win()
+local function list_lines()
+  local list_buf = vim.fn.bufnr(task_list.name)
+  return list_buf ~= -1 and lines(list_buf) or {}
+end
+--- The row of the :AgentTasks line holding every text given, or nil.
+local function listed(...)
+  local wanted = { ... }
+  for row, line in ipairs(list_lines()) do
+    local all = row > 1
+    for _, text in ipairs(wanted) do
+      all = all and line:find(text, 1, true) ~= nil
+    end
+    if all then
+      return row
+    end
+  end
+end
+local function list_window()
+  return vim.fn.win_findbuf(vim.fn.bufnr(task_list.name))[1]
+end
+local function logs()
+  return #vim.fn.glob(env.AGENTLS_HOME .. '/tasks/*.jsonl', false, true)
+end
+--- What notes.txt shows besides its text: the notes and headers of its hunks, by row.
+local function shown()
+  return vim.tbl_map(function(text)
+    return text.row .. ' ' .. text.text
+  end, (drawn_text(buf, ns)))
+end
+local function all_on(client_id)
+  for _, id in ipairs(state.order) do
+    if state.tasks[id].client_id ~= client_id then
+      return false
+    end
+  end
+  return true
+end
+--- Waits for a server other than `old_id` to have listed `count` tasks.
+local function new_server(old_id, count)
+  wait(('a new server listing %d tasks'):format(count), function()
+    client = vim.lsp.get_clients({ bufnr = buf, name = 'agentls' })[1]
+    return client ~= nil and client.id ~= old_id and client.initialized and #state.order == count and all_on(client.id)
+  end, function()
+    return ('%d tasks known: %s'):format(#state.order, vim.inspect(state.order))
+  end)
+end
+
+local before = shown()
+check(#before == 1 and before[1]:find('accepted', 1, true), 'the accepted hunk’s note is drawn: ' .. vim.inspect(before))
+vim.cmd('AgentRestart')
+new_server(client.id, 3)
+wait('the accepted hunk drawn again after the restart', function()
+  return vim.deep_equal(shown(), before)
+end, function()
+  return vim.inspect(shown())
+end)
+local first = client:request_sync('agent/getProposal', { taskId = task_id }, TIMEOUT, buf).result.files[1].hunks
+check(first[1].status == 'accepted' and first[2].status == 'rejected' and first[2].reason == 'keep eight lowercase',
+  'the first task’s decisions survive the restart: ' .. vim.inspect(first))
+
+vim.cmd('AgentTasks')
+wait(':AgentTasks to list the three earlier tasks', function()
+  return #list_lines() == 4
+end, function()
+  return vim.inspect(list_lines())
+end)
+check(vim.api.nvim_get_current_win() == list_window(), ':AgentTasks shows the list in a window and goes there')
+check(listed('completed', 'just now', 'shout six') == 2 and listed('capitalise five') == 3
+  and listed('capitalise two and eight') == 4, 'the list is newest first, with status and age: ' .. vim.inspect(list_lines()))
+
+-- A crash while the model streams: the task is interrupted, its patch kept as a hunk.
+vim.api.nvim_set_current_win(notes_win)
+vim.cmd('Agent capitalise seven')
+wait('the model to be asked for the turn after the patch (it stalls)', function()
+  return #model_requests('capitalise seven') == 2
+end)
+--- The agentls server this Neovim started: its child running AGENTLS_BIN.
+local function server_pid()
+  local nvim_pid = vim.fn.getpid()
+  for _, dir in ipairs(vim.fn.glob('/proc/[0-9]*', false, true)) do
+    local stat, cmdline = io.open(dir .. '/stat'), io.open(dir .. '/cmdline')
+    if stat and cmdline then
+      local ppid = tonumber(stat:read('*a'):match('%) %S+ (%d+)'))
+      local argv0 = cmdline:read('*a'):match('^[^%z]*')
+      stat:close()
+      cmdline:close()
+      if ppid == nvim_pid and argv0 == env.AGENTLS_BIN then
+        return tonumber(dir:match('%d+$'))
+      end
+    end
+  end
+end
+local crashed = client.id
+vim.uv.kill(assert(server_pid(), 'the server is a child of this Neovim'), 'sigkill')
+wait('the crash noticed and the dead server’s hunks taken off the buffer', function()
+  return vim.lsp.get_client_by_id(crashed) == nil and #state.order == 0 and #shown() == 0
+end)
+check(notified('the server was killed', vim.log.levels.WARN), 'the crash is reported')
+vim.cmd('AgentRestart')
+new_server(crashed, 4)
+local seven
+wait('the interrupted task back with the hunk it made before the crash', function()
+  seven = task_named('capitalise seven')
+  local drawn = agentls.hunks(buf)
+  return seven and seven.status == 'interrupted' and #drawn == 1 and drawn[1].lnum == 8
+    and drawn[1].status == 'pending' and drawn[1].task_id == seven.id
+end, function()
+  return vim.inspect({ status = seven and seven.status, drawn = agentls.hunks(buf) })
+end)
+wait('the accepted hunk drawn again', function()
+  return shown()[1] == before[1]
+end, function()
+  return vim.inspect(shown())
+end)
+
+-- Resume it from the list: `f` asks for the follow-up.
+vim.cmd('AgentTasks')
+local row
+wait('the interrupted task listed as such, the cursor in the list', function()
+  row = listed('interrupted', 'capitalise seven', '1 to review')
+  return row ~= nil and vim.api.nvim_get_current_win() == list_window()
+end, function()
+  return vim.inspect(list_lines())
+end)
+local asked_input
+vim.ui.input = function(opts, on_confirm)
+  asked_input = opts.prompt
+  on_confirm('carry on')
+end
+vim.api.nvim_win_set_cursor(0, { row, 0 })
+vim.cmd.normal('f')
+check(asked_input == 'Resume “capitalise seven”: ', 'f asks how to resume: ' .. tostring(asked_input))
+wait('the resumed task to complete, and the list to say so', function()
+  return seven.status == 'completed' and listed('completed', 'capitalise seven') ~= nil
+end)
+local resumed = model_request('carry on')
+check(resumed:find('capitalise seven', 1, true) and resumed:find('SEVEN', 1, true),
+  'the model continues the recorded conversation: ' .. resumed)
+wait('the resumed task’s hunk still pending', function()
+  local drawn = agentls.hunks(buf)
+  return #drawn == 1 and drawn[1].lnum == 8 and drawn[1].status == 'pending'
+end)
+
+-- Fork it (`F`: at its end): the fork is listed, with the hunk it took over.
+local logs_before = logs()
+vim.api.nvim_set_current_win(list_window())
+vim.api.nvim_win_set_cursor(0, { listed('capitalise seven'), 0 })
+vim.cmd.normal('F')
+wait('the fork listed with its origin and its hunk', function()
+  row = listed('capitalise seven', 'fork of “capitalise seven” at turn', '1 to review')
+  return row ~= nil and #agentls.hunks(buf) == 2
+end, function()
+  return vim.inspect({ list = list_lines(), drawn = agentls.hunks(buf) })
+end)
+check(logs() == logs_before + 1, 'the fork has its own log: ' .. logs())
+local fork_hunk = vim.tbl_filter(function(h)
+  return h.task_id ~= seven.id
+end, agentls.hunks(buf))[1]
+check(fork_hunk and fork_hunk.lnum == 8, 'the fork’s copy of the hunk: ' .. vim.inspect(agentls.hunks(buf)))
+
+-- Delete the fork (`d`, confirmed): gone from the list, the buffer and $AGENTLS_HOME.
+local confirmed
+vim.fn.confirm = function(question)
+  confirmed = question
+  return 1
+end
+vim.api.nvim_win_set_cursor(0, { row, 0 })
+vim.cmd.normal('d')
+check(confirmed and confirmed:find('Delete the task “capitalise seven” and its 1 hunk to review?', 1, true),
+  'd asks first: ' .. tostring(confirmed))
+wait('the fork gone from the list and from notes.txt', function()
+  return listed('fork of') == nil and #list_lines() == 5 and #agentls.hunks(buf) == 1
+end, function()
+  return vim.inspect({ list = list_lines(), drawn = agentls.hunks(buf) })
+end)
+check(logs() == logs_before, 'the fork’s log is removed: ' .. logs())
+
+-- <CR> opens a task: the cursor goes to its first pending hunk.
+vim.api.nvim_win_set_cursor(0, { listed('capitalise seven'), 0 })
+vim.cmd.normal(vim.keycode('<CR>'))
+wait('<CR> to go to the task’s hunk in notes.txt', function()
+  return vim.api.nvim_get_current_buf() == buf and vim.api.nvim_win_get_cursor(0)[1] == 8
+end)
+vim.api.nvim_win_close(list_window(), false)
+vim.cmd('AgentReject')
+wait('the resumed task’s hunk rejected', function()
+  return #agentls.hunks(buf) == 0
+end)
+
 -- ----- :AgentEdit accepts the user's own version of a hunk -------------------------------
-local fourth = run_task('Agent capitalise one, nine and ten', 4, 2)
+local fourth = run_task('Agent capitalise one, nine and ten', 2)
 local source_win = vim.api.nvim_get_current_win()
 local function edit_buffer(hunk_line)
   vim.api.nvim_set_current_win(source_win)
@@ -382,33 +597,9 @@ wait('the follow-up to finish', function()
   return state.tasks[fourth].status == 'completed'
     and require('agentls.output').text(fourth):find('Kept your version.', 1, true) ~= nil
 end)
--- The model server logs its requests every 100 ms: wait for the line.
-local told
-wait('the follow-up request in the model log', function()
-  for _, line in ipairs(vim.fn.readfile(env.SCRIPTED_MODEL_LOG)) do
-    if line:find('anything else?', 1, true) then
-      told = line
-    end
-  end
-  return told ~= nil
-end)
+local told = model_request('anything else?')
 check(told:find('the user wrote instead', 1, true) and told:find('and Ten', 1, true),
   'the follow-up shows the model the user’s version: ' .. told)
-
--- ----- :AgentTasks lists the tasks ---------------------------------------------------------
-local picked
-vim.ui.select = function(items, opts, on_choice)
-  picked = vim.tbl_map(opts.format_item, items)
-  on_choice(nil)
-end
-vim.cmd('AgentTasks')
-wait(':AgentTasks to offer the task', function()
-  return picked ~= nil
-end)
-check(#picked == 4 and picked[1]:find('capitalise one, nine and ten', 1, true) and picked[2]:find('shout six', 1, true)
-  and picked[3]:find('capitalise five', 1, true)
-  and picked[4]:find('completed', 1, true) and picked[4]:find('capitalise two and eight', 1, true),
-  'task list, newest first: ' .. vim.inspect(picked))
 
 -- ----- a renamed file: the header says so; accepting moves the file ---------------------
 vim.fn.writefile({ 'alpha', 'beta' }, 'a.txt')

@@ -3,13 +3,13 @@
 // the server refused (an undo over edited text, a hunk still stale) in a message.
 
 import * as vscode from 'vscode';
-import { ContextRef, HunkInfo, ImportDiffParams, method, TaskMode } from './protocol';
+import { ContextRef, HunkInfo, ImportDiffParams, isFinished, method, TaskMode } from './protocol';
 import { Review } from './review';
 import { HunkEdits } from './hunkEdit';
 import { describeError } from './server';
 import { TaskPanels } from './taskPanel';
-import { HunkRef, isOpen, shorten, Tasks } from './tasks';
-import { Node } from './tasksView';
+import { HunkRef, isOpen, shorten, Tasks, TaskState } from './tasks';
+import { age, Node } from './tasksView';
 
 export interface Deps {
   tasks: Tasks;
@@ -34,7 +34,7 @@ export function registerCommands(deps: Deps): vscode.Disposable[] {
     command('agentls.newTask', () => startTask(deps, 'code'), 'start the task'),
     command('agentls.ask', () => startTask(deps, 'ask'), 'ask the agent'),
     command('agentls.cancelTask', async (arg?: Node) => {
-      const taskId = taskOf(arg) ?? (await pickTask(tasks, 'Cancel which task?', true));
+      const taskId = taskOf(arg) ?? (await pickTask(tasks, 'Cancel which task?', 'running'));
       if (taskId) {
         await tasks.cancel(taskId);
       }
@@ -56,16 +56,19 @@ export function registerCommands(deps: Deps): vscode.Disposable[] {
     }, 'refresh the hunk'),
     command('agentls.refreshStale', () => refreshStaleInFile(tasks), 'refresh the stale hunks'),
     command('agentls.revealHunk', (taskId: string, hunkId: string) => revealHunk(tasks, taskId, hunkId), 'show the hunk'),
-    command('agentls.followUp', (arg?: Node) => followUp(deps, taskOf(arg)), 'follow up on the task'),
+    command('agentls.followUp', (arg?: Node) => followUp(deps, taskOf(arg), 'finished'), 'follow up on the task'),
+    command('agentls.resumeTask', (arg?: Node) => followUp(deps, taskOf(arg), 'interrupted'), 'resume the task'),
+    command('agentls.forkTask', (arg?: Node) => forkTask(deps, taskOf(arg)), 'fork the task'),
+    command('agentls.deleteTask', (arg?: Node) => deleteTask(deps, taskOf(arg)), 'delete the task'),
     command('agentls.showTasks', async () => {
       await tasks.reload();
-      const taskId = await pickTask(tasks, 'Open which task?', false);
+      const taskId = await pickTask(tasks, 'Open which task?', 'any');
       if (taskId) {
         panels.show(taskId, false);
       }
     }, 'list the tasks'),
     command('agentls.openTaskPanel', async (arg?: string | Node) => {
-      const taskId = typeof arg === 'string' ? arg : (taskOf(arg) ?? (await pickTask(tasks, 'Open which task?', false)));
+      const taskId = typeof arg === 'string' ? arg : (taskOf(arg) ?? (await pickTask(tasks, 'Open which task?', 'any')));
       if (taskId) {
         panels.show(taskId, false);
       }
@@ -129,19 +132,34 @@ function taskOf(arg: unknown): string | undefined {
   return undefined;
 }
 
-async function pickTask(tasks: Tasks, title: string, runningOnly: boolean): Promise<string | undefined> {
-  const candidates = runningOnly ? tasks.running() : tasks.list();
+/** Which tasks a command may act on: running ones (cancel), finished ones (follow up, fork, delete), any. */
+type Candidates = 'running' | 'finished' | 'interrupted' | 'forkable' | 'any';
+
+const CANDIDATES: Record<Candidates, [wanted: (t: TaskState) => boolean, none: string]> = {
+  running: [(t) => !isFinished(t.summary.status), 'agentls: no task is running.'],
+  finished: [(t) => isFinished(t.summary.status), 'agentls: no finished task yet. Run "Agent: New Task".'],
+  interrupted: [(t) => t.summary.status === 'interrupted', 'agentls: no task was interrupted.'],
+  forkable: [(t) => isFinished(t.summary.status) && (t.summary.turns ?? 0) > 0, 'agentls: no finished task has model turns to fork from.'],
+  any: [() => true, 'agentls: no tasks yet. Run "Agent: New Task".'],
+};
+
+async function pickTask(tasks: Tasks, title: string, which: Candidates): Promise<string | undefined> {
+  const [wanted, none] = CANDIDATES[which];
+  const candidates = tasks.list().filter(wanted);
   if (candidates.length === 0) {
-    void vscode.window.showInformationMessage(runningOnly ? 'agentls: no task is running.' : 'agentls: no tasks yet. Run "Agent: New Task".');
+    void vscode.window.showInformationMessage(none);
     return undefined;
   }
-  if (candidates.length === 1 && runningOnly) {
+  if (candidates.length === 1 && which === 'running') {
     return candidates[0].summary.taskId;
   }
+  const now = Date.now();
   const picked = await vscode.window.showQuickPick(
     candidates.map((t) => ({
       label: shorten(t.summary.prompt),
-      description: `${t.summary.mode} · ${t.summary.status}`,
+      description: [t.summary.mode, t.summary.status, t.summary.forkedFrom && 'fork', age(t.summary.finishedAt ?? t.summary.createdAt, now)]
+        .filter(Boolean)
+        .join(' · '),
       detail: t.summary.summary,
       taskId: t.summary.taskId,
     })),
@@ -245,7 +263,7 @@ async function undoOne(tasks: Tasks, a?: string | Node, b?: string): Promise<voi
 async function undoTask(tasks: Tasks, given?: string): Promise<void> {
   const accepted = (taskId?: string) => tasks.hunksWhere((status) => status === 'accepted', taskId);
   const withAccepted = new Set(accepted().map((ref) => ref.taskId));
-  const taskId = given ?? (withAccepted.size === 1 ? [...withAccepted][0] : await pickTask(tasks, 'Undo the accepted hunks of which task?', false));
+  const taskId = given ?? (withAccepted.size === 1 ? [...withAccepted][0] : await pickTask(tasks, 'Undo the accepted hunks of which task?', 'any'));
   if (!taskId) {
     return;
   }
@@ -312,15 +330,24 @@ async function revealHunk(tasks: Tasks, taskId: string, hunkId: string): Promise
   await vscode.window.showTextDocument(vscode.Uri.parse(ref.uri), { selection: new vscode.Range(start, start) });
 }
 
-async function followUp(deps: Deps, given?: string): Promise<void> {
-  const taskId = given ?? (await pickTask(deps.tasks, 'Follow up on which task?', false));
+/**
+ * Another turn of a finished task; for an interrupted one (its server stopped while it
+ * ran) that is how it resumes: the agent continues the recorded conversation.
+ */
+async function followUp(deps: Deps, given: string | undefined, which: 'finished' | 'interrupted'): Promise<void> {
+  const taskId = given ?? (await pickTask(deps.tasks, which === 'interrupted' ? 'Resume which task?' : 'Follow up on which task?', which));
   if (!taskId) {
     return;
   }
+  const summary = deps.tasks.get(taskId)?.summary;
+  const name = `“${shorten(summary?.prompt ?? taskId, 40)}”`;
+  const interrupted = summary?.status === 'interrupted';
   const prompt = await vscode.window.showInputBox({
-    title: `Follow up on “${shorten(deps.tasks.get(taskId)?.summary.prompt ?? taskId, 40)}”`,
-    prompt: 'The agent sees the task so far and what you accepted or rejected; its new hunks replace the undecided ones',
-    placeHolder: 'Also handle the empty list',
+    title: interrupted ? `Resume ${name}` : `Follow up on ${name}`,
+    prompt: interrupted
+      ? 'agentls stopped while this task ran; the agent goes on from its recorded conversation with what you write here'
+      : 'The agent sees the task so far and what you accepted or rejected; its new hunks replace the undecided ones',
+    placeHolder: interrupted ? 'Carry on where you stopped' : 'Also handle the empty list',
     ignoreFocusOut: true,
   });
   if (!prompt?.trim()) {
@@ -328,6 +355,56 @@ async function followUp(deps: Deps, given?: string): Promise<void> {
   }
   await deps.tasks.followUp(taskId, prompt);
   deps.panels.show(taskId, true);
+}
+
+/** Forks a finished task at a model turn the user picks (the last one when it has one). */
+async function forkTask(deps: Deps, given?: string): Promise<void> {
+  const taskId = given ?? (await pickTask(deps.tasks, 'Fork which task?', 'forkable'));
+  const summary = taskId ? deps.tasks.get(taskId)?.summary : undefined;
+  if (!taskId || !summary) {
+    return;
+  }
+  const turns = summary.turns ?? 0;
+  let atTurn: number | undefined;
+  if (turns > 1) {
+    const picked = await vscode.window.showQuickPick(
+      [
+        { label: 'At the end', description: `all ${turns} turns`, turn: undefined },
+        ...Array.from({ length: turns - 1 }, (_, i) => turns - 1 - i).map((turn) => ({
+          label: `After turn ${turn}`,
+          description: `of ${turns}`,
+          turn,
+        })),
+      ],
+      {
+        title: `Fork “${shorten(summary.prompt, 40)}”`,
+        placeHolder: 'Keep the conversation up to which model turn? The fork gets the undecided hunks of that moment',
+      },
+    );
+    if (!picked) {
+      return;
+    }
+    atTurn = picked.turn;
+  }
+  await deps.tasks.fork(taskId, atTurn);
+  void vscode.window.showInformationMessage(
+    `agentls: forked “${shorten(summary.prompt, 40)}”${atTurn ? ` at turn ${atTurn}` : ''}; follow up on the fork to take it another way.`,
+  );
+}
+
+/** Deletes a finished task and its history, once the user confirms. */
+async function deleteTask(deps: Deps, given?: string): Promise<void> {
+  const taskId = given ?? (await pickTask(deps.tasks, 'Delete which task?', 'finished'));
+  const summary = taskId ? deps.tasks.get(taskId)?.summary : undefined;
+  if (!taskId || !summary) {
+    return;
+  }
+  const open = deps.tasks.openHunks(taskId).length;
+  const detail = `Its history and ${open === 0 ? 'its hunks are' : `its ${open} hunk${open === 1 ? '' : 's'} still to review are`} removed for good. What you accepted stays in your files.`;
+  const choice = await vscode.window.showWarningMessage(`Delete the task “${shorten(summary.prompt, 40)}”?`, { modal: true, detail }, 'Delete');
+  if (choice === 'Delete') {
+    await deps.tasks.delete(taskId);
+  }
 }
 
 async function resolveFile(tasks: Tasks, decision: Decision): Promise<void> {
@@ -346,7 +423,7 @@ async function resolveFile(tasks: Tasks, decision: Decision): Promise<void> {
 
 async function resolveTask(tasks: Tasks, decision: Decision, given?: string): Promise<void> {
   const withHunks = tasks.list().filter((t) => tasks.openHunks(t.summary.taskId).length > 0);
-  const taskId = given ?? (withHunks.length === 1 ? withHunks[0].summary.taskId : await pickTask(tasks, `${decision === 'accept' ? 'Accept' : 'Reject'} all hunks of which task?`, false));
+  const taskId = given ?? (withHunks.length === 1 ? withHunks[0].summary.taskId : await pickTask(tasks, `${decision === 'accept' ? 'Accept' : 'Reject'} all hunks of which task?`, 'any'));
   if (!taskId) {
     return;
   }

@@ -37,10 +37,16 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     client = createClient(server.path, output);
     client.onNotification(method.taskUpdate, (params: TaskUpdateParams) => tasks.handleUpdate(params));
     client.onRequest(method.requestApproval, (params: RequestApprovalParams) => askApproval(tasks, params));
-    client.onDidChangeState((change) => status.serverState(change.newState));
+    client.onDidChangeState((change) => {
+      status.serverState(change.newState);
+      // Each server (this one, or the one the client starts after a crash) loads the
+      // workspace's earlier tasks: list them.
+      if (change.newState === State.Running) {
+        tasks.reload().catch((error) => output.warn(`listing the tasks failed: ${describeError(error)}`));
+      }
+    });
     try {
       await client.start();
-      await tasks.reload();
     } catch (error) {
       void vscode.window.showErrorMessage(`agentls: the server at ${server.path} did not start: ${describeError(error)}`);
     }
@@ -89,12 +95,23 @@ export async function deactivate(): Promise<void> {
   await stopClient();
 }
 
+/**
+ * Stops the server and waits for its process to exit: until then it holds its task logs,
+ * and a server started meanwhile would leave those tasks out.
+ */
 async function stopClient(): Promise<void> {
   const running = client;
   client = undefined;
-  if (running) {
-    await running.stop().catch(() => undefined);
+  if (!running) {
+    return;
   }
+  const server = running.serverProcess;
+  const exited = server && server.exitCode === null && server.signalCode === null
+    ? new Promise<void>((resolve) => server.once('exit', () => resolve()))
+    : Promise.resolve();
+  await running.stop().catch(() => undefined);
+  // The client kills a server that has not exited two seconds after `exit`.
+  await Promise.race([exited, new Promise<void>((resolve) => setTimeout(resolve, 5000))]);
 }
 
 /** One item: running tasks with a spinner, else hunks awaiting review, else idle. */

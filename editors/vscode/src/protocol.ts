@@ -26,6 +26,22 @@ export interface TaskSummary {
   createdAt: number;
   finishedAt?: number;
   summary?: string;
+  /** Model turns so far, over every run: what `agent/forkTask`'s `atTurn` counts. */
+  turns?: number;
+  /** Set on a task made by `agent/forkTask`. */
+  forkedFrom?: ForkOrigin;
+}
+
+/** The task a fork was made from, and the last of its model turns the fork kept. */
+export interface ForkOrigin {
+  taskId: string;
+  atTurn: number;
+}
+
+/** A new task from a finished one's conversation up to `atTurn` (default: all of it). */
+export interface ForkTaskParams {
+  taskId: string;
+  atTurn?: number;
 }
 
 /** A hunk of some task. */
@@ -179,6 +195,8 @@ export const method = {
   refreshProposal: 'agent/refreshProposal',
   undoHunks: 'agent/undoHunks',
   followUp: 'agent/followUp',
+  forkTask: 'agent/forkTask',
+  deleteTask: 'agent/deleteTask',
   taskUpdate: 'agent/taskUpdate',
   requestApproval: 'agent/requestApproval',
 } as const;

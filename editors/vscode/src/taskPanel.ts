@@ -51,6 +51,9 @@ export class TaskPanels implements vscode.Disposable {
     const state = this.tasks.get(taskId);
     if (state) {
       void panel.webview.postMessage({ summary: state.summary, transcript: state.transcript });
+    } else {
+      // Deleted, or gone from the server's history after a restart.
+      panel.dispose();
     }
   }
 }

@@ -7,6 +7,7 @@ import * as vscode from 'vscode';
 import { LanguageClient } from 'vscode-languageclient/node';
 import { describeError } from './server';
 import {
+  ForkTaskParams,
   GetProposalParams,
   GetTaskResult,
   HunkId,
@@ -55,6 +56,8 @@ export class Tasks implements vscode.Disposable {
   private readonly changed = new vscode.EventEmitter<string | undefined>();
   private readonly refreshing = new Map<string, Promise<void>>();
   private readonly refreshAgain = new Set<string>();
+  /** Tasks deleted here: an update of theirs still on its way must not bring them back. */
+  private readonly deleted = new Set<string>();
 
   /** Fires with the task id that changed, or undefined when everything may have. */
   readonly onDidChange = this.changed.event;
@@ -193,10 +196,37 @@ export class Tasks implements vscode.Disposable {
     }
   }
 
-  /** Loads every task the server has (on start and after a restart). */
+  /**
+   * A new task with the conversation of a finished one up to model turn `atTurn` (all of
+   * it without) and its undecided hunks under new ids; returns the fork's id.
+   */
+  async fork(taskId: string, atTurn?: number): Promise<string> {
+    const params: ForkTaskParams = { taskId, atTurn };
+    const { taskId: forkId } = await this.request<{ taskId: string }>(method.forkTask, params);
+    await this.load(forkId);
+    this.changed.fire(forkId);
+    return forkId;
+  }
+
+  /** Removes a finished task on the server (its hunks, its history) and here. */
+  async delete(taskId: string): Promise<void> {
+    await this.request(method.deleteTask, { taskId });
+    this.deleted.add(taskId);
+    this.tasks.delete(taskId);
+    this.changed.fire(undefined);
+  }
+
+  /** Loads every task the server has: on start, after a restart, and its earlier ones. */
   async reload(): Promise<void> {
     const { tasks } = await this.request<{ tasks: TaskSummary[] }>(method.listTasks, {});
-    this.tasks.clear();
+    // Tasks the server still has are updated in place (their rows keep their state);
+    // the others are gone.
+    const listed = new Set(tasks.map((summary) => summary.taskId));
+    for (const taskId of [...this.tasks.keys()]) {
+      if (!listed.has(taskId)) {
+        this.tasks.delete(taskId);
+      }
+    }
     await Promise.all(tasks.map((summary) => this.load(summary.taskId)));
     this.changed.fire(undefined);
   }
@@ -206,6 +236,10 @@ export class Tasks implements vscode.Disposable {
     const { events, ...summary } = full;
     const state = this.ensure(summary);
     state.summary = summary;
+    // The whole history comes with the answer: rebuild the transcript from it. After a
+    // crash a new server may number updates again from where its log ends.
+    state.transcript = [];
+    state.seq = 0;
     for (const event of events) {
       this.apply(state, event, false);
     }
@@ -213,6 +247,9 @@ export class Tasks implements vscode.Disposable {
   }
 
   handleUpdate(params: TaskUpdateParams): void {
+    if (this.deleted.has(params.taskId)) {
+      return;
+    }
     const known = this.tasks.has(params.taskId);
     const state = this.ensure({
       taskId: params.taskId,

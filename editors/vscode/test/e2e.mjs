@@ -8,6 +8,11 @@
 // file on disk must hold exactly the user's typing and the accepted changes. Two more
 // tasks then change one line: the later one's CodeLens names the conflict; accepting the
 // earlier makes it stale, and its hover compares the user's text with the agent's.
+// Then the task history: "Agent: Restart Server" brings every task back with its hunks;
+// the user forks one from the Tasks view's context menu (the fork is listed), deletes the
+// fork (gone, its log too), follows up on a task the new server loaded, and after the
+// server is killed in the middle of a task (the language client starts it again) finds
+// that task interrupted with its hunk and resumes it.
 // The agentls.model setting must have reached the model requests (settings →
 // initializationOptions).
 // A second session answers an `agent/requestApproval` in the modal dialog, against a
@@ -52,6 +57,8 @@ const FOLLOW_UP_PATCH = '*** Begin Patch\n*** Update File: notes.txt\n@@\n four\
 const SECOND_FOLLOW_UP_PATCH = '*** Begin Patch\n*** Update File: notes.txt\n@@\n six\n-seven\n+SEVEN\n eight\n*** End Patch\n';
 // Two more tasks, both changing "nine": the second one's hunk is a conflict.
 const nine = (to) => `*** Begin Patch\n*** Update File: notes.txt\n@@\n eight\n-nine\n+${to}\n ten\n*** End Patch\n`;
+const TEN_PATCH = '*** Begin Patch\n*** Update File: notes.txt\n@@\n NINE\n-ten\n+TEN\n*** End Patch\n';
+const ELEVEN_PATCH = '*** Begin Patch\n*** Update File: notes.txt\n@@\n TEN\n+eleven\n*** End Patch\n';
 const STEP_TIMEOUT = 60_000;
 const MODEL_SETTING = 'model-from-vscode-settings';
 
@@ -88,6 +95,13 @@ async function startModel(dir) {
     { text: 'Shouted nine.' },
     { toolCall: { name: 'apply_patch', arguments: { input: nine('Nine!') } } },
     { text: 'Exclaimed nine.' },
+    // The follow-up on "exclaim nine" after the restart.
+    { toolCall: { name: 'apply_patch', arguments: { input: TEN_PATCH } } },
+    { text: 'Shouted ten.' },
+    // "count to eleven": a patch, then a turn that stalls until the server is killed.
+    { toolCall: { name: 'apply_patch', arguments: { input: ELEVEN_PATCH } } },
+    { stallMs: 600_000, then: { text: 'Never finished: the server is killed while this streams.' } },
+    { text: 'Resumed: eleven is there.' },
   ]));
   const model = start(scriptedModel, [script], { env: { ...process.env, SCRIPTED_MODEL_LOG: requestLog(dir) } });
   model.stderr.pipe(fs.createWriteStream(path.join(artifacts, 'review-scripted-model.log')));
@@ -103,6 +117,17 @@ async function startModel(dir) {
 }
 
 const requestLog = (dir) => path.join(dir, 'model-requests.jsonl');
+let modelDir;
+/** The model requests so far (the scripted server logs them every 100 ms). */
+function modelRequests() {
+  return fs.readFileSync(requestLog(modelDir), 'utf8').split('\n').flatMap((line) => {
+    try {
+      return [JSON.parse(line)];
+    } catch {
+      return []; // the last line may still be half written
+    }
+  });
+}
 
 async function waitFor(what, check, timeout = STEP_TIMEOUT) {
   const deadline = Date.now() + timeout;
@@ -169,7 +194,7 @@ async function session(name, { workspaceFiles, settings, agentlsConfig = '', ser
   try {
     await page.goto(`http://127.0.0.1:${port}/?folder=${encodeURIComponent(workspace)}`);
     await page.waitForSelector('.monaco-workbench');
-    await run(page, workspace);
+    await run(page, workspace, home);
     console.log(`e2e: ${name} passed`);
   } catch (error) {
     const shot = path.join(artifacts, `${name}-failure.png`);
@@ -185,6 +210,7 @@ async function session(name, { workspaceFiles, settings, agentlsConfig = '', ser
 
 async function reviewSession() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'agentls-vscode-model-'));
+  modelDir = dir;
   const baseUrl = await startModel(dir);
   await session('review', {
     workspaceFiles: { 'notes.txt': TEN_LINES },
@@ -245,7 +271,7 @@ async function waitForServer(page) {
   });
 }
 
-async function review(page, workspace) {
+async function review(page, workspace, home) {
   await waitForServer(page);
 
   await runCommand(page, 'Go to File', 'notes.txt', { pick: true });
@@ -364,6 +390,103 @@ async function review(page, workspace) {
   if (!/\(stale[^)]*\).*Yours now:\s*NINE\s*The agent proposes:\s*Nine!/s.test(hoverText)) {
     throw new Error(`the stale hunk's hover should show "NINE" (yours) and "Nine!" (the agent's), got ${JSON.stringify(hoverText)}`);
   }
+  await page.keyboard.press('Escape');
+  await history(page, workspace, home);
+}
+
+/** The task history, continuing the review: restart, fork, delete, follow up, crash, resume. */
+async function history(page, workspace, home) {
+  const tree = page.locator('.pane-body .monaco-list-row');
+  const taskRows = (prompt) => tree.filter({ hasText: prompt }).filter({ hasText: /completed|interrupted|running|queued/ });
+  const logs = () => fs.readdirSync(path.join(home, 'tasks')).filter((f) => f.endsWith('.jsonl')).length;
+  const lenses = page.locator('.monaco-editor .codelens-decoration a', { hasText: /^Accept$/ });
+
+  // Room for the Tasks view: fold the Explorer's file tree (rows out of sight are not drawn).
+  await page.locator('.pane-header', { hasText: 'workspace' }).first().click();
+
+  // A new server loads the earlier tasks: listed with status and age, hunks as they were.
+  await runCommand(page, 'Agent: Restart Server');
+  await tree.filter({ hasText: 'line 10: Nine!' }).filter({ hasText: 'stale' }).waitFor();
+  await taskRows('exclaim nine').filter({ hasText: 'completed · just now · 1 to review' }).waitFor();
+  await taskRows('shout nine').filter({ hasText: 'completed · just now' }).waitFor();
+  await taskRows('capitalise two and eight').waitFor();
+  await page.locator('.monaco-editor .codelens-decoration', { hasText: 'Stale:' }).waitFor();
+
+  // Fork "exclaim nine" at its end from the context menu: a second row, marked as a fork,
+  // with its own log.
+  const logsBefore = logs();
+  await contextMenu(page, taskRows('exclaim nine'), 'Fork Task…');
+  const turn = page.locator('.quick-input-list .monaco-list-row', { hasText: 'At the end' });
+  await turn.waitFor();
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: 'After turn 1' }).waitFor();
+  await turn.click();
+  const fork = taskRows('exclaim nine').filter({ hasText: 'fork at turn 2' });
+  await fork.waitFor();
+  await waitFor('two "exclaim nine" rows', async () => (await taskRows('exclaim nine').count()) === 2);
+  await waitFor('the fork’s log', () => logs() === logsBefore + 1);
+
+  // Delete the fork, confirming in the dialog: its row and its log are gone.
+  await contextMenu(page, fork, 'Delete Task…');
+  const dialog = page.locator('.monaco-dialog-box', { hasText: 'Delete the task “exclaim nine”?' });
+  await dialog.waitFor();
+  await dialog.getByRole('button', { name: 'Delete' }).click();
+  await waitFor('one "exclaim nine" row left, not the fork', async () =>
+    (await taskRows('exclaim nine').count()) === 1 && (await fork.count()) === 0);
+  await waitFor('the fork’s log removed', () => logs() === logsBefore);
+
+  // Follow up on the task the new server loaded: the model continues its conversation.
+  await runCommand(page, 'Agent: Follow Up on Task…', 'exclaim nine', { pick: true });
+  await answerInput(page, 'also shout ten');
+  await tree.filter({ hasText: 'line 11: TEN' }).filter({ hasText: 'pending' }).waitFor();
+  const followUp = modelRequests().find((r) => JSON.stringify(r.messages).includes('also shout ten'));
+  if (!followUp || !JSON.stringify(followUp.messages).includes('Exclaimed nine.')) {
+    throw new Error(`the follow-up should carry the recorded conversation, got ${JSON.stringify(followUp?.messages)}`);
+  }
+  await waitFor('the Accept CodeLens of TEN', async () => (await lenses.count()) === 1);
+  await lenses.first().click();
+  await waitFor('TEN in the editor', async () => (await page.locator('.monaco-editor .view-line', { hasText: /^TEN$/ }).count()) === 1);
+
+  // The server dies while the model streams "count to eleven"; the language client starts
+  // it again and the view shows the task interrupted, with the hunk its patch made.
+  await runCommand(page, 'Agent: New Task', 'count to eleven');
+  await waitFor('the turn after the patch to be asked for (it stalls)', () =>
+    modelRequests().filter((r) => JSON.stringify(r.messages).includes('count to eleven')).length === 2);
+  process.kill(serverPid(home), 'SIGKILL');
+  const interrupted = taskRows('count to eleven').filter({ hasText: 'interrupted' });
+  await interrupted.waitFor();
+  await tree.filter({ hasText: 'line 12: eleven' }).filter({ hasText: 'pending' }).waitFor();
+
+  // Resume it with its inline action.
+  await interrupted.hover();
+  await interrupted.locator('.action-label[aria-label="Resume Task…"]').click();
+  await answerInput(page, 'carry on');
+  await taskRows('count to eleven').filter({ hasText: 'completed' }).waitFor();
+  await tree.filter({ hasText: 'line 12: eleven' }).filter({ hasText: 'pending' }).waitFor();
+}
+
+/** Opens a tree row's context menu and runs one of its entries. */
+async function contextMenu(page, row, entry) {
+  await row.click({ button: 'right' });
+  // The menu acts on the focused entry; hovering focuses it.
+  await page.locator('.context-view .action-label', { hasText: entry }).hover();
+  await page.locator('.context-view .action-item.focused', { hasText: entry }).waitFor();
+  await page.keyboard.press('Enter');
+}
+
+/** The agentls server of this session: the process running AGENTLS_BIN with its home. */
+function serverPid(home) {
+  for (const pid of fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      const argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+      const environ = fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+      if (argv.length === 1 && argv[0] === agentls && environ.includes(`AGENTLS_HOME=${home}`)) {
+        return Number(pid);
+      }
+    } catch {
+      // gone meanwhile, or not ours to read
+    }
+  }
+  throw new Error(`no agentls server with AGENTLS_HOME=${home} is running`);
 }
 
 /** Decorations are CSS (a line-through class, an ::after with the new text): read styles. */

@@ -50,14 +50,14 @@ impl Engine {
                     .iter()
                     .map(|(path, text)| (path.clone(), BlobText::from_text(text.as_str())))
                     .collect(),
-                forked_from,
+                forked_from: forked_from.clone(),
             });
             self.settings.journal.create(&id, header)
         } else {
             None
         };
         self.tasks
-            .create(id, prompt, mode, self.sink.clone(), journal)
+            .create(id, prompt, mode, self.sink.clone(), journal, forked_from)
     }
 
     /// Loads the workspace's tasks from their logs: each as it was (a task whose server

@@ -116,13 +116,8 @@ pub enum TaskKind {
     Import,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ForkOrigin {
-    pub task_id: String,
-    /// The last model turn of the original the fork kept.
-    pub at_turn: u32,
-}
+/// The log records a fork's origin as the protocol shows it.
+pub use crate::protocol::ForkOrigin;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -22,8 +22,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::model::Item;
 use crate::protocol::{
-    ApprovalDecision, ApprovalRequestParams, StartTaskParams, TaskMode, TaskStatus, TaskSummary,
-    TaskUpdate, TaskUpdateParams,
+    ApprovalDecision, ApprovalRequestParams, ForkOrigin, StartTaskParams, TaskMode, TaskStatus,
+    TaskSummary, TaskUpdate, TaskUpdateParams,
 };
 use journal::TaskJournal;
 
@@ -72,6 +72,8 @@ pub struct Task {
     sink: Arc<dyn ClientSink>,
     /// Where the task's history goes on disk; None when history is off.
     journal: Option<TaskJournal>,
+    /// Set on a task made by `agent/forkTask`.
+    forked_from: Option<ForkOrigin>,
 }
 
 /// What a follow-up run needs from the earlier ones.
@@ -123,6 +125,7 @@ impl Task {
             updates,
             sink,
             journal,
+            forked_from: None,
         }
     }
 
@@ -314,6 +317,8 @@ impl Task {
             created_at: self.created_at,
             finished_at: state.finished_at,
             summary: state.summary.clone(),
+            turns: self.turns(),
+            forked_from: self.forked_from.clone(),
         }
     }
 
@@ -359,9 +364,13 @@ impl TaskRegistry {
         mode: TaskMode,
         sink: Arc<dyn ClientSink>,
         journal: Option<TaskJournal>,
+        forked_from: Option<ForkOrigin>,
     ) -> Arc<Task> {
         let task = self.insert(
-            Task::new(id, prompt, mode, now_ms(), sink.clone(), journal),
+            Task {
+                forked_from,
+                ..Task::new(id, prompt, mode, now_ms(), sink.clone(), journal)
+            },
             sink,
             0,
         );
@@ -380,14 +389,17 @@ impl TaskRegistry {
         journal: Option<TaskJournal>,
     ) -> Arc<Task> {
         let header = &loaded.header;
-        let task = Task::new(
-            header.task_id.clone(),
-            header.prompt.clone(),
-            header.mode,
-            header.created_at,
-            sink.clone(),
-            journal,
-        );
+        let task = Task {
+            forked_from: header.forked_from.clone(),
+            ..Task::new(
+                header.task_id.clone(),
+                header.prompt.clone(),
+                header.mode,
+                header.created_at,
+                sink.clone(),
+                journal,
+            )
+        };
         {
             let mut state = task.lock();
             state.status = loaded.status;

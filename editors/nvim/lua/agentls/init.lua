@@ -7,6 +7,7 @@ local lsp = require('agentls.lsp')
 local state = require('agentls.state')
 local hunks = require('agentls.hunks')
 local tasks = require('agentls.tasks')
+local task_list = require('agentls.task_list')
 local approval = require('agentls.approval')
 local edit = require('agentls.edit')
 
@@ -145,19 +146,63 @@ function M.refresh_stale(id)
   end
 end
 
---- Follows up on the task of the hunk under the cursor, else the task last started,
---- imported or picked.
----@param prompt string
-function M.follow_up(prompt)
+--- The task a command means: the one on the cursor's line of the :AgentTasks list, else
+--- the one of the hunk under the cursor, else the one last started, imported, forked or
+--- opened from the list.
+---@return agentls.Task?
+local function current_task()
+  local listed = task_list.task_at_cursor()
+  if listed then
+    return listed
+  end
   local row = vim.api.nvim_win_get_cursor(0)[1] - 1
   local here = hunks.between(vim.api.nvim_get_current_buf(), row, row, state.drawn_status)[1]
   local id = here and here.task_id or state.focused
-  local task = id and state.tasks[id]
+  return id and state.tasks[id]
+end
+
+--- Follows up on (resumes) the task the command means.
+---@param prompt string
+function M.follow_up(prompt)
+  local task = current_task()
   if not task then
     vim.notify('agentls: no task to follow up; start one with :Agent {prompt}', vim.log.levels.INFO)
     return
   end
   tasks.follow_up(task, prompt)
+end
+
+--- Forks the task the command means at model turn `turn` ('' : at its end).
+---@param turn string
+function M.fork(turn)
+  local at_turn = turn ~= '' and tonumber(turn) or nil
+  if turn ~= '' and not (at_turn and at_turn >= 1 and at_turn % 1 == 0) then
+    vim.notify(('agentls: :AgentFork takes a turn number (1, 2, …), not %q'):format(turn), vim.log.levels.ERROR)
+    return
+  end
+  local task = current_task()
+  if not task then
+    vim.notify('agentls: no task to fork; :AgentTasks lists them', vim.log.levels.INFO)
+    return
+  end
+  tasks.fork(task, at_turn, task_list.reload)
+end
+
+--- Deletes task `id`, else the task the command means, once the user confirms.
+---@param id string
+function M.delete(id)
+  local task
+  if id ~= '' then
+    task = state.tasks[id]
+  else
+    task = current_task()
+  end
+  if not task then
+    local what = id ~= '' and ('no task %s in this editor'):format(id) or 'no task to delete'
+    vim.notify(('agentls: %s (:AgentTasks lists them)'):format(what), vim.log.levels.INFO)
+    return
+  end
+  task_list.delete(task)
 end
 
 local function task_ids()
@@ -179,7 +224,10 @@ local function create_commands()
   command('AgentCancel', function(opts)
     tasks.cancel(opts.args ~= '' and opts.args or nil)
   end, { nargs = '?', complete = task_ids, desc = 'agentls: cancel a task (default: the newest running)' })
-  command('AgentTasks', tasks.pick, { nargs = 0, desc = 'agentls: pick a task to review' })
+  command('AgentTasks', task_list.show, {
+    nargs = 0,
+    desc = 'agentls: list the workspace’s tasks, earlier ones included, to open, follow up, fork or delete',
+  })
   command('AgentAccept', function(opts)
     M.resolve('accept', opts)
   end, { range = true, bang = true, desc = 'agentls: accept the hunk under the cursor (range, or ! for the file)' })
@@ -207,7 +255,16 @@ local function create_commands()
   end, { nargs = '?', complete = task_ids, desc = 'agentls: re-place stale hunks on the current text' })
   command('AgentFollowUp', function(opts)
     M.follow_up(opts.args)
-  end, { nargs = '+', desc = 'agentls: run another turn of the task under the cursor (or the last one)' })
+  end, { nargs = '+', desc = 'agentls: run another turn of (resume) the task under the cursor, or the last one' })
+  command('AgentFork', function(opts)
+    M.fork(opts.args)
+  end, { nargs = '?', desc = 'agentls: fork the task under the cursor (or the last one) at a model turn (default: its end)' })
+  command('AgentDelete', function(opts)
+    M.delete(opts.args)
+  end, { nargs = '?', complete = task_ids, desc = 'agentls: delete a finished task and its history' })
+  command('AgentRestart', function()
+    lsp.restart(vim.api.nvim_get_current_buf())
+  end, { nargs = 0, desc = 'agentls: restart the workspace’s server; its tasks come back' })
   command('AgentImport', function(opts)
     tasks.import(opts.args)
   end, { nargs = 1, complete = 'file', desc = 'agentls: review a diff from a file, a URL or git:REF' })
@@ -272,6 +329,17 @@ function M.setup(opts)
   config.set(opts)
   lsp.handlers['agent/taskUpdate'] = tasks.on_update
   lsp.handlers['agent/requestApproval'] = approval.handle
+  -- A server brings back the workspace's earlier tasks: list them and draw their hunks;
+  -- those of a server that exited go until the next one lists them.
+  lsp.on_ready = function(client)
+    tasks.load_all(client)
+    task_list.reload()
+  end
+  lsp.on_gone = function(client_id)
+    tasks.forget_client(client_id)
+    task_list.redraw()
+  end
+  tasks.on_change = task_list.redraw
   hunks.define_highlights()
   create_commands()
   create_autocmds()

@@ -1,7 +1,8 @@
 -- The agentls language client: one per workspace root, started through vim.lsp and attached
 -- to every file buffer under that root, so the server sees each edit and can keep pending
 -- hunks anchored to the live text. Requests go through `request()`, which turns server
--- errors into messages a person can act on.
+-- errors into messages a person can act on. `restart()` replaces a workspace's server
+-- without losing its tasks (the new one loads them; `on_ready` lists them).
 --
 -- vim.lsp.start() rather than vim.lsp.enable(): enable() attaches on FileType, and files
 -- without a detected filetype would then never be synced, leaving their hunks unanchored.
@@ -15,6 +16,14 @@ M.name = 'agentls'
 -- Server-to-client handlers, filled in by init.lua (taskUpdate, requestApproval).
 ---@type table<string, function>
 M.handlers = {}
+
+--- Called once a client has finished `initialize` (init.lua lists its tasks).
+---@type fun(client: vim.lsp.Client)?
+M.on_ready = nil
+
+--- Called when a client's server has exited (init.lua forgets its tasks).
+---@type fun(client_id: integer)?
+M.on_gone = nil
 
 -- Callbacks waiting for a client's `initialize` to finish, by client id.
 ---@type table<integer, fun(client: vim.lsp.Client)[]>
@@ -57,16 +66,31 @@ local function client_config(root)
     on_init = function(client)
       local queued = waiting[client.id] or {}
       waiting[client.id] = nil
+      if M.on_ready then
+        -- After this callback Neovim sends didOpen for the attached buffers: let those
+        -- go first, so the server answers about the text they hold.
+        vim.schedule(function()
+          M.on_ready(client)
+        end)
+      end
       for _, callback in ipairs(queued) do
         callback(client)
       end
     end,
-    on_exit = function(code, _, client_id)
+    on_exit = function(code, signal, client_id)
       waiting[client_id] = nil
-      if code ~= 0 then
+      if M.on_gone then
+        vim.schedule(function()
+          M.on_gone(client_id)
+        end)
+      end
+      if code ~= 0 or (signal or 0) ~= 0 then
+        local how = code ~= 0 and ('exited with code %d'):format(code) or ('was killed (signal %d)'):format(signal)
         vim.schedule(function()
           vim.notify(
-            ('agentls: the server exited with code %d; see :LspLog, and :checkhealth agentls'):format(code),
+            ('agentls: the server %s; :AgentRestart brings it and its tasks back (see :LspLog, and :checkhealth agentls)'):format(
+              how
+            ),
             vim.log.levels.WARN
           )
         end)
@@ -209,6 +233,66 @@ function M.request_sync(client, method, params, timeout_ms, bufnr)
     return nil, M.describe_error(method, response.err)
   end
   return response.result or {}
+end
+
+--- The loaded file buffers of a workspace.
+---@param root string
+---@return integer[]
+local function buffers_of(root)
+  return vim.tbl_filter(function(bufnr)
+    return vim.api.nvim_buf_is_loaded(bufnr) and M.is_file_buffer(bufnr) and M.root_for(bufnr) == root
+  end, vim.api.nvim_list_bufs())
+end
+
+-- How long a stopping server gets before it is killed.
+local STOP_TIMEOUT_MS = 5000
+
+--- Restarts the server of the buffer's workspace: stops it, waits until its process has
+--- exited (until then it holds its tasks' logs, and a new server would leave those tasks
+--- out), then starts a new one attached to the same buffers. The new server brings back
+--- the tasks (`on_ready`). With no server running, starts one.
+---@param bufnr integer
+function M.restart(bufnr)
+  local root = M.root_for(bufnr)
+  local old = M.client_for_root(root)
+  local function start()
+    local list = buffers_of(root)
+    if #list == 0 then
+      M.ensure(bufnr)
+    end
+    for _, file in ipairs(list) do
+      M.ensure(file)
+    end
+  end
+  if not old then
+    start()
+    return
+  end
+  local id = old.id
+  if vim.fn.has('nvim-0.11') == 1 then
+    old:stop()
+  else
+    old.stop()
+  end
+  local waited = 0
+  local function poll()
+    local client = vim.lsp.get_client_by_id(id)
+    if not client then
+      start()
+      return
+    end
+    waited = waited + 50
+    if waited == STOP_TIMEOUT_MS then
+      vim.notify('agentls: the server did not stop in time; killing it', vim.log.levels.WARN)
+      if vim.fn.has('nvim-0.11') == 1 then
+        client:stop(true)
+      else
+        client.stop(true)
+      end
+    end
+    vim.defer_fn(poll, 50)
+  end
+  poll()
 end
 
 --- Attaches every file buffer, present and future, to its workspace's server.

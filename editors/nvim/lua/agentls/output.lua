@@ -148,6 +148,17 @@ function M.text(task_id)
   return table.concat(vim.api.nvim_buf_get_lines(bufnr, 0, -1, false), '\n')
 end
 
+--- Wipes the output buffer of a task that is gone.
+---@param task_id string
+function M.forget(task_id)
+  local bufnr = buffers[task_id]
+  buffers[task_id] = nil
+  if bufnr and vim.api.nvim_buf_is_valid(bufnr) then
+    mid_line[bufnr] = nil
+    vim.api.nvim_buf_delete(bufnr, { force = true })
+  end
+end
+
 --- Whether the task already has an output buffer.
 function M.has(task_id)
   local bufnr = buffers[task_id]

@@ -29,6 +29,10 @@ local M = {}
 ---@field status string
 ---@field summary string?
 ---@field files agentls.File[]
+---@field created_at integer? milliseconds since the epoch (from agent/listTasks)
+---@field finished_at integer?
+---@field turns integer? model turns so far: what a fork's turn counts
+---@field forked_from {taskId: string, atTurn: integer}? set on a task made by agent/forkTask
 
 ---@type table<string, agentls.Task>
 M.tasks = {}
@@ -37,7 +41,7 @@ M.tasks = {}
 ---@type string[]
 M.order = {}
 
--- The task the user last started, imported or picked: what :AgentFollowUp continues when
+-- The task the user last started, imported, forked or opened: what :AgentFollowUp continues when
 -- the cursor is on no hunk.
 ---@type string?
 M.focused = nil
@@ -62,6 +66,45 @@ function M.task(id, client_id)
     table.insert(M.order, id)
   end
   return task
+end
+
+--- Takes in what agent/listTasks says about a task (its client may be a new one, after a
+--- restart).
+---@param summary table a TaskSummary
+---@param client_id integer
+---@return agentls.Task
+function M.adopt(summary, client_id)
+  local task = M.task(summary.taskId, client_id)
+  task.client_id = client_id
+  task.prompt = summary.prompt or task.prompt
+  task.mode = summary.mode or task.mode
+  task.status = summary.status or task.status
+  task.summary = summary.summary
+  task.created_at = summary.createdAt
+  task.finished_at = summary.finishedAt
+  task.turns = summary.turns
+  task.forked_from = summary.forkedFrom
+  return task
+end
+
+--- Forgets a task (deleted, or its server gone); returns the files it had hunks in.
+---@param id string
+---@return string[] uris
+function M.forget(id)
+  local task = M.tasks[id]
+  if not task then
+    return {}
+  end
+  M.tasks[id] = nil
+  for i, known in ipairs(M.order) do
+    if known == id then
+      table.remove(M.order, i)
+      break
+    end
+  end
+  return vim.tbl_map(function(file)
+    return file.uri
+  end, task.files)
 end
 
 ---@class agentls.OpenHunk

@@ -1,7 +1,8 @@
 -- Tasks from the editor's side: starting and following them up, following their
 -- `agent/taskUpdate` notifications, refetching the proposal (page by page) when its hunks
 -- may have moved or changed status, and sending the user's decisions: accept, reject with
--- a reason, undo an accept, re-place stale hunks.
+-- a reason, undo an accept, re-place stale hunks. Also the task history: listing a
+-- server's tasks (it brings back the workspace's earlier ones), forking and deleting.
 
 local lsp = require('agentls.lsp')
 local state = require('agentls.state')
@@ -14,6 +15,16 @@ local M = {}
 --- sets it small so that every fetch pages.
 ---@type integer?
 M.page_limit = nil
+
+--- Called after a task's status or hunks changed here (the task list redraws).
+---@type fun()?
+M.on_change = nil
+
+local function changed()
+  if M.on_change then
+    M.on_change()
+  end
+end
 
 -- Update kinds after which the proposal on the server differs from our copy.
 local REFETCH = { proposal = true, hunks = true, finished = true }
@@ -93,6 +104,7 @@ function M.refresh(task_id, on_done)
     task.files = files
     hunks.render_uris(before)
     hunks.render_uris(uris_of(task))
+    changed()
     if on_done then
       on_done()
     end
@@ -115,6 +127,7 @@ end
 local function on_finished(task, update)
   task.status = update.status
   task.summary = update.summary
+  changed()
   local level = update.status == 'completed' and vim.log.levels.INFO or vim.log.levels.WARN
   M.refresh(task.id, function()
     local count = state.open_count(task)
@@ -133,6 +146,7 @@ function M.on_update(_, params, ctx)
   output.append(task.id, update)
   if update.kind == 'status' then
     task.status = update.status
+    changed()
   elseif update.kind == 'error' and not update.willRetry then
     vim.notify('agentls: ' .. update.message, vim.log.levels.ERROR)
   end
@@ -321,10 +335,13 @@ local function replay(client, task)
   end)
 end
 
---- Opens a task picked from the list: its output, and its first open hunk.
-local function open(client, summary)
-  local task = state.task(summary.taskId, client.id)
-  task.prompt, task.mode, task.status = summary.prompt, summary.mode, summary.status
+--- Opens a task: its output, and its first open hunk.
+---@param task agentls.Task
+function M.open(task)
+  local client = lsp.client(task.client_id)
+  if not client then
+    return
+  end
   state.focused = task.id
   if output.has(task.id) then
     output.show(task.id)
@@ -338,34 +355,92 @@ local function open(client, summary)
   end)
 end
 
---- Lists the workspace's tasks with vim.ui.select; picking one opens it.
-function M.pick()
-  local bufnr = vim.api.nvim_get_current_buf()
-  lsp.with_client(bufnr, function(client)
-    lsp.request(client, 'agent/listTasks', {}, function(result)
-      local list = result.tasks or {}
-      if #list == 0 then
-        vim.notify('agentls: no tasks yet; start one with :Agent {prompt}')
-        return
-      end
-      table.sort(list, function(a, b)
-        return (a.createdAt or 0) > (b.createdAt or 0)
-      end)
-      vim.ui.select(list, {
-        prompt = 'agentls tasks',
-        kind = 'agentls.task',
-        format_item = function(item)
-          local known = state.tasks[item.taskId]
-          local open_hunks = known and state.open_count(known) or 0
-          local pending = open_hunks > 0 and ('  (%d to review)'):format(open_hunks) or ''
-          return ('%-10s %s%s'):format(item.status, item.prompt, pending)
-        end,
-      }, function(choice)
-        if choice then
-          open(client, choice)
-        end
+--- Asks the client's server for its tasks (earlier ones it loaded from the task history
+--- included) and takes them in; `on_list` gets them newest first.
+---@param client vim.lsp.Client
+---@param on_list fun(list: agentls.Task[])
+function M.list(client, on_list)
+  lsp.request(client, 'agent/listTasks', {}, function(result)
+    local list = {}
+    for _, summary in ipairs(result.tasks or {}) do
+      table.insert(list, state.adopt(summary, client.id))
+    end
+    table.sort(list, function(a, b)
+      return (a.created_at or 0) > (b.created_at or 0)
+    end)
+    on_list(list)
+  end)
+end
+
+--- Loads a new server's tasks and draws their hunks: on start and after a restart, the
+--- server brings back the workspace's earlier tasks with the decisions made on them.
+---@param client vim.lsp.Client
+function M.load_all(client)
+  M.list(client, function(list)
+    for _, task in ipairs(list) do
+      M.refresh(task.id)
+    end
+  end)
+end
+
+--- Forgets the tasks of a server that exited and takes their hunks off the buffers; the
+--- next server lists them again.
+---@param client_id integer
+function M.forget_client(client_id)
+  local uris = {}
+  for id, task in pairs(state.tasks) do
+    if task.client_id == client_id then
+      vim.list_extend(uris, state.forget(id))
+    end
+  end
+  hunks.render_uris(uris)
+end
+
+--- Forks a finished task at model turn `at_turn` (nil: at its end): a new task with the
+--- conversation up to there and the hunks still undecided then, ready for :AgentFollowUp.
+---@param task agentls.Task
+---@param at_turn integer?
+---@param on_done fun(fork: agentls.Task)?
+function M.fork(task, at_turn, on_done)
+  local client = lsp.client(task.client_id)
+  if not client then
+    return
+  end
+  lsp.request(client, 'agent/forkTask', { taskId = task.id, atTurn = at_turn }, function(result)
+    state.focused = result.taskId
+    vim.notify(('agentls: forked “%s”%s as %s; :AgentFollowUp takes it on'):format(
+      task.prompt,
+      at_turn and (' at turn %d'):format(at_turn) or '',
+      result.taskId
+    ))
+    -- The list brings the fork's summary (its prompt, turns, origin).
+    M.list(client, function()
+      local fork = state.task(result.taskId, client.id)
+      M.refresh(fork.id, on_done and function()
+        on_done(fork)
       end)
     end)
+  end)
+end
+
+--- Deletes a finished task on the server (its hunks, its history) and here.
+---@param task agentls.Task
+---@param on_done fun()?
+function M.delete(task, on_done)
+  local client = lsp.client(task.client_id)
+  if not client then
+    return
+  end
+  lsp.request(client, 'agent/deleteTask', { taskId = task.id }, function()
+    hunks.render_uris(state.forget(task.id))
+    if state.focused == task.id then
+      state.focused = nil
+    end
+    output.forget(task.id)
+    vim.notify(('agentls: deleted “%s”'):format(task.prompt))
+    if on_done then
+      on_done()
+    end
   end)
 end
 
