@@ -192,6 +192,9 @@ impl Engine {
             (store.follow_up_state(task_id), store.open_buffers())
         };
         task.begin_run(None);
+        task.emit(TaskUpdate::FollowUp {
+            prompt: prompt.clone(),
+        });
         let mut params = StartTaskParams {
             prompt: prompt.clone(),
             mode: task.mode,

@@ -513,6 +513,11 @@ pub enum TaskUpdate {
         input_tokens_before: Option<u64>,
         estimated_tokens_after: u64,
     },
+    /// A follow-up run starts: what the user asked (so a client that reconnects, or a
+    /// later server, can show where each run began).
+    FollowUp {
+        prompt: String,
+    },
     /// Something the task goes on without, e.g. an MCP server that did not start.
     Warning {
         message: String,

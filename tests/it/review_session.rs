@@ -770,3 +770,34 @@ async fn an_accepted_hunk_offers_undo_and_file_wide_actions_name_the_file() {
     wait_text(&client, "notes.txt", TEN_LINES).await;
     assert!(client.shutdown().await.success());
 }
+
+#[tokio::test]
+async fn an_accept_neovim_reports_in_two_changes_is_confirmed_and_can_be_undone() {
+    let fixture = Fixture::new(
+        "chat",
+        &[("notes.txt", TEN_LINES)],
+        patch_then_done("*** Update File: notes.txt\n@@\n eight\n-nine\n-ten\n+NINE\n+and TEN\n"),
+    )
+    .await;
+    let options = ClientOptions {
+        split_line_edits: true,
+        ..ClientOptions::default()
+    };
+    let mut client = fixture.client(options).await;
+    client.open("notes.txt", TEN_LINES).await;
+    let task = completed_task(&mut client, "shout the end").await;
+    let id = format!("{task}-1");
+    resolve(&mut client, json!({"taskId": task, "accept": [id]}))
+        .await
+        .unwrap();
+    let accepted = TEN_LINES.replace("nine\nten\n", "NINE\nand TEN\n");
+    wait_text(&client, "notes.txt", &accepted).await;
+    wait_hunk_update(&client, &task, &id, "accepted").await;
+    // Confirmed, so it can be undone (an edit still in flight could not be).
+    let undo = client
+        .request("agent/undoHunks", json!({"taskId": task, "hunkIds": [id]}))
+        .await
+        .unwrap();
+    assert_eq!(undo["applied"], true, "{undo}");
+    wait_text(&client, "notes.txt", TEN_LINES).await;
+}

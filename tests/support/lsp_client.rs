@@ -40,6 +40,10 @@ pub struct ClientOptions {
     /// Offer to watch files (`workspace.didChangeWatchedFiles.dynamicRegistration`); the
     /// test then reports disk changes itself.
     pub watch_files: bool,
+    /// Report an applied edit of whole lines as Neovim does: the replacement stops before
+    /// the last line break it covers (leaving an extra one), then a second didChange
+    /// deletes the empty line that left.
+    pub split_line_edits: bool,
 }
 
 impl Default for ClientOptions {
@@ -52,6 +56,7 @@ impl Default for ClientOptions {
             approval: None,
             view_strategy: None,
             watch_files: false,
+            split_line_edits: false,
         }
     }
 }
@@ -544,6 +549,23 @@ fn apply_workspace_edit(shared: &mut Shared, edit: &Value, options: ClientOption
             continue;
         };
         let mut edits = op["edits"].as_array().cloned().unwrap_or_default();
+        if options.split_line_edits
+            && let [edit] = edits.as_slice()
+            && let Some(pieces) = neovim_pieces(&doc.text, edit, utf8)
+        {
+            for piece in pieces {
+                apply_text_edit(
+                    &mut doc.text,
+                    &piece["range"],
+                    piece["text"].as_str().unwrap(),
+                    utf8,
+                );
+                doc.version += 1;
+                did_change.push(json!({"jsonrpc": "2.0", "method": "textDocument/didChange", "params": {
+                    "textDocument": {"uri": uri, "version": doc.version}, "contentChanges": [piece]}}));
+            }
+            continue;
+        }
         // Edits in one TextDocumentEdit refer to the original text: apply last first.
         edits.sort_by_key(|e| {
             std::cmp::Reverse((
@@ -637,6 +659,30 @@ fn uri_path(uri: &str) -> PathBuf {
         }
     }
     PathBuf::from(String::from_utf8(decoded).unwrap())
+}
+
+/// An edit of whole lines (`(a, c)`–`(b, 0)`, new text ending in a line break) as the two
+/// changes Neovim reports for it; None for any other edit.
+fn neovim_pieces(text: &str, edit: &Value, utf8: bool) -> Option<[Value; 2]> {
+    let (range, new_text) = (&edit["range"], edit["newText"].as_str()?);
+    let end_line = range["end"]["line"].as_u64()?;
+    if range["end"]["character"] != 0 || end_line == 0 || !new_text.ends_with('\n') {
+        return None;
+    }
+    let last = text.split('\n').nth(end_line as usize - 1)?;
+    let width = if utf8 {
+        last.len()
+    } else {
+        last.encode_utf16().count()
+    };
+    let start_line = range["start"]["line"].as_u64()?;
+    let extra = start_line + new_text.matches('\n').count() as u64;
+    Some([
+        json!({"range": {"start": range["start"], "end": {"line": end_line - 1, "character": width}},
+               "text": new_text}),
+        json!({"range": {"start": {"line": extra, "character": 0}, "end": {"line": extra + 1, "character": 0}},
+               "text": ""}),
+    ])
 }
 
 fn apply_text_edit(text: &mut String, range: &Value, new_text: &str, utf8: bool) {

@@ -295,6 +295,45 @@ impl FileHunks {
         changed
     }
 
+    /// Confirms the hunks in flight whose edit was disturbed — the editor reported it
+    /// as more than one change, or another edit came in between — but whose range now
+    /// holds exactly what the edit was to produce. Neovim reports an edit that ends at
+    /// the last line as a replacement that leaves an extra line break and a deletion of
+    /// it; only the result shows it was the accept. Free when nothing is in flight.
+    ///
+    /// Returns the ids confirmed.
+    pub fn confirm_held(&mut self, current: &Rope) -> Vec<String> {
+        if self.flights.is_empty() {
+            return Vec::new();
+        }
+        let disturbed: Vec<(String, Direction)> = self
+            .flights
+            .iter()
+            .filter(|(_, f)| f.disturbed.is_some())
+            .map(|(id, f)| (id.clone(), f.direction))
+            .collect();
+        let mut confirmed = Vec::new();
+        for (id, direction) in disturbed {
+            let Some(&i) = self.index.get(&id) else {
+                continue;
+            };
+            let hunk = &mut self.hunks[i];
+            let expected = match direction {
+                Direction::Accept => &hunk.new_text,
+                Direction::Undo => &hunk.old_text,
+            };
+            if !rebase::holds(hunk, current, expected) {
+                continue;
+            }
+            if direction == Direction::Undo {
+                restore_pending(hunk);
+            }
+            self.flights.remove(&id);
+            confirmed.push(id);
+        }
+        confirmed
+    }
+
     /// Pure insertions that shared their point with the just confirmed edit `i` and
     /// come after it in the proposal belong after its text, not before: move them there.
     fn keep_later_insertions_after(&mut self, i: usize) {

@@ -849,6 +849,14 @@ impl ProposalStore {
                     }
                 }
             }
+            // An accept the editor reported in pieces is recognised by its result.
+            if let Some(entry) = self.docs.get(path) {
+                for id in file.hunks.confirm_held(entry.doc.rope()) {
+                    if let Some(hunk) = file.hunks.get(&id) {
+                        self.outbox.push((task_id.clone(), hunk_state(hunk)));
+                    }
+                }
+            }
         }
     }
 

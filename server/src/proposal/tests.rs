@@ -278,3 +278,25 @@ fn two_insertions_at_one_point_are_accepted_one_after_the_other_in_order() {
     assert_eq!(doc.text(), "a\nX\nY\nc\n");
     assert!(hunks.in_flight().is_empty());
 }
+
+#[test]
+fn an_accept_the_editor_reports_in_two_pieces_is_confirmed_by_its_result() {
+    // Neovim applies an edit ending at the last line as a replacement that leaves an
+    // extra line break, then deletes the empty line it left.
+    let base = "one\ntwo\nnine\nten\n";
+    let (mut doc, mut hunks) = proposal(base, "one\ntwo\nNine\nand Ten\n");
+    let edits = hunks.begin_accept(&ids(&["t-1"]), doc.rope());
+    assert_eq!(edits.len(), 1);
+    let (start, end) = (8, 17); // "nine\nten\n"
+    edit(&mut doc, &mut hunks, start, end - 1, "Nine\nand Ten\n");
+    assert_eq!(doc.text(), "one\ntwo\nNine\nand Ten\n\n");
+    assert!(hunks.confirm_held(doc.rope()).is_empty(), "not there yet");
+    let extra = doc.rope().len_chars() - 1;
+    edit(&mut doc, &mut hunks, extra, extra + 1, "");
+    assert_eq!(doc.text(), "one\ntwo\nNine\nand Ten\n");
+    assert_eq!(hunks.confirm_held(doc.rope()), ids(&["t-1"]));
+    assert_eq!(hunks.in_flight_direction("t-1"), None);
+    assert_eq!(status(&hunks, "t-1"), HunkStatus::Accepted);
+    let h = hunks.get("t-1").unwrap();
+    assert_eq!(text_at(&doc, h), "Nine\nand Ten\n");
+}
