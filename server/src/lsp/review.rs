@@ -18,7 +18,7 @@ use tower_lsp_server::ls_types::{
 use super::{convert, engine_error, invalid_params};
 use crate::engine::Engine;
 use crate::proposal::Direction;
-use crate::proposal::store::EditPlan;
+use crate::proposal::store::{EditPlan, PageError};
 use crate::protocol::{
     self as proto, ACCEPT_CODE_ACTION_KIND, ACCEPT_HUNKS_COMMAND, DEFAULT_PROPOSAL_PAGE,
     GetProposalParams, HunkCommandArgs, HunkState, HunkStatus, REJECT_CODE_ACTION_KIND,
@@ -39,29 +39,29 @@ pub fn get_proposal(engine: &Engine, params: GetProposalParams) -> Result<proto:
         None => None,
     };
     let limit = params.limit.unwrap_or(DEFAULT_PROPOSAL_PAGE).max(1);
-    let page = engine
-        .store()
-        .view_page(
-            &params.task_id,
-            path.as_deref(),
-            params.cursor.as_deref(),
-            limit,
-        )
-        .transpose()
-        .map_err(|problem| {
-            invalid_params(format!(
-                "{problem}; pass the `nextCursor` of the previous page, or no cursor to start over"
-            ))
-        })?;
-    let Some(page) = page else {
+    let page = engine.store().view_page(
+        &params.task_id,
+        path.as_deref(),
+        params.cursor.as_deref(),
+        limit,
+    );
+    let page = match page {
+        Ok(page) => page,
         // A task that changed nothing (yet) has an empty proposal.
-        return Ok(proto::Proposal {
-            task_id: params.task_id,
-            files: Vec::new(),
-            next_cursor: None,
-            total_files: 0,
-            total_hunks: 0,
-        });
+        Err(PageError::NoProposal { .. }) => {
+            return Ok(proto::Proposal {
+                task_id: params.task_id,
+                files: Vec::new(),
+                next_cursor: None,
+                total_files: 0,
+                total_hunks: 0,
+            });
+        }
+        Err(problem) => {
+            return Err(invalid_params(format!(
+                "{problem}; pass the `nextCursor` of the previous page, or no cursor to start over"
+            )));
+        }
     };
     Ok(proto::Proposal {
         task_id: params.task_id,

@@ -8,8 +8,8 @@
 //! the store, for a write it made itself) confirms them, and `abort_accept` /
 //! `abort_undo` take them back if the editor says no.
 //!
-//! The store (`store.rs`) owns documents and tasks, `resolve.rs` routes accepts and
-//! undos (editor or disk); `refresh.rs` re-places stale hunks by a 3-way merge,
+//! The store (`store/`) owns documents and tasks and routes accepts and undos (editor or
+//! disk, `store/resolve.rs`); `refresh.rs` re-places stale hunks by a 3-way merge,
 //! `conflicts.rs` marks overlaps between tasks, `renames.rs` pairs deleted and created
 //! files, `disk.rs` writes files not open in the editor, and `page.rs` cuts a large
 //! proposal into pages.

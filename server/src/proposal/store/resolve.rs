@@ -1,33 +1,217 @@
-//! Accepting and undoing: where each hunk's edit goes and the checks before it goes.
+//! Deciding hunks: accepting and undoing (where each hunk's edit goes and the checks
+//! before it goes), rejecting, and refreshing stale hunks.
 //!
-//! Both run the same way, per file: re-read the file if the editor does not have it
-//! open, put the requested hunks in flight (each checked against the current text), then
-//! route the edits. Open documents, and file operations when the client can do them, go
-//! into one `workspace/applyEdit` plan; everything else is written here, atomically,
-//! after checking the disk still holds what the hunks were computed for, and is confirmed
-//! at once by applying the same edits to the shadow document. An undo does the inverse of
-//! the accept, file operations included: a created file is deleted again, a deleted one
-//! recreated, a rename moved back.
+//! Accept and undo run the same way, per file: re-read the file if the editor does not
+//! have it open, put the requested hunks in flight (each checked against the current
+//! text), then route the edits. Open documents, and file operations when the client can
+//! do them, go into one `workspace/applyEdit` plan; everything else is written here,
+//! atomically, after checking the disk still holds what the hunks were computed for, and
+//! is confirmed at once by applying the same edits to the shadow document. An undo does
+//! the inverse of the accept, file operations included: a created file is deleted again,
+//! a deleted one recreated, a rename moved back.
 
 use std::collections::HashSet;
 
 use ropey::Rope;
 
-use super::super::{Direction, SentEdit, disk, rebase, status_word};
-use super::{EditPlan, FileEdit, FileProposal, ProposalStore, refusal};
+use super::{FileProposal, ProposalStore, refusal};
 use crate::documents::char_to_position;
-use crate::proposal::FileHunks;
-use crate::protocol::{FileKind, HunkEdit, HunkStatus, Range, Refusal};
+use crate::proposal::{Direction, FileHunks, SentEdit, disk, rebase, refresh, status_word};
+use crate::protocol::{FileKind, HunkEdit, HunkState, HunkStatus, Range, Refusal};
+
+/// One file's part of an accept or undo: edits in the document's current coordinates.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FileEdit {
+    pub path: String,
+    pub kind: FileKind,
+    /// For a rename: where the file goes (the edits apply to it there).
+    pub new_path: Option<String>,
+    /// The open document's version the ranges refer to; None for a file not open.
+    pub version: Option<i32>,
+    pub edits: Vec<(Range, String)>,
+    pub hunk_ids: Vec<String>,
+}
+
+/// What an accept or undo does.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EditPlan {
+    /// To send as one workspace/applyEdit (may be empty).
+    pub editor: Vec<FileEdit>,
+    /// Hunks written to disk by the store and already confirmed.
+    pub written: Vec<String>,
+    /// Requested hunks neither sent nor written, with why.
+    pub refused: Vec<Refusal>,
+}
 
 /// Accept and undo share their routing; this says which one runs.
 #[derive(Clone, Copy)]
-pub(super) enum Resolve<'a> {
+enum Resolve<'a> {
     Accept(&'a [HunkEdit]),
     Undo,
 }
 
 impl ProposalStore {
-    pub(super) fn resolve(&mut self, task_id: &str, ids: &[String], how: Resolve<'_>) -> EditPlan {
+    /// Why each of `ids` cannot be accepted at all: an import conflict (never
+    /// acceptable) or a conflict with another task. Empty: go ahead.
+    pub fn accept_blockers(&self, task_id: &str, ids: &[String]) -> Vec<Refusal> {
+        ids.iter()
+            .filter_map(|id| {
+                let hunk = self.hunk(task_id, id)?;
+                if hunk.status != HunkStatus::Conflict {
+                    return None;
+                }
+                let reason = match &hunk.conflicts_with {
+                    Some(other) => format!(
+                        "{id} overlaps hunk {} of task {}, which came first: accept or reject \
+                         that one first",
+                        other.hunk_id, other.task_id
+                    ),
+                    None => format!(
+                        "{id} is a conflict hunk: a change that could not be placed in the \
+                         current text; make it by hand if you want it, then reject the hunk"
+                    ),
+                };
+                Some(Refusal {
+                    hunk_id: id.clone(),
+                    reason,
+                })
+            })
+            .collect()
+    }
+
+    /// Accepts pending hunks (`edits`: accept these with the user's text instead; they
+    /// count as requested too). Hunks whose text changed become stale (not sent). Edits
+    /// for open documents (and file operations when the client supports resource
+    /// operations) come back to be sent as one workspace/applyEdit and are confirmed later
+    /// by didChange / [`ProposalStore::confirm_applied`]; the rest is written to disk
+    /// here, after checking the disk still holds what the hunks were computed for, and
+    /// confirmed at once.
+    pub fn begin_accept(&mut self, task_id: &str, ids: &[String], edits: &[HunkEdit]) -> EditPlan {
+        let mut wanted: Vec<String> = ids.to_vec();
+        wanted.extend(edits.iter().map(|e| e.hunk_id.clone()));
+        let mut seen = HashSet::new();
+        wanted.retain(|id| seen.insert(id.clone()));
+        self.resolve(task_id, &wanted, Resolve::Accept(edits))
+    }
+
+    /// The editor answered `applied: true`: confirm what no didChange will confirm
+    /// (file operations).
+    pub fn confirm_applied(&mut self, task_id: &str, ids: &[String]) {
+        for (path, ids_here) in self.group_by_file(task_id, ids).0 {
+            let Some(file) = self.file(task_id, &path) else {
+                continue;
+            };
+            if file.kind == FileKind::Modify {
+                continue;
+            }
+            let edits: Vec<(usize, usize, String)> = ids_here
+                .iter()
+                .filter_map(|id| {
+                    let hunk = file.hunks.get(id)?;
+                    let text = match file.hunks.in_flight_direction(id)? {
+                        Direction::Accept => &hunk.new_text,
+                        Direction::Undo => &hunk.old_text,
+                    };
+                    Some((hunk.start, hunk.end, text.clone()))
+                })
+                .collect();
+            self.apply_to_document(&path, edits);
+        }
+    }
+
+    /// The editor refused an accept's edit: those hunks go back to pending (or stale).
+    pub fn abort_accept(&mut self, task_id: &str, ids: &[String]) {
+        self.abort(task_id, ids, Direction::Accept);
+    }
+
+    /// The editor refused an undo's edit: those hunks stay accepted.
+    pub fn abort_undo(&mut self, task_id: &str, ids: &[String]) {
+        self.abort(task_id, ids, Direction::Undo);
+    }
+
+    /// Rejects undecided hunks, remembering `reason` for the follow-up; hunks of other
+    /// tasks that were in conflict only with these go back to pending (outbox).
+    /// Returns the ids actually rejected (hunks already decided are left alone).
+    pub fn reject(&mut self, task_id: &str, ids: &[String], reason: Option<&str>) -> Vec<String> {
+        let mut rejected = Vec::new();
+        for (path, ids_here) in self.group_by_file(task_id, ids).0 {
+            if let Some(file) = self.file_mut(task_id, &path) {
+                rejected.extend(file.hunks.reject(&ids_here, reason));
+            }
+            self.reevaluate_conflicts(&path);
+        }
+        rejected
+    }
+
+    /// Inverse edits for confirmed accepted hunks whose text is still exactly as
+    /// accepted; the others are refused with what changed. Same routing as
+    /// [`ProposalStore::begin_accept`]. A hunk is pending again once its inverse edit is
+    /// confirmed.
+    pub fn begin_undo(&mut self, task_id: &str, ids: &[String]) -> EditPlan {
+        self.resolve(task_id, ids, Resolve::Undo)
+    }
+
+    /// 3-way refresh of the task's stale hunks (`ids` empty = all stale): returns the
+    /// state of each one afterwards (pending with a new range, still stale, or accepted
+    /// when the text already has the change).
+    pub fn refresh(&mut self, task_id: &str, ids: &[String]) -> Vec<HunkState> {
+        let Some(task) = self.tasks.get(task_id) else {
+            return Vec::new();
+        };
+        let groups: Vec<(String, Option<HashSet<String>>)> = if ids.is_empty() {
+            task.files
+                .iter()
+                .filter(|f| {
+                    f.hunks
+                        .hunks()
+                        .iter()
+                        .any(|h| h.status == HunkStatus::Stale)
+                })
+                .map(|f| (f.path.clone(), None))
+                .collect()
+        } else {
+            self.group_by_file(task_id, ids)
+                .0
+                .into_iter()
+                .map(|(path, ids)| (path, Some(ids.into_iter().collect())))
+                .collect()
+        };
+        let mut refreshed = Vec::new();
+        for (path, only) in groups {
+            self.refresh_shadow(&path);
+            let Some(rope) = self.docs.get(&path).map(|e| e.doc.rope().clone()) else {
+                continue;
+            };
+            let Some(file) = self.file_mut(task_id, &path) else {
+                continue;
+            };
+            for (gen_no, base) in file.bases.iter().enumerate() {
+                let targets: Vec<String> = file
+                    .hunks
+                    .hunks()
+                    .iter()
+                    .filter(|h| h.base_gen == gen_no)
+                    .filter(|h| only.as_ref().is_none_or(|set| set.contains(&h.id)))
+                    .map(|h| h.id.clone())
+                    .collect();
+                let targets: HashSet<&str> = targets.iter().map(String::as_str).collect();
+                refreshed.extend(refresh::refresh(
+                    &mut file.hunks,
+                    base,
+                    &rope,
+                    Some(&targets),
+                ));
+            }
+            self.reevaluate_conflicts(&path);
+        }
+        if !refreshed.is_empty() {
+            // Re-placed hunks may have moved past others in their file's list.
+            self.new_revision(task_id);
+        }
+        self.hunk_states(task_id, &refreshed)
+    }
+
+    fn resolve(&mut self, task_id: &str, ids: &[String], how: Resolve<'_>) -> EditPlan {
         let mut plan = EditPlan::default();
         if !self.tasks.contains_key(task_id) {
             plan.refused = ids
@@ -188,7 +372,7 @@ impl ProposalStore {
         }
     }
 
-    pub(super) fn abort(&mut self, task_id: &str, ids: &[String], direction: Direction) {
+    fn abort(&mut self, task_id: &str, ids: &[String], direction: Direction) {
         for (path, ids_here) in self.group_by_file(task_id, ids).0 {
             let Some(file) = self.file_mut(task_id, &path) else {
                 continue;
@@ -205,7 +389,7 @@ impl ProposalStore {
     /// Applies edits made outside the editor's view (a disk write, a file operation the
     /// editor confirmed) to the document, as incremental changes last-first, so that
     /// in-flight hunks are confirmed and every other anchor moves.
-    pub(super) fn apply_to_document(&mut self, path: &str, mut edits: Vec<(usize, usize, String)>) {
+    fn apply_to_document(&mut self, path: &str, mut edits: Vec<(usize, usize, String)>) {
         let Some(entry) = self.docs.get(path) else {
             return;
         };

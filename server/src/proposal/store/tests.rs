@@ -1,7 +1,11 @@
 use tempfile::TempDir;
 
 use super::*;
-use crate::protocol::HunkRef;
+use ropey::Rope;
+
+use crate::documents::char_to_position;
+use crate::protocol::{FileKind, HunkEdit, HunkInfo, HunkRef, HunkStatus, Range};
+use crate::workspace::FileChange;
 
 const ENC: PositionEncoding = PositionEncoding::Utf16;
 const BASE: &str = "alpha\nkeep 1\nbeta\nkeep 2\ngamma\n";
@@ -113,7 +117,6 @@ impl Ws {
         let page = self
             .store
             .view_page(task, None, None, usize::MAX)
-            .expect("task")
             .expect("page");
         page.files
             .into_iter()
@@ -382,11 +385,7 @@ fn created_deleted_and_renamed_files_are_written_to_disk_without_resource_operat
             change("fresh/made.txt", None, Some("hi\n")),
         ],
     );
-    let page = w
-        .store
-        .view_page("t", None, None, 100)
-        .expect("task")
-        .expect("page");
+    let page = w.store.view_page("t", None, None, 100).expect("page");
     let kinds: Vec<(&str, FileKind, Option<&str>)> = page
         .files
         .iter()
@@ -526,7 +525,6 @@ fn walking_the_cursor_returns_every_hunk_exactly_once_and_a_path_narrows_it() {
         let page = w
             .store
             .view_page("t", None, cursor.as_deref(), 4)
-            .expect("task")
             .expect("page");
         assert_eq!((page.total_files, page.total_hunks), (7, 21));
         let n: usize = page.files.iter().map(|f| f.hunks.len()).sum();
@@ -547,33 +545,39 @@ fn walking_the_cursor_returns_every_hunk_exactly_once_and_a_path_narrows_it() {
     let one = w
         .store
         .view_page("t", Some("f2.txt"), None, 100)
-        .expect("task")
         .expect("page");
     assert_eq!((one.total_files, one.total_hunks), (1, 3));
     assert_eq!(one.files[0].hunks[0].hunk_id, "t-7");
-    assert!(
-        w.store
-            .view_page("t", None, Some("bogus"), 4)
-            .expect("task")
-            .is_err()
+    assert_eq!(
+        w.store.view_page("t", None, Some("bogus"), 4).err(),
+        Some(PageError::ForeignCursor {
+            cursor: "bogus".into()
+        })
     );
-    assert!(w.store.view_page("nope", None, None, 4).is_none());
+    assert_eq!(
+        w.store.view_page("nope", None, None, 4).err(),
+        Some(PageError::NoProposal {
+            task_id: "nope".into()
+        })
+    );
 
     // A follow-up replaces the hunks between two pages: the old cursor is refused, not
     // continued into a different list.
-    let first = w
-        .store
-        .view_page("t", None, None, 4)
-        .expect("task")
-        .expect("page");
+    let first = w.store.view_page("t", None, None, 4).expect("page");
     let stale_cursor = first.next_cursor.expect("more pages");
     w.store
         .replace_undecided("t", vec![change("f0.txt", Some(&base), Some(&target))]);
-    let Some(Err(refused)) = w.store.view_page("t", None, Some(&stale_cursor), 4) else {
+    let Err(refused) = w.store.view_page("t", None, Some(&stale_cursor), 4) else {
         panic!("a cursor of the old list was taken");
     };
+    assert_eq!(
+        refused,
+        PageError::ListChanged {
+            task_id: "t".into()
+        }
+    );
     assert!(
-        refused.contains("start again without a cursor"),
+        refused.to_string().contains("start again without a cursor"),
         "{refused}"
     );
 }
@@ -643,11 +647,7 @@ fn a_follow_up_replaces_undecided_hunks_and_continues_the_ids() {
         )],
     );
     assert_eq!(counts, (1, 2));
-    let page = w
-        .store
-        .view_page("t", None, None, 100)
-        .expect("task")
-        .expect("page");
+    let page = w.store.view_page("t", None, None, 100).expect("page");
     let hunks: Vec<(String, HunkStatus, String)> = page.files[0]
         .hunks
         .iter()

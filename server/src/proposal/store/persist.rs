@@ -142,12 +142,8 @@ impl ProposalStore {
         self.tasks.insert(
             task_id.to_string(),
             TaskProposal {
-                order: self.installs,
-                files: Vec::new(),
-                by_path: HashMap::new(),
-                by_id: HashMap::new(),
                 next_hunk,
-                revision: 0,
+                ..TaskProposal::new(self.installs)
             },
         );
         let mut hunks = 0;
