@@ -215,6 +215,16 @@ impl FileHunks {
         self.reindex();
     }
 
+    /// Gives every hunk its final id (`rename` maps the one it had), for hunks prepared
+    /// before their ids could be known (an install prepared without the store's lock).
+    /// Never called with hunks in flight.
+    pub(crate) fn number(&mut self, mut rename: impl FnMut(&str) -> String) {
+        for hunk in &mut self.hunks {
+            hunk.id = rename(&hunk.id);
+        }
+        self.reindex();
+    }
+
     /// Adds hunks that already have ids and places.
     pub(crate) fn extend(&mut self, hunks: impl IntoIterator<Item = Hunk>) {
         self.hunks.extend(hunks);

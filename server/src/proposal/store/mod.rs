@@ -20,10 +20,12 @@
 //! - `git_diff.rs`: a task's proposal as a git diff (`agentls exec`, `agentls tasks`);
 //! - `persist.rs`: a task's proposal saved as a checkpoint and restored in a later
 //!   server;
+//! - `snapshot.rs`: what work done without the lock (an install's diffs, an accept's
+//!   disk writes, a refresh's merges) starts from, and how its result is checked;
 //! - `resolve.rs`: decisions: where an accepted (or undone) hunk goes and the checks
 //!   before it goes (edits of open documents, and file operations when the client can do
 //!   them, come back as one plan for `workspace/applyEdit`; everything else is written to
-//!   disk here, atomically, and confirmed at once), rejects and refreshes.
+//!   disk here, atomically, and confirmed once written), rejects and refreshes.
 //!
 //! Status changes nobody asked for (stale after typing, conflicts between tasks appearing
 //! or going away, confirmations) collect in an outbox the LSP layer drains after each call.
@@ -36,6 +38,7 @@ pub mod git_diff;
 mod install;
 mod persist;
 mod resolve;
+mod snapshot;
 mod tasks;
 mod text;
 mod views;
@@ -44,8 +47,12 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+pub use self::install::{InstallAs, InstallBasis, Moved, PreparedInstall, install_unlocked};
 pub use self::persist::{SavedDecision, SavedFile, SavedProposal};
-pub use self::resolve::{EditPlan, FileEdit};
+pub use self::resolve::{
+    DiskReads, DiskWrite, EditPlan, FileEdit, RefreshBasis, refresh_unlocked, resolve_unlocked,
+};
+use self::snapshot::ChangeLog;
 pub use self::views::{FileView, FollowUpState, HunkAt, PageError, ProposalPage, ReviewedHunk};
 use crate::documents::{Document, PositionEncoding};
 use crate::proposal::{FileHunks, Hunk};
@@ -62,6 +69,8 @@ pub struct ProposalStore {
     /// path → ids of the tasks with hunks there, in install order.
     by_path: HashMap<String, Vec<String>>,
     installs: u64,
+    /// Serial of the last document entry made.
+    serials: u64,
     outbox: Vec<(String, HunkState)>,
 }
 
@@ -70,6 +79,10 @@ struct DocEntry {
     doc: Document,
     /// False for a shadow of a file on disk that the editor does not have open.
     open: bool,
+    /// Which entry this is (`snapshot.rs`): one dropped and made again is another.
+    serial: u64,
+    /// The changes applied to `doc`, for work prepared without the lock.
+    log: ChangeLog,
 }
 
 /// One task's proposal: its files, indexed by path and by hunk id (`tasks.rs`).
@@ -113,6 +126,7 @@ impl ProposalStore {
             tasks: HashMap::new(),
             by_path: HashMap::new(),
             installs: 0,
+            serials: 0,
             outbox: Vec::new(),
         }
     }

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use super::{DocEntry, ProposalStore, hunk_state};
+use super::{ProposalStore, hunk_state};
 use crate::documents::{Change, Document, Replacement};
 use crate::proposal::disk;
 use crate::protocol::{FileKind, HunkStatus, Range};
@@ -17,15 +17,14 @@ impl ProposalStore {
         if self.docs.get(path).is_some_and(|e| !e.open) {
             self.replace_text(path, text);
         }
-        let entry = self
-            .docs
-            .entry(path.to_string())
-            .or_insert_with(|| DocEntry {
-                doc: Document::new(text, version),
-                open: true,
-            });
-        entry.open = true;
-        entry.doc.version = version;
+        if !self.docs.contains_key(path) {
+            let entry = self.doc_entry(Document::new(text, version), true);
+            self.docs.insert(path.to_string(), entry);
+        }
+        if let Some(entry) = self.docs.get_mut(path) {
+            entry.open = true;
+            entry.doc.version = version;
+        }
     }
 
     /// Applies one `didChange` (content changes in order) and rebases every task's hunks
@@ -53,12 +52,7 @@ impl ProposalStore {
                 return;
             };
             let changes = entry.doc.apply(*range, text, self.encoding, &expected);
-            self.rebase(path, &changes);
-            may_overlap_anew |= match changes.as_slice() {
-                [] => false,
-                [one] => self.tasks_touching(path, one.start, one.start + one.new_len) > 1,
-                _ => true,
-            };
+            may_overlap_anew |= self.moved(path, &changes);
         }
         if let Some(entry) = self.docs.get_mut(path) {
             entry.doc.version = version;
@@ -69,6 +63,40 @@ impl ProposalStore {
         // other tasks' hunks costs no re-evaluation.
         if may_overlap_anew {
             self.reevaluate_conflicts(path);
+        }
+    }
+
+    /// Applies edits the server makes itself (a disk write, a file operation the editor
+    /// confirmed) to `path`'s document, in char offsets of its current text, last first,
+    /// so that in-flight hunks are confirmed and every other anchor moves. Like
+    /// [`ProposalStore::change`], without converting positions.
+    pub(super) fn apply_to_document(&mut self, path: &str, mut edits: Vec<(usize, usize, String)>) {
+        // Last first: each edit's range stays valid in the text the earlier ones leave.
+        edits.sort_by_key(|(start, end, _)| std::cmp::Reverse((*start, *end)));
+        let mut may_overlap_anew = false;
+        for (start, end, text) in edits {
+            let Some(entry) = self.docs.get_mut(path) else {
+                return;
+            };
+            let change = entry.doc.replace(start, end, &text);
+            may_overlap_anew |= self.moved(path, &[change]);
+        }
+        if may_overlap_anew {
+            self.reevaluate_conflicts(path);
+        }
+    }
+
+    /// Records `changes` just applied to `path`'s document and moves every task's hunks
+    /// through them. Returns whether they may have made two tasks' hunks overlap.
+    fn moved(&mut self, path: &str, changes: &[Change]) -> bool {
+        if let Some(entry) = self.docs.get_mut(path) {
+            entry.log.record(changes);
+        }
+        self.rebase(path, changes);
+        match changes {
+            [] => false,
+            [one] => self.tasks_touching(path, one.start, one.start + one.new_len) > 1,
+            _ => true,
         }
     }
 
@@ -139,7 +167,7 @@ impl ProposalStore {
     }
 
     /// Replaces a document's whole text as the editor (or disk) now has it.
-    fn replace_text(&mut self, path: &str, text: &str) {
+    pub(super) fn replace_text(&mut self, path: &str, text: &str) {
         let version = self
             .docs
             .get(path)
@@ -150,7 +178,7 @@ impl ProposalStore {
 
     /// An accepted rename left nothing at `path` on disk, while its hunk stays anchored
     /// on the moved text: re-reading would mistake the move for the user deleting it.
-    fn moved_away(&self, path: &str) -> bool {
+    pub(super) fn moved_away(&self, path: &str) -> bool {
         self.by_path.get(path).is_some_and(|tasks| {
             tasks.iter().any(|t| {
                 self.file(t, path).is_some_and(|f| {
@@ -180,26 +208,26 @@ impl ProposalStore {
         expected
     }
 
-    /// A closed file may have changed on disk since its shadow was read.
-    /// Returns what was read (None: absent), for a caller about to write the file; None
-    /// when nothing was read.
-    pub(super) fn refresh_shadow(&mut self, path: &str) -> Option<Option<String>> {
-        let entry = self.docs.get(path)?;
+    /// A closed file may have changed on disk since its shadow was read: read it and,
+    /// if it did, rebase the shadow's hunks onto what it holds now.
+    pub(super) fn refresh_shadow(&mut self, path: &str) {
+        let Some(entry) = self.docs.get(path) else {
+            return;
+        };
         if entry.open || self.moved_away(path) {
-            return None;
+            return;
         }
         let disk = match disk::read(&self.root.join(path)) {
             Ok(text) => text,
             Err(e) => {
                 tracing::warn!("{e}; keeping the last text read");
-                return None;
+                return;
             }
         };
         let text = disk.as_deref().unwrap_or_default();
         if entry.doc.rope() != text {
             self.replace_text(path, text);
         }
-        Some(disk)
     }
 
     pub(super) fn ensure_doc(&mut self, path: &str, base: &str) {
@@ -214,13 +242,8 @@ impl ProposalStore {
                 base.to_string()
             }
         };
-        self.docs.insert(
-            path.to_string(),
-            DocEntry {
-                doc: Document::new(&text, 0),
-                open: false,
-            },
-        );
+        let entry = self.doc_entry(Document::new(&text, 0), false);
+        self.docs.insert(path.to_string(), entry);
     }
 
     /// The file's text now: the editor's or shadow's, else the disk's; None if absent.
