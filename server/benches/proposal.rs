@@ -84,8 +84,7 @@ fn serialise_all_pages(store: &ProposalStore, root: &Path) -> usize {
     loop {
         let page = store
             .view_page("task", None, cursor.as_deref(), DEFAULT_PROPOSAL_PAGE)
-            .expect("task installed")
-            .expect("valid cursor");
+            .expect("a page of the installed task");
         let proposal = Proposal {
             task_id: "task".into(),
             files: page

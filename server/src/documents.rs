@@ -52,6 +52,12 @@ impl Document {
         }
     }
 
+    /// A document over a rope built elsewhere (off the store's lock: building the rope of
+    /// a large file takes milliseconds).
+    pub fn from_rope(rope: Rope, version: i32) -> Self {
+        Self { version, rope }
+    }
+
     pub fn rope(&self) -> &Rope {
         &self.rope
     }
@@ -96,7 +102,14 @@ impl Document {
         let b = position_to_char(&self.rope, range.end, encoding);
         // A reversed range is a client bug; reading it as the span it names is kinder
         // than dropping the user's keystroke.
-        let (start, end) = (a.min(b), a.max(b));
+        self.replace(a.min(b), a.max(b), text)
+    }
+
+    /// Replaces the chars `start..end` (clamped to the text) with `text`: an edit the
+    /// server makes itself, in char offsets, so no position is converted.
+    pub fn replace(&mut self, start: usize, end: usize, text: &str) -> Change {
+        let end = end.min(self.rope.len_chars());
+        let start = start.min(end);
         self.rope.remove(start..end);
         self.rope.insert(start, text);
         Change {

@@ -18,7 +18,11 @@ use crate::json_schema::Schema;
 use crate::mcp::{self, McpServers};
 use crate::model::Item;
 use crate::model::{Model, ModelClient};
-use crate::proposal::store::{FollowUpState, ProposalStore};
+use crate::proposal::RawHunk;
+use crate::proposal::store::{
+    DiskReads, EditPlan, FollowUpState, InstallAs, ProposalStore, install_unlocked,
+    resolve_unlocked,
+};
 use crate::protocol::{
     ContextRef, HunkState, McpServerInfo, StartTaskParams, TaskMode, TaskStatus, TaskUpdate,
 };
@@ -27,8 +31,8 @@ use crate::task::journal::Journal;
 use crate::task::log::{self, TaskKind};
 use crate::task::{ClientSink, Task, TaskRegistry};
 use crate::uri;
-use crate::workspace::TaskView;
 use crate::workspace::materialize;
+use crate::workspace::{FileChange, TaskView};
 use durable::checkpoint;
 
 mod durable;
@@ -264,11 +268,7 @@ impl Engine {
             });
         }
         let files = import::review::review_files(&outcomes);
-        let (files, hunks) = self.update_store(|store| {
-            let installed = store.install_with_conflicts(&task.id, files);
-            checkpoint(store, task, None);
-            installed
-        });
+        let (files, hunks) = self.install(task, files, InstallAs::New);
         task.emit(TaskUpdate::Proposal { files, hunks });
         let conflicts: usize = outcomes.iter().map(|o| o.conflicts.len()).sum();
         let problems = outcomes.iter().filter(|o| o.problem.is_some()).count();
@@ -344,6 +344,47 @@ impl Engine {
         };
         self.notify_hunks(changed);
         result
+    }
+
+    /// Installs `changes` as the task's proposal with the store held only briefly (the
+    /// diffs run without it: `proposal::store::install_unlocked`), records the checkpoint
+    /// in the same section that puts the hunks in, and reports the statuses it changed.
+    fn install(
+        &self,
+        task: &Task,
+        changes: Vec<(FileChange, Vec<(RawHunk, String)>)>,
+        how: InstallAs,
+    ) -> (usize, usize) {
+        let (counts, changed) =
+            install_unlocked(&self.store, &task.id, changes, how, |store, mut counts| {
+                // A revert asked for while the install was prepared still wins (for a
+                // first run; a follow-up's revert is decided before it installs).
+                if how == InstallAs::New && task.revert_on_cancel.load(Ordering::SeqCst) {
+                    store.discard(&task.id);
+                    counts = (0, 0);
+                }
+                checkpoint(store, task, None);
+                (counts, store.take_changed())
+            });
+        self.notify_hunks(changed);
+        counts
+    }
+
+    /// An accept or undo of `ids` with the store held only to decide and to confirm
+    /// (`proposal::store::resolve_unlocked`: files not open in the editor are read and
+    /// written without it). `decide` checks what it must and calls `begin_accept_with` or
+    /// `begin_undo_with`; an `Err` leaves everything as it was.
+    pub fn resolve<E>(
+        &self,
+        task_id: &str,
+        ids: &[String],
+        decide: impl FnOnce(&mut ProposalStore, DiskReads) -> Result<EditPlan, E>,
+    ) -> Result<EditPlan, E> {
+        let (plan, changed) = resolve_unlocked(&self.store, task_id, ids, decide, |store, _| {
+            store.take_changed()
+        })?;
+        self.notify_hunks(changed);
+        Ok(plan)
     }
 
     /// Tells each task's client about hunks whose status changed behind its back.
@@ -576,15 +617,13 @@ impl Engine {
             !run.changes.is_empty()
         };
         if keep && install {
-            let (files, hunks) = self.update_store(|store| {
-                let installed = if follow_up {
-                    store.replace_undecided(&task.id, run.changes)
-                } else {
-                    store.install(&task.id, run.changes)
-                };
-                checkpoint(store, task, None);
-                installed
-            });
+            let how = if follow_up {
+                InstallAs::FollowUp
+            } else {
+                InstallAs::New
+            };
+            let changes = run.changes.into_iter().map(|c| (c, Vec::new())).collect();
+            let (files, hunks) = self.install(task, changes, how);
             task.emit(TaskUpdate::Proposal { files, hunks });
         }
         match run.outcome {

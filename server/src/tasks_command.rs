@@ -140,9 +140,7 @@ fn show(engine: &Engine, task_id: &str, json: bool, diff_only: bool) -> ExitCode
     }
     let hunks: Vec<Vec<HunkInfo>> = {
         let store = engine.store();
-        let page = store
-            .view_page(task_id, None, None, usize::MAX)
-            .and_then(Result::ok);
+        let page = store.view_page(task_id, None, None, usize::MAX).ok();
         let mut by_file: Vec<Vec<HunkInfo>> = Vec::new();
         for file in &diffs {
             by_file.push(

@@ -148,8 +148,7 @@ impl World {
     fn hunks(&self, task: usize) -> Vec<HunkInfo> {
         self.store
             .view_page(TASKS[task], None, None, usize::MAX)
-            .expect("task installed")
-            .expect("first page")
+            .expect("first page of an installed task")
             .files
             .into_iter()
             .flat_map(|f| f.hunks)

@@ -14,7 +14,9 @@ use std::sync::Arc;
 use super::{Engine, EngineError};
 use crate::model::Item;
 use crate::proposal::Hunk;
-use crate::proposal::store::{ProposalStore, SavedDecision, SavedFile, SavedProposal};
+use crate::proposal::store::{
+    ProposalStore, SavedDecision, SavedFile, SavedProposal, refresh_unlocked,
+};
 use crate::protocol::{
     HunkEdit, HunkState, HunkStatus, StartTaskParams, TaskMode, TaskStatus, TaskUpdate,
 };
@@ -146,21 +148,24 @@ impl Engine {
         hunk_ids: &[String],
     ) -> Result<Vec<HunkState>, EngineError> {
         let task = self.task(task_id)?;
-        Ok(self.update_store(|store| {
-            let states = store.refresh(task_id, hunk_ids);
-            if !states.is_empty() {
-                let ids: Vec<String> = states.iter().map(|s| s.hunk_id.clone()).collect();
-                task.log(Event::Decision(log::Decision {
-                    at: now_ms(),
-                    action: DecisionAction::Refresh,
-                    hunk_ids: ids.clone(),
-                    reason: None,
-                    edits: Vec::new(),
-                }));
-                checkpoint(store, &task, Some(&store.files_of(task_id, &ids)));
-            }
-            states
-        }))
+        let (states, changed) =
+            refresh_unlocked(&self.store, task_id, hunk_ids, |store, states| {
+                if !states.is_empty() {
+                    let ids: Vec<String> = states.iter().map(|s| s.hunk_id.clone()).collect();
+                    task.log(Event::Decision(log::Decision {
+                        at: now_ms(),
+                        action: DecisionAction::Refresh,
+                        hunk_ids: ids.clone(),
+                        reason: None,
+                        edits: Vec::new(),
+                    }));
+                    checkpoint(store, &task, Some(&store.files_of(task_id, &ids)));
+                }
+                let changed = store.take_changed();
+                (states, changed)
+            });
+        self.notify_hunks(changed);
+        Ok(states)
     }
 
     /// Removes a finished task: its hunks, its log, and the blobs only it used.

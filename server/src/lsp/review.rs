@@ -18,7 +18,7 @@ use tower_lsp_server::ls_types::{
 use super::{convert, engine_error, invalid_params};
 use crate::engine::Engine;
 use crate::proposal::Direction;
-use crate::proposal::store::EditPlan;
+use crate::proposal::store::{EditPlan, PageError};
 use crate::protocol::{
     self as proto, ACCEPT_CODE_ACTION_KIND, ACCEPT_HUNKS_COMMAND, DEFAULT_PROPOSAL_PAGE,
     GetProposalParams, HunkCommandArgs, HunkState, HunkStatus, REJECT_CODE_ACTION_KIND,
@@ -39,29 +39,29 @@ pub fn get_proposal(engine: &Engine, params: GetProposalParams) -> Result<proto:
         None => None,
     };
     let limit = params.limit.unwrap_or(DEFAULT_PROPOSAL_PAGE).max(1);
-    let page = engine
-        .store()
-        .view_page(
-            &params.task_id,
-            path.as_deref(),
-            params.cursor.as_deref(),
-            limit,
-        )
-        .transpose()
-        .map_err(|problem| {
-            invalid_params(format!(
-                "{problem}; pass the `nextCursor` of the previous page, or no cursor to start over"
-            ))
-        })?;
-    let Some(page) = page else {
+    let page = engine.store().view_page(
+        &params.task_id,
+        path.as_deref(),
+        params.cursor.as_deref(),
+        limit,
+    );
+    let page = match page {
+        Ok(page) => page,
         // A task that changed nothing (yet) has an empty proposal.
-        return Ok(proto::Proposal {
-            task_id: params.task_id,
-            files: Vec::new(),
-            next_cursor: None,
-            total_files: 0,
-            total_hunks: 0,
-        });
+        Err(PageError::NoProposal { .. }) => {
+            return Ok(proto::Proposal {
+                task_id: params.task_id,
+                files: Vec::new(),
+                next_cursor: None,
+                total_files: 0,
+                total_hunks: 0,
+            });
+        }
+        Err(problem) => {
+            return Err(invalid_params(format!(
+                "{problem}; pass the `nextCursor` of the previous page, or no cursor to start over"
+            )));
+        }
     };
     Ok(proto::Proposal {
         task_id: params.task_id,
@@ -102,7 +102,7 @@ pub fn resolve(
         .cloned()
         .collect();
     let wanted: Vec<String> = params.accept.iter().chain(&edited).cloned().collect();
-    let (plan, hunks) = engine.update_store(|store| {
+    let plan = engine.resolve(&task_id, &wanted, |store, reads| {
         let blockers = store.accept_blockers(&task_id, &wanted);
         if !blockers.is_empty() {
             let reasons: Vec<&str> = blockers.iter().map(|b| b.reason.as_str()).collect();
@@ -122,9 +122,9 @@ pub fn resolve(
                 Vec::new(),
             );
         }
-        let plan = store.begin_accept(&task_id, &params.accept, &params.edits);
-        Ok((plan, store.hunk_states(&task_id, &requested)))
+        Ok(store.begin_accept_with(&task_id, &params.accept, &params.edits, reads))
     })?;
+    let hunks = engine.store().hunk_states(&task_id, &requested);
     let refused = plan.refused.clone();
     let applied = send_plan(engine, client, &task_id, plan, Direction::Accept);
     Ok(ResolveHunksResult {
@@ -140,10 +140,16 @@ pub fn undo(
     params: UndoHunksParams,
 ) -> Result<UndoHunksResult> {
     engine.task(&params.task_id).map_err(engine_error)?;
-    let (plan, hunks) = engine.update_store(|store| {
-        let plan = store.begin_undo(&params.task_id, &params.hunk_ids);
-        (plan, store.hunk_states(&params.task_id, &params.hunk_ids))
+    let Ok(plan) = engine.resolve(&params.task_id, &params.hunk_ids, |store, reads| {
+        Ok::<_, std::convert::Infallible>(store.begin_undo_with(
+            &params.task_id,
+            &params.hunk_ids,
+            reads,
+        ))
     });
+    let hunks = engine
+        .store()
+        .hunk_states(&params.task_id, &params.hunk_ids);
     let refused = plan.refused.clone();
     let applied = send_plan(engine, client, &params.task_id, plan, Direction::Undo);
     Ok(UndoHunksResult {

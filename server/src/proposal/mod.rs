@@ -8,8 +8,8 @@
 //! the store, for a write it made itself) confirms them, and `abort_accept` /
 //! `abort_undo` take them back if the editor says no.
 //!
-//! The store (`store.rs`) owns documents and tasks, `resolve.rs` routes accepts and
-//! undos (editor or disk); `refresh.rs` re-places stale hunks by a 3-way merge,
+//! The store (`store/`) owns documents and tasks and routes accepts and undos (editor or
+//! disk, `store/resolve.rs`); `refresh.rs` re-places stale hunks by a 3-way merge,
 //! `conflicts.rs` marks overlaps between tasks, `renames.rs` pairs deleted and created
 //! files, `disk.rs` writes files not open in the editor, and `page.rs` cuts a large
 //! proposal into pages.
@@ -212,6 +212,16 @@ impl FileHunks {
         let flights = &self.flights;
         self.hunks
             .retain(|h| flights.contains_key(&h.id) || !drop(h));
+        self.reindex();
+    }
+
+    /// Gives every hunk its final id (`rename` maps the one it had), for hunks prepared
+    /// before their ids could be known (an install prepared without the store's lock).
+    /// Never called with hunks in flight.
+    pub(crate) fn number(&mut self, mut rename: impl FnMut(&str) -> String) {
+        for hunk in &mut self.hunks {
+            hunk.id = rename(&hunk.id);
+        }
         self.reindex();
     }
 

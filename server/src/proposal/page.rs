@@ -19,18 +19,17 @@ impl Cursor {
         format!("r{revision}f{}h{}", self.file, self.hunk)
     }
 
-    /// The revision the cursor was cut from, and where it continues.
-    pub(super) fn decode(text: &str) -> Result<(u64, Cursor), String> {
-        let bad =
-            || format!("`{text}` is not a cursor this server gave out; start again without one");
-        let rest = text.strip_prefix('r').ok_or_else(bad)?;
-        let (revision, rest) = rest.split_once('f').ok_or_else(bad)?;
-        let (file, hunk) = rest.split_once('h').ok_or_else(bad)?;
+    /// The revision the cursor was cut from, and where it continues; None for text that
+    /// is not a cursor this server gave out.
+    pub(super) fn decode(text: &str) -> Option<(u64, Cursor)> {
+        let rest = text.strip_prefix('r')?;
+        let (revision, rest) = rest.split_once('f')?;
+        let (file, hunk) = rest.split_once('h')?;
         let cursor = Cursor {
-            file: file.parse().map_err(|_| bad())?,
-            hunk: hunk.parse().map_err(|_| bad())?,
+            file: file.parse().ok()?,
+            hunk: hunk.parse().ok()?,
         };
-        Ok((revision.parse().map_err(|_| bad())?, cursor))
+        Some((revision.parse().ok()?, cursor))
     }
 }
 
@@ -73,10 +72,10 @@ mod tests {
     #[test]
     fn cursors_round_trip_and_foreign_ones_are_refused() {
         let c = Cursor { file: 12, hunk: 3 };
-        assert_eq!(Cursor::decode(&c.encode(7)), Ok((7, c)));
-        assert!(Cursor::decode("12:3").is_err());
-        assert!(Cursor::decode("r1fxh1").is_err());
-        assert!(Cursor::decode("f1h1").is_err());
+        assert_eq!(Cursor::decode(&c.encode(7)), Some((7, c)));
+        assert!(Cursor::decode("12:3").is_none());
+        assert!(Cursor::decode("r1fxh1").is_none());
+        assert!(Cursor::decode("f1h1").is_none());
     }
 
     #[test]

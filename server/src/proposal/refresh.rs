@@ -70,30 +70,51 @@ struct Placement {
     reason: Option<String>,
 }
 
-/// Refreshes the stale hunks of `hunks` (those in `only`, if given) against `base` (B)
-/// and `current` (C). Returns the ids refreshed.
-pub(super) fn refresh(
-    hunks: &mut FileHunks,
-    base: &str,
-    current: &Rope,
-    only: Option<&HashSet<&str>>,
-) -> Vec<String> {
+/// What re-placing hunks computed against one base needs beyond the hunks: the user's
+/// changes since that base. Computing it is the expensive part of a refresh (a diff of
+/// the whole file), so the store can do it without holding its lock.
+pub(crate) struct Merge {
+    user: UserDiff,
+    base: Rope,
+}
+
+impl Merge {
+    pub(crate) fn new(base: &str, current: &Rope) -> Self {
+        Merge {
+            user: UserDiff::new(base, &current.to_string()),
+            base: Rope::from_str(base),
+        }
+    }
+}
+
+/// Whether `hunks` has stale hunks (those in `only`, if given) a refresh would re-place.
+pub(crate) fn has_targets(hunks: &FileHunks, only: Option<&HashSet<&str>>) -> bool {
+    !targets(hunks, only).is_empty()
+}
+
+fn targets(hunks: &FileHunks, only: Option<&HashSet<&str>>) -> Vec<usize> {
     let wanted = |id: &str| only.is_none_or(|set| set.contains(id));
-    let targets: Vec<usize> = (0..hunks.hunks().len())
+    (0..hunks.hunks().len())
         .filter(|&i| {
             let h = &hunks.hunks()[i];
             h.status == HunkStatus::Stale && h.placed && wanted(&h.id)
         })
-        .collect();
-    if targets.is_empty() {
-        return Vec::new();
-    }
-    let user = UserDiff::new(base, &current.to_string());
-    let base_rope = Rope::from_str(base);
+        .collect()
+}
+
+/// Refreshes the stale hunks of `hunks` (those in `only`, if given) against the base (B)
+/// and `current` text (C) that `merge` was computed for. Returns the ids refreshed.
+pub(crate) fn refresh_with(
+    hunks: &mut FileHunks,
+    merge: &Merge,
+    current: &Rope,
+    only: Option<&HashSet<&str>>,
+) -> Vec<String> {
+    let targets = targets(hunks, only);
     let mut placed = Vec::new();
     for &i in &targets {
         let hunk = &hunks.hunks()[i];
-        let placement = place(hunk, &user, &base_rope, current);
+        let placement = place(hunk, &merge.user, &merge.base, current);
         let old = (hunk.start, hunk.end);
         let hunk = &mut hunks.hunks_mut()[i];
         hunk.start = placement.start;
@@ -102,6 +123,9 @@ pub(super) fn refresh(
         hunk.reason = placement.reason;
         hunk.conflicts_with = None;
         placed.push((hunk.id.clone(), old));
+    }
+    if placed.is_empty() {
+        return Vec::new();
     }
     hunks.reindex();
     keep_pending_hunks_apart(hunks, &placed);

@@ -14,7 +14,8 @@ use std::path::Path;
 
 use similar::TextDiff;
 
-use super::{ProposalStore, with_applied};
+use super::ProposalStore;
+use super::views::with_applied;
 use crate::protocol::{FileKind, HunkStatus};
 
 /// One file of a proposal diff.

@@ -31,7 +31,7 @@ use std::sync::Arc;
 
 use ropey::Rope;
 
-use super::{DocEntry, FileProposal, ProposalStore, TaskProposal};
+use super::{FileProposal, ProposalStore, TaskProposal};
 use crate::documents::{Change, Document};
 use crate::proposal::{DIFF_DEADLINE, Direction, FileHunks, Hunk, diff_hunks, rebase};
 use crate::protocol::{FileKind, HunkEdit, HunkStatus};
@@ -142,12 +142,8 @@ impl ProposalStore {
         self.tasks.insert(
             task_id.to_string(),
             TaskProposal {
-                order: self.installs,
-                files: Vec::new(),
-                by_path: HashMap::new(),
-                by_id: HashMap::new(),
                 next_hunk,
-                revision: 0,
+                ..TaskProposal::new(self.installs)
             },
         );
         let mut hunks = 0;
@@ -163,13 +159,8 @@ impl ProposalStore {
                     .any(|h| h.status == HunkStatus::Accepted);
             if moved {
                 // The file is at its new name; its hunk stays anchored on the moved text.
-                self.docs.insert(
-                    saved.path.clone(),
-                    DocEntry {
-                        doc: Document::new(&expected.to_string(), 0),
-                        open: false,
-                    },
-                );
+                let entry = self.doc_entry(Document::new(&expected.to_string(), 0), false);
+                self.docs.insert(saved.path.clone(), entry);
             } else {
                 self.ensure_doc(&saved.path, &expected.to_string());
             }

@@ -1,7 +1,12 @@
 use tempfile::TempDir;
 
 use super::*;
-use crate::protocol::HunkRef;
+use ropey::Rope;
+
+use crate::documents::char_to_position;
+use crate::proposal::RawHunk;
+use crate::protocol::{FileKind, HunkEdit, HunkInfo, HunkRef, HunkStatus, Range};
+use crate::workspace::FileChange;
 
 const ENC: PositionEncoding = PositionEncoding::Utf16;
 const BASE: &str = "alpha\nkeep 1\nbeta\nkeep 2\ngamma\n";
@@ -113,13 +118,132 @@ impl Ws {
         let page = self
             .store
             .view_page(task, None, None, usize::MAX)
-            .expect("task")
             .expect("page");
         page.files
             .into_iter()
             .flat_map(|f| f.hunks)
             .find(|h| h.hunk_id == id)
             .expect("hunk in view")
+    }
+}
+
+// ----- work done without the lock --------------------------------------------------------
+
+/// The beta task's changes, for the phases of an install.
+fn beta_changes() -> Vec<(FileChange, Vec<(RawHunk, String)>)> {
+    vec![(
+        change("f.rs", Some(BASE), Some(&BASE.replace("beta", "BETA"))),
+        Vec::new(),
+    )]
+}
+
+impl Ws {
+    /// f.rs (BASE) on disk only and the beta task; its accept of `t-1` through the phases
+    /// that read the file and decide, not yet written.
+    fn decide_closed_beta_accept(&mut self) -> EditPlan {
+        self.put("f.rs", BASE);
+        self.task("t", BASE, &BASE.replace("beta", "BETA"));
+        let wanted = ids(&["t-1"]);
+        let reads = self.store.disk_reads("t", &wanted).read();
+        self.store.begin_accept_with("t", &wanted, &[], reads)
+    }
+
+    /// f.rs (BASE) open, and the beta task's install through its first two phases.
+    fn open_and_prepare_beta(&mut self) -> PreparedInstall {
+        self.open(BASE);
+        let changes = beta_changes();
+        self.store.install_basis(&changes).prepare(&changes)
+    }
+}
+
+#[test]
+fn an_install_prepared_while_the_user_types_lands_where_the_typing_moved_the_text() {
+    let mut w = ws();
+    let prepared = w.open_and_prepare_beta();
+    // Meanwhile: a line above the hunk, and a word right after it.
+    w.type_over("f.rs", "alpha", "alpha\nnew line");
+    w.type_over("f.rs", "keep 2", "kept 2");
+    let counts = w
+        .store
+        .commit_install("t", prepared, InstallAs::New)
+        .expect("typing is followed");
+    assert_eq!(counts, (1, 1));
+    assert_eq!(w.status("t", "t-1"), HunkStatus::Pending);
+    let hunk = w.info("t", "t-1");
+    assert_eq!(hunk.range.start.line, 3, "moved down by the new line");
+    let plan = w.store.begin_accept("t", &ids(&["t-1"]), &[]);
+    w.editor_applies(&plan);
+    assert_eq!(
+        w.text("f.rs"),
+        "alpha\nnew line\nkeep 1\nBETA\nkept 2\ngamma\n"
+    );
+}
+
+#[test]
+fn typing_into_a_hunk_while_its_install_is_prepared_makes_it_stale() {
+    let mut w = ws();
+    let prepared = w.open_and_prepare_beta();
+    w.type_over("f.rs", "beta", "bet");
+    w.store
+        .commit_install("t", prepared, InstallAs::New)
+        .expect("typing is followed");
+    assert_eq!(w.status("t", "t-1"), HunkStatus::Stale);
+}
+
+#[test]
+fn an_install_whose_document_was_made_anew_meanwhile_is_refused_and_changes_nothing() {
+    let mut w = ws();
+    w.put("f.rs", BASE);
+    let changes = beta_changes();
+    // No document yet: the install reads the disk and would make a shadow of it...
+    let prepared = w.store.install_basis(&changes).prepare(&changes);
+    // ...but the editor opened the file with unsaved text in between.
+    w.store.open("f.rs", &format!("// unsaved\n{BASE}"), 1);
+    assert!(
+        w.store
+            .commit_install("t", prepared, InstallAs::New)
+            .is_err()
+    );
+    assert!(
+        w.store.view_page("t", None, None, 10).is_err(),
+        "no proposal"
+    );
+    // Prepared again, it anchors on the editor's text.
+    let store = std::sync::Mutex::new(w.store);
+    let counts = install_unlocked(&store, "t", changes, InstallAs::New, |_, counts| counts);
+    assert_eq!(counts, (1, 1));
+    let store = store.into_inner().expect("not poisoned");
+    let page = store.view_page("t", None, None, 10).expect("page");
+    assert_eq!(page.files[0].hunks[0].range.start.line, 3);
+}
+
+#[test]
+fn installing_in_phases_gives_the_same_ids_and_places_as_in_one_go() {
+    let target = BASE.replace("alpha", "ALPHA").replace("gamma", "GAMMA");
+    let mut one_go = ws();
+    one_go.open(BASE);
+    one_go.task("t", BASE, &target);
+    one_go.task("u", BASE, &BASE.replace("beta", "BETA"));
+    let mut phases = ws();
+    phases.open(BASE);
+    let store = std::sync::Mutex::new(phases.store);
+    for (task, target) in [("t", target.clone()), ("u", BASE.replace("beta", "BETA"))] {
+        let changes = vec![(change("f.rs", Some(BASE), Some(&target)), Vec::new())];
+        install_unlocked(&store, task, changes, InstallAs::New, |_, _| ());
+    }
+    phases.store = store.into_inner().expect("not poisoned");
+    for task in ["t", "u"] {
+        let page = |w: &Ws| -> Vec<(String, Range)> {
+            w.store
+                .view_page(task, None, None, 10)
+                .expect("page")
+                .files
+                .into_iter()
+                .flat_map(|f| f.hunks)
+                .map(|h| (h.hunk_id, h.range))
+                .collect()
+        };
+        assert_eq!(page(&one_go), page(&phases));
     }
 }
 
@@ -146,6 +270,65 @@ fn refresh_re_places_a_hunk_a_formatter_made_stale_without_touching_its_lines() 
     w.editor_applies(&plan);
     assert_eq!(w.text("f.rs"), "  alpha\nkeep 1\nBETA\nkeep 2\n  gamma\n");
     assert_eq!(w.status("t", "t-1"), HunkStatus::Accepted);
+}
+
+#[test]
+fn a_closed_file_is_written_between_the_locked_phases_of_an_accept_and_then_confirmed() {
+    let mut w = ws();
+    let mut plan = w.decide_closed_beta_accept();
+    let wanted = ids(&["t-1"]);
+    assert_eq!(plan.disk.len(), 1, "{plan:?}");
+    assert!(plan.written.is_empty() && plan.refused.is_empty());
+    // Between the phases the hunk is accepted but not confirmed, and the file untouched.
+    assert_eq!(w.status("t", "t-1"), HunkStatus::Accepted);
+    assert_eq!(w.disk("f.rs").as_deref(), Some(BASE));
+    plan.carry_out();
+    assert_eq!(w.disk("f.rs"), Some(BASE.replace("beta", "BETA")));
+    w.store.finish_writes("t", &mut plan);
+    assert_eq!(plan.written, wanted);
+    assert!(plan.disk.is_empty());
+    assert_eq!(
+        w.text("f.rs"),
+        BASE.replace("beta", "BETA"),
+        "the shadow follows"
+    );
+    // Confirmed: it can be undone, which writes the file back.
+    let undo = w.store.begin_undo("t", &wanted);
+    assert_eq!(undo.written, wanted, "{undo:?}");
+    assert_eq!(w.disk("f.rs").as_deref(), Some(BASE));
+}
+
+#[test]
+fn a_file_changed_on_disk_between_deciding_and_writing_is_not_written_over() {
+    let mut w = ws();
+    let mut plan = w.decide_closed_beta_accept();
+    let theirs = BASE.replace("gamma", "GAMMA");
+    w.put("f.rs", &theirs);
+    plan.carry_out();
+    w.store.finish_writes("t", &mut plan);
+    assert!(plan.written.is_empty());
+    assert!(
+        plan.refused[0].reason.contains("changed on disk"),
+        "{plan:?}"
+    );
+    assert_eq!(w.disk("f.rs"), Some(theirs));
+    assert_eq!(w.status("t", "t-1"), HunkStatus::Pending, "taken back");
+}
+
+#[test]
+fn a_refresh_whose_document_moved_while_its_merges_ran_is_refused_then_done_again() {
+    let mut w = ws();
+    w.open_with_beta_task();
+    w.whole("f.rs", "  alpha\nkeep 1\nbeta\nkeep 2\n  gamma\n");
+    assert_eq!(w.status("t", "t-1"), HunkStatus::Stale);
+    let prepared = w.store.refresh_basis("t", &[]).prepare();
+    w.type_over("f.rs", "keep 2", "kept 2");
+    assert!(w.store.commit_refresh("t", &[], &prepared).is_err());
+    assert_eq!(w.status("t", "t-1"), HunkStatus::Stale, "nothing changed");
+    let store = std::sync::Mutex::new(w.store);
+    let states = refresh_unlocked(&store, "t", &[], |_, states| states);
+    assert_eq!(states.len(), 1);
+    assert_eq!(states[0].status, HunkStatus::Pending);
 }
 
 #[test]
@@ -382,11 +565,7 @@ fn created_deleted_and_renamed_files_are_written_to_disk_without_resource_operat
             change("fresh/made.txt", None, Some("hi\n")),
         ],
     );
-    let page = w
-        .store
-        .view_page("t", None, None, 100)
-        .expect("task")
-        .expect("page");
+    let page = w.store.view_page("t", None, None, 100).expect("page");
     let kinds: Vec<(&str, FileKind, Option<&str>)> = page
         .files
         .iter()
@@ -526,7 +705,6 @@ fn walking_the_cursor_returns_every_hunk_exactly_once_and_a_path_narrows_it() {
         let page = w
             .store
             .view_page("t", None, cursor.as_deref(), 4)
-            .expect("task")
             .expect("page");
         assert_eq!((page.total_files, page.total_hunks), (7, 21));
         let n: usize = page.files.iter().map(|f| f.hunks.len()).sum();
@@ -547,33 +725,39 @@ fn walking_the_cursor_returns_every_hunk_exactly_once_and_a_path_narrows_it() {
     let one = w
         .store
         .view_page("t", Some("f2.txt"), None, 100)
-        .expect("task")
         .expect("page");
     assert_eq!((one.total_files, one.total_hunks), (1, 3));
     assert_eq!(one.files[0].hunks[0].hunk_id, "t-7");
-    assert!(
-        w.store
-            .view_page("t", None, Some("bogus"), 4)
-            .expect("task")
-            .is_err()
+    assert_eq!(
+        w.store.view_page("t", None, Some("bogus"), 4).err(),
+        Some(PageError::ForeignCursor {
+            cursor: "bogus".into()
+        })
     );
-    assert!(w.store.view_page("nope", None, None, 4).is_none());
+    assert_eq!(
+        w.store.view_page("nope", None, None, 4).err(),
+        Some(PageError::NoProposal {
+            task_id: "nope".into()
+        })
+    );
 
     // A follow-up replaces the hunks between two pages: the old cursor is refused, not
     // continued into a different list.
-    let first = w
-        .store
-        .view_page("t", None, None, 4)
-        .expect("task")
-        .expect("page");
+    let first = w.store.view_page("t", None, None, 4).expect("page");
     let stale_cursor = first.next_cursor.expect("more pages");
     w.store
         .replace_undecided("t", vec![change("f0.txt", Some(&base), Some(&target))]);
-    let Some(Err(refused)) = w.store.view_page("t", None, Some(&stale_cursor), 4) else {
+    let Err(refused) = w.store.view_page("t", None, Some(&stale_cursor), 4) else {
         panic!("a cursor of the old list was taken");
     };
+    assert_eq!(
+        refused,
+        PageError::ListChanged {
+            task_id: "t".into()
+        }
+    );
     assert!(
-        refused.contains("start again without a cursor"),
+        refused.to_string().contains("start again without a cursor"),
         "{refused}"
     );
 }
@@ -643,11 +827,7 @@ fn a_follow_up_replaces_undecided_hunks_and_continues_the_ids() {
         )],
     );
     assert_eq!(counts, (1, 2));
-    let page = w
-        .store
-        .view_page("t", None, None, 100)
-        .expect("task")
-        .expect("page");
+    let page = w.store.view_page("t", None, None, 100).expect("page");
     let hunks: Vec<(String, HunkStatus, String)> = page.files[0]
         .hunks
         .iter()
