@@ -3,9 +3,9 @@
 //! A proposal checkpoint needs whole files (the task's base texts, the text its hunk
 //! positions refer to), and the same file text recurs across checkpoints, follow-ups and
 //! tasks. So the log names each text by its SHA-256 and the text itself is written once,
-//! as `blobs/<first two hex digits>/<hash>`. A blob is written to a temporary name and
-//! renamed into place, so a reader never sees half of one; two servers writing the same
-//! blob write the same bytes.
+//! as `blobs/<first two hex digits>/<hash>`. A blob is written as `safe_write` writes
+//! files (complete, then renamed into place; no temporary file survives a crash), so a
+//! reader never sees half of one; two servers writing the same blob write the same bytes.
 //!
 //! A [`BlobText`] is how such a text travels: built from the text in memory (a rope is
 //! cheap to clone, so a checkpoint taken under the proposal store's lock copies nothing),
@@ -13,7 +13,7 @@
 //! by hash when a log is loaded.
 
 use std::fs;
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
@@ -150,28 +150,11 @@ impl Blobs {
                 format!("blob {} is missing", blob.hash()),
             ));
         }
-        let dir = path.parent().unwrap_or(&self.dir);
-        fs::create_dir_all(dir)?;
-        let temp = dir.join(format!(
-            ".{}.{}.tmp",
-            &blob.hash()[..16],
-            std::process::id()
-        ));
-        let written = (|| {
-            let mut file = fs::File::create(&temp)?;
-            let mut result = Ok(());
-            blob.for_each_chunk(|chunk| {
-                if result.is_ok() {
-                    result = file.write_all(chunk.as_bytes());
-                }
-            });
-            result?;
-            fs::rename(&temp, &path)
-        })();
-        if written.is_err() {
-            let _ = fs::remove_file(&temp);
-        }
-        written
+        fs::create_dir_all(path.parent().unwrap_or(&self.dir))?;
+        let mut text = String::new();
+        blob.for_each_chunk(|chunk| text.push_str(chunk));
+        // Never half a blob under its name, and no temporary file left by a crash.
+        crate::safe_write::replace(&path, text.as_bytes(), None, false)
     }
 
     /// The text stored under `blob`'s hash.
