@@ -18,6 +18,7 @@ use crate::json_schema::Schema;
 use crate::mcp::{self, McpServers};
 use crate::model::Item;
 use crate::model::{Model, ModelClient};
+use crate::plugins::Extensions;
 use crate::proposal::RawHunk;
 use crate::proposal::store::{
     DiskReads, EditPlan, FollowUpState, InstallAs, ProposalStore, install_unlocked,
@@ -132,7 +133,16 @@ impl Engine {
     /// Loads configuration the way a task would, to report problems early (at `initialize`).
     pub fn check_config(&self) -> Vec<String> {
         match config::load(&self.config_sources(None, None)) {
-            Ok((config, mut warnings)) => {
+            Ok((mut config, mut warnings)) => {
+                let home = &self.settings.home;
+                let extensions = Extensions::load(
+                    &mut config,
+                    home,
+                    home_dir().as_deref(),
+                    &self.root,
+                    &self.root,
+                );
+                warnings.extend(extensions.warnings);
                 warnings.extend(mcp::check(&config.mcp_servers, &config::process_env));
                 warnings
             }
@@ -144,8 +154,9 @@ impl Engine {
     /// servers start if they have not yet; a `sandbox = "task"` one is started read-only in
     /// the workspace for the list and stopped again.
     pub async fn list_mcp_servers(&self) -> Result<Vec<McpServerInfo>, String> {
-        let (config, _) = config::load(&self.config_sources(None, None))
+        let (mut config, _) = config::load(&self.config_sources(None, None))
             .map_err(|e| format!("configuration error: {e}"))?;
+        crate::plugins::load(&config, &self.settings.home, &self.root).add_mcp_servers(&mut config);
         Ok(self.mcp.list(&config, &self.root).await)
     }
 
@@ -407,7 +418,7 @@ impl Engine {
         buffers: HashMap<String, String>,
         follow_up: Option<FollowUp>,
     ) -> Run {
-        let (config, provider, model) = match self.model_setup(&params) {
+        let (mut config, provider, model) = match self.model_setup(&params) {
             Ok(setup) => setup,
             Err(message) => return Run::failed(message),
         };
@@ -463,6 +474,13 @@ impl Engine {
             }
         };
         let cwd = self.task_cwd(params.cwd.as_deref());
+        let extensions = Extensions::load(
+            &mut config,
+            &self.settings.home,
+            home_dir().as_deref(),
+            &self.root,
+            &cwd,
+        );
         let docs = match config::project_docs(&config, &self.settings.home, &cwd) {
             Ok(docs) => docs,
             Err(error) => {
@@ -476,7 +494,12 @@ impl Engine {
             task: task.clone(),
             model: Model::Live(Box::new(client)),
             model_name: model,
-            instructions: prompt::instructions(params.mode, docs.as_deref()),
+            instructions: prompt::instructions(
+                params.mode,
+                docs.as_deref(),
+                &extensions.skills.skills,
+                &self.root,
+            ),
             view,
             mode: params.mode,
             config: &config,
@@ -484,16 +507,39 @@ impl Engine {
             home: home_dir(),
             mcp: &self.mcp,
             output_schema,
+            extensions: &extensions,
         };
+        for message in config.withheld.iter().chain(&extensions.warnings) {
+            task.emit(TaskUpdate::Warning {
+                message: message.clone(),
+            });
+        }
         let mut agent = match Agent::start(setup).await {
             Ok(agent) => agent,
             Err(message) => return Run::failed(message),
         };
         let mut items = task.history().items;
-        let message = match &follow_up {
-            Some(follow_up) => prompt::follow_up_message(&follow_up.prompt, &follow_up.review),
-            None => prompt::user_message(&params.prompt, cwd_rel.as_deref(), &snippets),
+        let (message, explicit_skills) = match &follow_up {
+            Some(follow_up) => (
+                prompt::follow_up_message(&follow_up.prompt, &follow_up.review),
+                &[][..],
+            ),
+            None => (
+                prompt::user_message(&params.prompt, cwd_rel.as_deref(), &snippets),
+                &params.skills[..],
+            ),
         };
+        let request = follow_up.as_ref().map_or(&params.prompt, |f| &f.prompt);
+        let (message, skill_warnings) = prompt::invoke_skills(
+            message,
+            &extensions.skills,
+            explicit_skills,
+            request,
+            &self.root,
+        );
+        for message in skill_warnings {
+            task.emit(TaskUpdate::Warning { message });
+        }
         task.log(log::Event::User {
             text: message.clone(),
         });
@@ -573,7 +619,7 @@ impl Engine {
         )
         .ok()
         .flatten();
-        let instructions = prompt::instructions(task.mode, docs.as_deref());
+        let instructions = prompt::instructions(task.mode, docs.as_deref(), &[], &self.root);
         let compacted = compact::compact(
             &model,
             &model_name,

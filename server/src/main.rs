@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use agentls::engine::EngineSettings;
+use agentls::plugins::Extensions;
 
 #[derive(Parser)]
 #[command(
@@ -77,6 +78,16 @@ enum Command {
         #[command(subcommand)]
         action: McpAction,
     },
+    /// Plugins (skills, MCP servers and command tools, packaged): add, list, remove.
+    Plugin {
+        #[command(subcommand)]
+        action: PluginAction,
+    },
+    /// The skills a task started in the current directory gets.
+    Skills {
+        #[command(subcommand)]
+        action: SkillsAction,
+    },
     /// The sandbox helper the server re-executes for each command (internal).
     #[command(name = agentls::sandbox::HELPER_SUBCOMMAND, hide = true)]
     SandboxHelper { spec: String },
@@ -113,6 +124,24 @@ enum McpAction {
     },
     /// Remove a server's table from $AGENTLS_HOME/config.toml.
     Remove { name: String },
+}
+
+#[derive(Subcommand)]
+enum PluginAction {
+    /// Install a plugin from a directory into $AGENTLS_HOME/plugins and enable it in
+    /// config.toml (a newer version replaces the installed one).
+    Add { path: PathBuf },
+    /// Installed plugins (enabled or not) and the current project's own, with their
+    /// skills, MCP servers and tools.
+    List,
+    /// Disable and delete an installed plugin (its data directory is kept).
+    Remove { name: String },
+}
+
+#[derive(Subcommand)]
+enum SkillsAction {
+    /// Each skill's name, description and file, and the ones a closer skill shadows.
+    List,
 }
 
 fn main() -> ExitCode {
@@ -201,29 +230,85 @@ fn run(command: Command, settings: EngineSettings) -> ExitCode {
             runtime().block_on(agentls::sandbox_command::run(settings, network, command))
         }
         Command::Mcp { action } => mcp_command(&settings, action),
+        Command::Plugin { action } => plugin_command(&settings, action),
+        Command::Skills { action } => skills_command(&settings, action),
         Command::SandboxHelper { .. } => unreachable!("dispatched before logging is set up"),
     }
 }
 
+/// The configuration sources of a command run in `cwd` (its workspace).
+fn cli_sources<'a>(
+    settings: &'a EngineSettings,
+    cwd: &'a std::path::Path,
+) -> agentls::config::ConfigSources<'a> {
+    agentls::config::ConfigSources {
+        home: &settings.home,
+        workspace_root: Some(cwd),
+        cli_overrides: &settings.cli_overrides,
+        init_options: None,
+        profile: None,
+        model: None,
+    }
+}
+
+fn current_dir() -> Result<PathBuf, String> {
+    std::env::current_dir().map_err(|e| format!("cannot find the current directory: {e}"))
+}
+
+/// A subcommand's report on stdout, or its error on stderr (exit 1).
 #[allow(
     clippy::print_stdout,
-    reason = "agentls mcp prints its report on stdout"
+    reason = "agentls mcp, plugin and skills print their report on stdout"
 )]
+fn report(command: &str, result: Result<String, String>) -> ExitCode {
+    match result {
+        Ok(text) => {
+            print!("{text}"); // stdout-ok: CLI output
+            ExitCode::SUCCESS
+        }
+        Err(message) => {
+            eprintln!("agentls {command}: {message}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn plugin_command(settings: &EngineSettings, action: PluginAction) -> ExitCode {
+    use agentls::plugins::cli;
+    let result = match action {
+        PluginAction::Add { path } => cli::add(&settings.home, &path),
+        PluginAction::List => {
+            current_dir().and_then(|cwd| cli::list(&cli_sources(settings, &cwd), &cwd))
+        }
+        PluginAction::Remove { name } => cli::remove(&settings.home, &name),
+    };
+    report("plugin", result)
+}
+
+fn skills_command(settings: &EngineSettings, action: SkillsAction) -> ExitCode {
+    let SkillsAction::List = action;
+    let user_home = std::env::var_os("HOME").map(PathBuf::from);
+    let result = current_dir().and_then(|cwd| {
+        let (mut config, _) =
+            agentls::config::load(&cli_sources(settings, &cwd)).map_err(|e| e.to_string())?;
+        let home = &settings.home;
+        let extensions = Extensions::load(&mut config, home, user_home.as_deref(), &cwd, &cwd);
+        let warnings = config.withheld.iter().chain(&extensions.warnings);
+        Ok(agentls::skills::cli::render(
+            &extensions.skills,
+            warnings,
+            home,
+        ))
+    });
+    report("skills", result)
+}
+
 fn mcp_command(settings: &EngineSettings, action: McpAction) -> ExitCode {
     use agentls::mcp::cli::{self, NewServer};
     let result = (|| match action {
         McpAction::List => {
-            let cwd = std::env::current_dir()
-                .map_err(|e| format!("cannot find the current directory: {e}"))?;
-            let sources = agentls::config::ConfigSources {
-                home: &settings.home,
-                workspace_root: Some(&cwd),
-                cli_overrides: &settings.cli_overrides,
-                init_options: None,
-                profile: None,
-                model: None,
-            };
-            runtime().block_on(cli::list(&sources, &cwd))
+            let cwd = current_dir()?;
+            runtime().block_on(cli::list(&cli_sources(settings, &cwd), &cwd))
         }
         McpAction::Add {
             name,
@@ -249,16 +334,7 @@ fn mcp_command(settings: &EngineSettings, action: McpAction) -> ExitCode {
         }
         McpAction::Remove { name } => cli::remove(&settings.home, &name),
     })();
-    match result {
-        Ok(text) => {
-            print!("{text}"); // stdout-ok: CLI output
-            ExitCode::SUCCESS
-        }
-        Err(message) => {
-            eprintln!("agentls mcp: {message}");
-            ExitCode::from(1)
-        }
-    }
+    report("mcp", result)
 }
 
 #[allow(

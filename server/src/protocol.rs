@@ -93,6 +93,10 @@ pub struct StartTaskParams {
     /// fails the task.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_schema: Option<Value>,
+    /// Skills (by name) whose instructions go into the first turn, as `$name` in the
+    /// prompt does.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skills: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

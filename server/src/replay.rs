@@ -29,6 +29,7 @@ use crate::json_schema::Schema;
 use crate::mcp::McpServers;
 use crate::model::replay::{RecordedTurn, Recording};
 use crate::model::{Item, Model, TurnOutput};
+use crate::plugins::Extensions;
 use crate::protocol::{
     ApprovalDecision, ApprovalRequestParams, TaskStatus, TaskUpdate, TaskUpdateParams,
 };
@@ -286,6 +287,16 @@ async fn replay_runs(
     let docs = config::project_docs(config, &settings.home, root)
         .ok()
         .flatten();
+    // The plugins and skills the workspace has now, as a task started now would get them.
+    let mut config = config.clone();
+    let extensions = Extensions::load(
+        &mut config,
+        &settings.home,
+        home_dir().as_deref(),
+        root,
+        root,
+    );
+    let config = &config;
     let mcp = McpServers::default();
     // The answer is checked against the task's schema, as it was then.
     let output_schema = header
@@ -340,7 +351,12 @@ async fn replay_runs(
             task: task.clone(),
             model: Model::Recorded(Recording::new(run.turns.clone(), run.summaries.clone())),
             model_name,
-            instructions: prompt::instructions(header.mode, docs.as_deref()),
+            instructions: prompt::instructions(
+                header.mode,
+                docs.as_deref(),
+                &extensions.skills.skills,
+                root,
+            ),
             view,
             mode: header.mode,
             config,
@@ -348,6 +364,7 @@ async fn replay_runs(
             home: home_dir(),
             mcp: &mcp,
             output_schema: output_schema.clone(),
+            extensions: &extensions,
         };
         let mut agent = Agent::start(setup).await?;
         // The recording decides how many turns there are.

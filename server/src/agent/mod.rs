@@ -6,6 +6,7 @@
 
 pub mod compact;
 pub mod mcp;
+pub mod plugin_tools;
 pub mod prompt;
 pub mod shell;
 
@@ -19,6 +20,7 @@ use crate::config::Config;
 use crate::json_schema::Schema;
 use crate::mcp::McpServers;
 use crate::model::{Item, Model, ModelError, Prompt, StreamEvent, ToolImage, ToolSpec};
+use crate::plugins::Extensions;
 use crate::protocol::{TaskMode, TaskUpdate, ToolCallStatus};
 use crate::task::Task;
 use crate::task::blobs::BlobText;
@@ -50,6 +52,7 @@ pub struct Agent {
     /// Fingerprint of each file's text as last written to the task log.
     pub logged_changes: Mutex<HashMap<String, u64>>,
     pub mcp: mcp::McpTools,
+    pub plugin_tools: plugin_tools::PluginTools,
     /// What the final answer must match (sent as structured output, then checked).
     pub output_schema: Option<Schema>,
 }
@@ -71,6 +74,8 @@ pub struct AgentSetup<'a> {
     pub mcp: &'a McpServers,
     /// What the final answer must match (sent as structured output, then checked).
     pub output_schema: Option<Schema>,
+    /// The plugins' command tools, and the skill and plugin folders the task may read.
+    pub extensions: &'a Extensions,
 }
 
 /// Tool output shown to the client is cut to this; the model always gets all of it.
@@ -83,11 +88,19 @@ impl Agent {
     pub async fn start(setup: AgentSetup<'_>) -> Result<Agent, String> {
         let commands =
             shell::Commands::from_config(setup.config, setup.views.clone(), setup.home.as_deref());
-        let view = Arc::new(Mutex::new(setup.view));
-        let reserved: Vec<String> = tools::specs(TaskMode::Code)
+        let mut view = setup.view;
+        view.allow_reading(setup.extensions.read_only_dirs());
+        let view = Arc::new(Mutex::new(view));
+        let mut reserved: Vec<String> = tools::specs(TaskMode::Code)
             .into_iter()
             .map(|tool| tool.name)
             .collect();
+        let mut namer = crate::mcp::names::ToolNamer::default();
+        for name in &reserved {
+            namer.reserve(name);
+        }
+        let plugin_tools = plugin_tools::PluginTools::new(&setup.extensions.plugins, &mut namer);
+        reserved.extend(plugin_tools.names().map(str::to_owned));
         let mcp = mcp::McpTools::start(
             setup.config,
             mcp::McpStart {
@@ -116,6 +129,7 @@ impl Agent {
             commands,
             logged_changes: Default::default(),
             mcp,
+            plugin_tools,
             output_schema: setup.output_schema,
         })
     }
@@ -129,6 +143,7 @@ impl Agent {
 
     async fn converse(&self, items: &mut Vec<Item>) -> Outcome {
         let mut tools = tools::specs(self.mode);
+        tools.extend(self.plugin_tools.specs(self.mode));
         tools.extend(self.mcp.specs(self.mode));
         let cancel = self.task.cancel_token();
         let mut last_message = String::new();
@@ -388,6 +403,9 @@ impl Agent {
         }
         if self.mcp.has(name) {
             return self.mcp.call(self, call_id, name, args).await;
+        }
+        if self.plugin_tools.has(name) {
+            return self.plugin_tools.call(self, call_id, name, args).await;
         }
         if name == tools::APPLY_PATCH && self.mode == TaskMode::Code {
             self.commands

@@ -1,8 +1,11 @@
 //! What the model reads before the user's request: our instructions, the project's
-//! AGENTS.md files, and the code the user pointed at.
+//! AGENTS.md files, the skills it may use, and the code the user pointed at.
+
+use std::path::Path;
 
 use crate::proposal::store::{FollowUpState, ReviewedHunk};
 use crate::protocol::TaskMode;
+use crate::skills::{Catalog, Skill};
 
 /// Quoted hunk text is cut here: the model can read the file for the rest.
 const QUOTE_LIMIT: usize = 2000;
@@ -27,18 +30,87 @@ const ASK_INSTRUCTIONS: &str = "\
 This is an ask-mode task: answer the user's question. You may read and search the \
 workspace, but you cannot change files.";
 
-/// The system prompt for a task.
-pub fn instructions(mode: TaskMode, project_docs: Option<&str>) -> String {
+const SKILLS_INSTRUCTIONS: &str = "\
+Skills: each is a folder of instructions (its SKILL.md) and files for one kind of work. When \
+the user names a skill ($name) or the request clearly matches a skill's description, read \
+its SKILL.md with read_file before you start and follow it; open the other files it points \
+to only when you need them, and prefer running its scripts over retyping them. Skill \
+folders outside the workspace are read-only: read them by the path given, never edit them.
+Available skills:";
+
+/// The system prompt for a task; `skills` are listed with their paths, relative to the
+/// workspace `root` when they are inside it.
+pub fn instructions(
+    mode: TaskMode,
+    project_docs: Option<&str>,
+    skills: &[Skill],
+    root: &Path,
+) -> String {
     let mut text = BASE_INSTRUCTIONS.to_string();
     if mode == TaskMode::Ask {
         text.push_str("\n\n");
         text.push_str(ASK_INSTRUCTIONS);
+    }
+    if !skills.is_empty() {
+        text.push_str("\n\n");
+        text.push_str(SKILLS_INSTRUCTIONS);
+        for skill in skills {
+            text.push_str(&format!(
+                "\n- {}: {} (file: {})",
+                skill.name,
+                skill.description,
+                shown_path(&skill.path, root)
+            ));
+        }
     }
     if let Some(docs) = project_docs {
         text.push_str("\n\nThe project's instructions for agents (AGENTS.md files; deeper directories take precedence):\n\n");
         text.push_str(docs);
     }
     text
+}
+
+/// The first message of a run with the bodies of the skills it invokes: `explicit`
+/// (`startTask {skills}`) and those `request` names as `$name`. Also returns what to warn
+/// about (an unknown skill, an unreadable one).
+pub fn invoke_skills(
+    message: String,
+    catalog: &Catalog,
+    explicit: &[String],
+    request: &str,
+    root: &Path,
+) -> (String, Vec<String>) {
+    let (invoked, mut warnings) = catalog.invoked(explicit, request);
+    let mut bodies = Vec::new();
+    for skill in invoked {
+        match skill.body() {
+            Ok(body) => bodies.push((skill, body)),
+            Err(error) => warnings.push(format!("skill `{}` is not loaded: {error}", skill.name)),
+        }
+    }
+    (with_skills(message, &bodies, root), warnings)
+}
+
+/// A request with the bodies of the skills it invoked (`$name`, `startTask {skills}`)
+/// after it, so the model has them in the same turn.
+fn with_skills(message: String, skills: &[(&Skill, String)], root: &Path) -> String {
+    let mut text = message;
+    for (skill, body) in skills {
+        text.push_str(&format!(
+            "\n\nThe user invoked the skill `{}` ({}); its instructions:\n<skill name=\"{}\">\n{body}\n</skill>",
+            skill.name,
+            shown_path(&skill.path, root),
+            skill.name
+        ));
+    }
+    text
+}
+
+fn shown_path(path: &Path, root: &Path) -> String {
+    match path.strip_prefix(root) {
+        Ok(inside) => inside.display().to_string(),
+        Err(_) => path.display().to_string(),
+    }
 }
 
 /// A piece of code the user pointed at.
@@ -153,10 +225,42 @@ mod tests {
 
     #[test]
     fn ask_mode_and_project_docs_are_part_of_the_instructions() {
-        let text = instructions(TaskMode::Ask, Some("Use tabs."));
+        let root = Path::new("/ws");
+        let text = instructions(TaskMode::Ask, Some("Use tabs."), &[], root);
         assert!(text.contains("cannot change files"));
         assert!(text.ends_with("Use tabs."));
-        assert!(!instructions(TaskMode::Code, None).contains("ask-mode"));
+        let code = instructions(TaskMode::Code, None, &[], root);
+        assert!(!code.contains("ask-mode") && !code.contains("Available skills"));
+    }
+
+    #[test]
+    fn skills_are_listed_with_their_paths_and_invoked_ones_carry_their_body() {
+        let skill = |name: &str, path: &str| Skill {
+            name: name.into(),
+            description: format!("{name} things"),
+            path: path.into(),
+            origin: crate::skills::Origin::Project,
+        };
+        let skills = [
+            skill("deploy", "/ws/.agents/skills/deploy/SKILL.md"),
+            skill(
+                "ops:check",
+                "/home/u/.agentls/plugins/ops/1/skills/check/SKILL.md",
+            ),
+        ];
+        let root = Path::new("/ws");
+        let text = instructions(TaskMode::Code, None, &skills, root);
+        assert!(text.contains("\n- deploy: deploy things (file: .agents/skills/deploy/SKILL.md)"));
+        assert!(text.contains(
+            "\n- ops:check: ops:check things (file: /home/u/.agentls/plugins/ops/1/skills/check/SKILL.md)"
+        ));
+        let message = with_skills(
+            "ship it".into(),
+            &[(&skills[0], "Run make deploy.".into())],
+            root,
+        );
+        assert!(message.starts_with("ship it\n\nThe user invoked the skill `deploy`"));
+        assert!(message.ends_with("<skill name=\"deploy\">\nRun make deploy.\n</skill>"));
     }
 
     #[test]

@@ -31,6 +31,14 @@ pub struct Commands {
     allowed_for_task: Mutex<HashSet<String>>,
 }
 
+/// What a command may use besides the view, its tmp and the configured roots (which every
+/// command gets, along with the view's read-only directories: skills and plugins).
+#[derive(Debug, Clone, Default)]
+pub struct Access {
+    pub writable: Vec<PathBuf>,
+    pub env: Vec<(String, String)>,
+}
+
 /// How to run one command, as far as the sandbox is concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Confine {
@@ -76,6 +84,21 @@ impl Commands {
         args: &Value,
     ) -> Result<ToolOutput, String> {
         let args = shell::parse(args)?;
+        self.run_command(task, view, call_id, &args, &Access::default())
+            .await
+    }
+
+    /// Runs a command the way `shell` runs one (approvals, sandbox, changes folded into
+    /// the view), with `access` on top of what every command gets: a plugin's command
+    /// tools use it for their plugin's files.
+    pub async fn run_command(
+        &self,
+        task: &Task,
+        view: &Arc<Mutex<TaskView>>,
+        call_id: &str,
+        args: &ShellArgs,
+        access: &Access,
+    ) -> Result<ToolOutput, String> {
         let workdir = match &args.workdir {
             Some(dir) => lock(view).resolve(dir).map_err(|e| e.to_string())?,
             None => String::new(),
@@ -87,13 +110,17 @@ impl Commands {
             root.join(&workdir)
         };
         let cwd = cwd.display().to_string();
-        let confine = self.approve_command(task, call_id, &args, &cwd).await?;
-        let mut finished = self.execute(task, view, &args, &workdir, confine).await?;
+        let confine = self.approve_command(task, call_id, args, &cwd).await?;
+        let mut finished = self
+            .execute(task, view, args, &workdir, confine, access)
+            .await?;
         if let Some(retry) = self
-            .retry_after_denial(task, call_id, &args, &cwd, confine, &finished)
+            .retry_after_denial(task, call_id, args, &cwd, confine, &finished)
             .await
         {
-            finished = self.execute(task, view, &args, &workdir, retry).await?;
+            finished = self
+                .execute(task, view, args, &workdir, retry, access)
+                .await?;
         }
         let changed_files = self.absorb_changes(view).await;
         Ok(ToolOutput {
@@ -247,6 +274,7 @@ impl Commands {
         args: &ShellArgs,
         workdir: &str,
         confine: Confine,
+        access: &Access,
     ) -> Result<Finished, String> {
         let mut dir = self.dir.lock().await;
         if dir.is_none() {
@@ -259,11 +287,16 @@ impl Commands {
         materialize::flush_view(dir, view)
             .map_err(|e| format!("cannot write your edits into the task's directory: {e}"))?;
         let tree = dir.tree();
+        let mut readable = dir.extra_readable();
+        readable.extend(lock(view).read_only_dirs().iter().cloned());
         let confinement = match confine {
-            Confine::Sandboxed { network } => {
-                self.sandbox
-                    .confinement(&tree, &dir.tmp(), &dir.extra_readable(), network)
-            }
+            Confine::Sandboxed { network } => self
+                .sandbox
+                .confinement(&tree, &dir.tmp(), &readable, network)
+                .map(|mut confinement| {
+                    confinement.writable.extend(access.writable.iter().cloned());
+                    confinement
+                }),
             Confine::Unsandboxed => None,
         };
         let spec = HelperSpec {
@@ -277,7 +310,11 @@ impl Commands {
             confine: confinement,
             command: args.argv.clone(),
         };
-        let env = self.sandbox.command_env(&dir.tmp());
+        let mut env = self.sandbox.command_env(&dir.tmp());
+        for (name, value) in &access.env {
+            env.retain(|(n, _)| n != name);
+            env.push((name.clone(), value.clone()));
+        }
         run::run(
             &spec,
             &env,

@@ -51,8 +51,8 @@ pub fn project_root(cwd: &Path) -> &Path {
         .unwrap_or(cwd)
 }
 
-/// Project root first, `cwd` last.
-fn dirs_from_root(cwd: &Path) -> Vec<&Path> {
+/// Every directory from the project root down to `cwd`: project root first, `cwd` last.
+pub fn dirs_from_root(cwd: &Path) -> Vec<&Path> {
     let root = project_root(cwd);
     let mut dirs: Vec<&Path> = cwd.ancestors().take_while(|dir| *dir != root).collect();
     dirs.push(root);

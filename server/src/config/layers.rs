@@ -8,6 +8,7 @@ use serde::de::DeserializeOwned;
 use toml::{Table, Value};
 
 use super::mcp::{MCP_SERVER_KEYS, MCP_TOOL_KEYS};
+use super::plugins::PLUGIN_KEYS;
 use super::{Config, ConfigError, ConfigSources};
 
 /// Keys a config table (top level or a profile) may hold, besides `profiles`.
@@ -29,6 +30,7 @@ const CONFIG_KEYS: &[&str] = &[
     "model_auto_compact_token_limit",
     "shell_environment_policy",
     "projects",
+    "plugins",
     "profile",
 ];
 const PROVIDER_KEYS: &[&str] = &[
@@ -175,41 +177,43 @@ impl Layer {
         })
     }
 
-    /// A repository's own config may not start programs (MCP servers) unless the user
-    /// trusts the project, nor grant that trust itself: those keys are taken out of an
-    /// untrusted project layer, each with a warning saying how to trust it.
+    /// A repository's own config may not start programs (MCP servers, plugins) unless the
+    /// user trusts the project, nor grant that trust itself: those keys are taken out of
+    /// an untrusted project layer. Returns the warnings for keys ignored whatever the
+    /// trust, and those for what was withheld, each saying how to trust the project.
     pub(super) fn withhold_untrusted(
         &mut self,
         trusted: bool,
         root: &Path,
         home: &Path,
-    ) -> Vec<String> {
+    ) -> (Vec<String>, Vec<String>) {
         let Origin::ProjectFile(path) = &self.origin else {
-            return Vec::new();
+            return (Vec::new(), Vec::new());
         };
-        let mut warnings = Vec::new();
+        let mut ignored = Vec::new();
         if self.table.remove("projects").is_some() {
-            warnings.push(format!(
+            ignored.push(format!(
                 "`projects` in {} is ignored: a project is trusted in your own {}",
                 path.display(),
                 home.join("config.toml").display()
             ));
         }
         if trusted {
-            return warnings;
+            return (ignored, Vec::new());
         }
-        if let Some(Value::Table(servers)) = self.table.remove("mcp_servers") {
-            for name in servers.keys() {
-                warnings.push(format!(
-                    "MCP server `{name}` from {} is not started: this project is not trusted. \
-                     To trust it, add to {}:\n[projects.{:?}]\ntrust_level = \"trusted\"",
-                    path.display(),
-                    home.join("config.toml").display(),
-                    root.display().to_string(),
-                ));
+        let hint = super::trust_hint(root, home);
+        let mut withheld = Vec::new();
+        for (key, what) in [("mcp_servers", "MCP server"), ("plugins", "plugin")] {
+            if let Some(Value::Table(entries)) = self.table.remove(key) {
+                for name in entries.keys() {
+                    withheld.push(format!(
+                        "{what} `{name}` from {} is not started: this project is not trusted. {hint}",
+                        path.display(),
+                    ));
+                }
             }
         }
-        warnings
+        (ignored, withheld)
     }
 
     /// `unknown key `a.b` in <origin> — ignored`, one per key this version does not know.
@@ -379,6 +383,13 @@ fn unknown_config_keys(table: &Table, prefix: &str, top_level: bool, unknown: &m
                                 unknown_keys(settings, &prefix, MCP_TOOL_KEYS, unknown);
                             }
                         }
+                    }
+                }
+            }
+            ("plugins", Value::Table(plugins)) => {
+                for (name, plugin) in plugins {
+                    if let Value::Table(plugin) = plugin {
+                        unknown_keys(plugin, &format!("{path}.{name}."), PLUGIN_KEYS, unknown);
                     }
                 }
             }

@@ -8,11 +8,14 @@
 //! decide between a failed task and an `initialize` warning.
 
 mod agents_md;
+pub mod edit;
 mod layers;
 mod mcp;
+mod plugins;
 
-pub use agents_md::{project_docs, project_root};
+pub use agents_md::{dirs_from_root, project_docs, project_root};
 pub use mcp::{ApprovalMode, McpSandbox, McpServerConfig, McpToolConfig, ProjectConfig};
+pub use plugins::PluginConfig;
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -270,6 +273,16 @@ pub struct Config {
     pub mcp_servers: BTreeMap<String, McpServerConfig>,
     /// `[projects."<path>"]`, from the user's own layers (a project cannot trust itself).
     pub projects: BTreeMap<String, ProjectConfig>,
+    /// Installed plugins a task gets, by name (`agentls plugin add` writes these).
+    pub plugins: BTreeMap<String, PluginConfig>,
+    /// Whether the user's own layers trust the workspace (`[projects."<root>"]`): only then
+    /// do the repository's own MCP servers and plugins start.
+    #[serde(skip)]
+    pub project_trusted: bool,
+    /// What an untrusted project asked for and did not get, each saying how to trust it
+    /// (also among `load`'s warnings): told to every task, since it changes what it can do.
+    #[serde(skip)]
+    pub withheld: Vec<String>,
     /// Cap on the AGENTS.md text given to the model; 0 turns project docs off.
     pub project_doc_max_bytes: usize,
     /// File names tried after `AGENTS.override.md` and `AGENTS.md` in each directory.
@@ -305,6 +318,9 @@ impl Default for Config {
             sandbox_workspace_write: SandboxWorkspaceWrite::default(),
             mcp_servers: BTreeMap::new(),
             projects: BTreeMap::new(),
+            plugins: BTreeMap::new(),
+            project_trusted: false,
+            withheld: Vec::new(),
             project_doc_max_bytes: 32 * 1024,
             project_doc_fallback_filenames: Vec::new(),
             model_reasoning_effort: None,
@@ -397,12 +413,17 @@ pub struct ConfigSources<'a> {
 pub fn load(sources: &ConfigSources) -> Result<(Config, Vec<String>), ConfigError> {
     let mut layers = Layer::collect(sources)?;
     let mut warnings = Vec::new();
+    let mut withheld = Vec::new();
+    let mut trusted = false;
     if let Some(root) = sources.workspace_root {
-        let trusted = layers::project_trusted(&layers, root);
+        trusted = layers::project_trusted(&layers, root);
         for layer in &mut layers {
-            warnings.extend(layer.withhold_untrusted(trusted, root, sources.home));
+            let (ignored, untrusted) = layer.withhold_untrusted(trusted, root, sources.home);
+            warnings.extend(ignored);
+            withheld.extend(untrusted);
         }
     }
+    warnings.extend(withheld.iter().cloned());
     for layer in &layers {
         warnings.extend(layer.unknown_key_warnings());
         layer.check()?;
@@ -424,6 +445,8 @@ pub fn load(sources: &ConfigSources) -> Result<(Config, Vec<String>), ConfigErro
         message: err.to_string().trim().to_owned(),
     })?;
     config.profile = profile;
+    config.project_trusted = trusted;
+    config.withheld = withheld;
     Ok((config, warnings))
 }
 
@@ -480,6 +503,15 @@ pub enum ConfigError {
     MissingModel { provider: String },
     #[error("cannot locate the agentls home: set AGENTLS_HOME or HOME")]
     NoHome,
+}
+
+/// How to trust the project at `root`, for messages about what an untrusted one did not get.
+pub fn trust_hint(root: &Path, home: &Path) -> String {
+    format!(
+        "To trust it, add to {}:\n[projects.{:?}]\ntrust_level = \"trusted\"",
+        home.join("config.toml").display(),
+        root.display().to_string(),
+    )
 }
 
 fn known_list(what: &str, known: &[String]) -> String {

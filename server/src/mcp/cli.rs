@@ -1,17 +1,15 @@
 //! `agentls mcp list|add|remove`: the user's servers from the command line.
 //!
-//! `add` and `remove` edit `$AGENTLS_HOME/config.toml` as text, so the user's comments and
-//! layout survive: `add` appends a `[mcp_servers.<name>]` table, `remove` cuts out that
-//! table and its subtables. Each edit is checked by parsing both versions: the new file
-//! must mean exactly the old one plus (or minus) that server, or nothing is written. A
-//! server written inline (`mcp_servers = { … }`, dotted keys) is refused with a message,
-//! rather than pulling in a format-preserving TOML editor for that rare case.
+//! `add` appends a `[mcp_servers.<name>]` table to `$AGENTLS_HOME/config.toml` and
+//! `remove` cuts it out with its subtables, editing the file as text so the user's
+//! comments and layout survive (`config::edit` checks each edit means only that).
 
 use std::fmt::Write as _;
 use std::path::Path;
 
-use toml::{Table, Value};
+use toml::Value;
 
+use crate::config::edit::{ConfigFile, dotted, key};
 use crate::config::{self, ConfigSources};
 use crate::protocol::McpServerStatus;
 
@@ -29,7 +27,10 @@ pub enum NewServer {
 /// `agentls mcp list`: each server, its status and tools, as the workspace in `root` sees
 /// them. Returns the text to print.
 pub async fn list(sources: &ConfigSources<'_>, root: &Path) -> Result<String, String> {
-    let (config, warnings) = config::load(sources).map_err(|e| e.to_string())?;
+    let (mut config, mut warnings) = config::load(sources).map_err(|e| e.to_string())?;
+    let plugins = crate::plugins::load(&config, sources.home, root);
+    warnings.extend(plugins.warnings.iter().cloned());
+    warnings.extend(plugins.add_mcp_servers(&mut config));
     let servers = super::McpServers::default();
     let listed = servers.list(&config, root).await;
     servers.stop_all().await;
@@ -74,17 +75,16 @@ pub async fn list(sources: &ConfigSources<'_>, root: &Path) -> Result<String, St
 
 /// `agentls mcp add`: appends the server to `config.toml` under `home`.
 pub fn add(home: &Path, name: &str, server: &NewServer) -> Result<String, String> {
-    let path = home.join("config.toml");
-    let before = read(&path)?;
-    let old = parse(&before, &path)?;
-    if servers(&old).is_some_and(|s| s.contains_key(name)) {
+    let mut file = ConfigFile::open(home)?;
+    let keys = ["mcp_servers", name];
+    if file.get(&keys).is_some() {
         return Err(format!(
             "an MCP server named `{name}` is already in {}; remove it first with `agentls mcp remove {name}`",
-            path.display()
+            file.path().display()
         ));
     }
-    let key = key(name);
-    let mut table = format!("[mcp_servers.{key}]\n");
+    let header = dotted(&keys);
+    let mut table = format!("[{header}]\n");
     match server {
         NewServer::Stdio { command, env } => {
             let Some((program, args)) = command.split_first() else {
@@ -96,14 +96,9 @@ pub fn add(home: &Path, name: &str, server: &NewServer) -> Result<String, String
                 let _ = writeln!(table, "args = {}", Value::Array(args));
             }
             if !env.is_empty() {
-                let _ = writeln!(table, "[mcp_servers.{key}.env]");
+                let _ = writeln!(table, "[{header}.env]");
                 for (var, value) in env {
-                    let _ = writeln!(
-                        table,
-                        "{} = {}",
-                        self::key(var),
-                        Value::from(value.as_str())
-                    );
+                    let _ = writeln!(table, "{} = {}", key(var), Value::from(value.as_str()));
                 }
             }
         }
@@ -111,161 +106,40 @@ pub fn add(home: &Path, name: &str, server: &NewServer) -> Result<String, String
             let _ = writeln!(table, "url = {}", Value::from(url.as_str()));
         }
     }
-    let mut after = before.clone();
-    if !after.is_empty() && !after.ends_with('\n') {
-        after.push('\n');
-    }
-    if !after.is_empty() {
-        after.push('\n');
-    }
-    after.push_str(&table);
-    let new = parse(&after, &path)?;
-    if without(new, name) != old {
-        return Err(format!(
-            "cannot add `{name}` to {} without changing other settings (is `mcp_servers` written inline there?); add the table by hand:\n{table}",
-            path.display()
-        ));
-    }
-    write(&path, &after)?;
+    file.append(&keys, &table)?;
+    file.save()?;
     Ok(format!(
         "Added MCP server `{name}` to {}.\n",
-        path.display()
+        file.path().display()
     ))
 }
 
 /// `agentls mcp remove`: cuts the server's table (and its subtables) out of `config.toml`.
 pub fn remove(home: &Path, name: &str) -> Result<String, String> {
-    let path = home.join("config.toml");
-    let before = read(&path)?;
-    let old = parse(&before, &path)?;
-    if !servers(&old).is_some_and(|s| s.contains_key(name)) {
+    let mut file = ConfigFile::open(home)?;
+    let keys = ["mcp_servers", name];
+    if file.get(&keys).is_none() {
         return Err(format!(
             "no MCP server named `{name}` in {}",
-            path.display()
+            file.path().display()
         ));
     }
-    let mut kept = String::with_capacity(before.len());
-    let mut inside = false;
-    // Comments and blank lines at the end of the removed table belong to what follows.
-    let mut trailing = String::new();
-    for line in before.split_inclusive('\n') {
-        if let Some(header) = table_header(line) {
-            let was_inside = inside;
-            inside = header.len() >= 2 && header[0] == "mcp_servers" && header[1] == name;
-            if was_inside && !inside {
-                kept.push_str(&trailing);
-            }
-            trailing.clear();
-        }
-        if !inside {
-            kept.push_str(line);
-        } else if line.trim().is_empty() || line.trim_start().starts_with('#') {
-            trailing.push_str(line);
-        } else {
-            trailing.clear();
-        }
-    }
-    let new = parse(&kept, &path)?;
-    if new != without(old, name) {
-        return Err(format!(
-            "`{name}` is not written as a [mcp_servers.{}] table in {}; remove it by hand",
-            key(name),
-            path.display()
-        ));
-    }
-    write(&path, &kept)?;
+    file.cut(&keys)?;
+    file.save()?;
     Ok(format!(
         "Removed MCP server `{name}` from {}.\n",
-        path.display()
+        file.path().display()
     ))
-}
-
-fn servers(table: &Table) -> Option<&Table> {
-    table.get("mcp_servers")?.as_table()
-}
-
-fn without(mut table: Table, name: &str) -> Table {
-    if let Some(Value::Table(servers)) = table.get_mut("mcp_servers") {
-        servers.remove(name);
-        if servers.is_empty() {
-            table.remove("mcp_servers");
-        }
-    }
-    table
-}
-
-/// The dotted key of a `[table]` or `[[array]]` header line, parsed by TOML itself.
-fn table_header(line: &str) -> Option<Vec<String>> {
-    let trimmed = line.trim();
-    if !trimmed.starts_with('[') {
-        return None;
-    }
-    let body = trimmed.trim_start_matches('[');
-    let end = body.rfind(']')?;
-    let dotted = body[..end].trim_end_matches(']');
-    // `a."b.c" = 0` parses to nested tables whose keys are the header's parts.
-    let table: Table = format!("{dotted} = 0").parse().ok()?;
-    let mut parts = Vec::new();
-    let mut current = &table;
-    loop {
-        let (key, value) = current.iter().next()?;
-        parts.push(key.clone());
-        match value {
-            Value::Table(inner) => current = inner,
-            _ => return Some(parts),
-        }
-    }
-}
-
-/// A bare key when TOML allows one, else a quoted one.
-fn key(name: &str) -> String {
-    let bare = !name.is_empty()
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-    if bare {
-        name.to_string()
-    } else {
-        Value::from(name).to_string()
-    }
 }
 
 fn first_line(text: &str) -> &str {
     text.lines().next().unwrap_or_default()
 }
 
-fn read(path: &Path) -> Result<String, String> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => Ok(text),
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
-        Err(error) => Err(format!("cannot read {}: {error}", path.display())),
-    }
-}
-
-fn parse(text: &str, path: &Path) -> Result<Table, String> {
-    text.parse::<Table>().map_err(|e| {
-        format!(
-            "{} is not valid TOML ({}); fix it first",
-            path.display(),
-            e.message()
-        )
-    })
-}
-
-/// Temp file and rename: the user's config is never half-written.
-fn write(path: &Path, text: &str) -> Result<(), String> {
-    let fail = |e: std::io::Error| format!("cannot write {}: {e}", path.display());
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(fail)?;
-    }
-    let temp = path.with_extension("toml.agentls-tmp");
-    std::fs::write(&temp, text).map_err(fail)?;
-    std::fs::rename(&temp, path).map_err(fail)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use toml::Table;
 
     const CONFIG: &str = "# my settings\nmodel = \"gpt-5\" # the best one\n\n[mcp_servers.docs]\ncommand = \"docs-server\"\n\n[mcp_servers.docs.env]\nA = \"1\"\n\n# keep this comment\n[profiles.fast]\nmodel = \"gpt-5-mini\"\n";
 

@@ -28,12 +28,17 @@ impl ToolNamer {
     /// The model's name for `tool` of `server`.
     pub fn name(&mut self, server: &str, tool: &str) -> String {
         let plain = format!("{PREFIX}{}{SEPARATOR}{}", sanitize(server), sanitize(tool));
-        let name = if plain.len() <= MAX_LEN && !self.taken.contains(&plain) {
-            plain
+        self.claim(&plain, server, tool)
+    }
+
+    /// `preferred` (already sanitised) if it is short enough and free, else its first
+    /// bytes and a stable hash of `origin` and `tool`, the real names behind it.
+    pub fn claim(&mut self, preferred: &str, origin: &str, tool: &str) -> String {
+        let name = if preferred.len() <= MAX_LEN && !self.taken.contains(preferred) {
+            preferred.to_string()
         } else {
-            let mut cut = MAX_LEN - SUFFIX_LEN;
-            cut = cut.min(plain.len());
-            format!("{}_{:08x}", &plain[..cut], hash(server, tool) as u32)
+            let cut = (MAX_LEN - SUFFIX_LEN).min(preferred.len());
+            format!("{}_{:08x}", &preferred[..cut], hash(origin, tool) as u32)
         };
         self.taken.insert(name.clone());
         name

@@ -42,6 +42,10 @@ pub const FORMAT_VERSION: u32 = 1;
     rename_all = "camelCase",
     rename_all_fields = "camelCase"
 )]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "a header is one event per task, not worth a box at every use"
+)]
 pub enum Event {
     Header(Header),
     /// A run begins: the first one, or a follow-up.

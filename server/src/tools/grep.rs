@@ -73,13 +73,23 @@ pub fn run(view: &TaskView, args: Value) -> Result<String, String> {
         .build(&args.pattern)
         .map_err(|err| format!("invalid regex `{}`: {err}", args.pattern))?;
     let scope = args.path.as_deref().unwrap_or(".");
-    let rel = view.resolve(scope).map_err(|err| err.to_string())?;
-    let files = files_to_search(view, &rel, scope, args.glob.as_deref())?;
+    let target = view
+        .resolve_for_reading(scope)
+        .map_err(|err| err.to_string())?;
+    let (view, rel) = (target.view(view), target.rel());
+    let files = files_to_search(view, rel, scope, args.glob.as_deref())?;
 
     let mut found = Matches::default();
     let mut searcher = SearcherBuilder::new().line_number(true).build();
     for file in &files {
-        search_file(view, &mut searcher, &matcher, file, &mut found);
+        search_file(
+            view,
+            &mut searcher,
+            &matcher,
+            file,
+            &target.shown(file),
+            &mut found,
+        );
     }
     Ok(found.render(&args, scope))
 }
@@ -126,6 +136,7 @@ fn search_file(
     searcher: &mut Searcher,
     matcher: &RegexMatcher,
     file: &str,
+    shown: &str,
     found: &mut Matches,
 ) {
     let text = match view.read(file) {
@@ -137,7 +148,7 @@ fn search_file(
         }
     };
     let sink = UTF8(|line_number, line| {
-        found.add(file, line_number, line);
+        found.add(shown, line_number, line);
         Ok(true)
     });
     if let Err(err) = searcher.search_slice(matcher, text.as_bytes(), sink) {

@@ -59,17 +59,20 @@ pub fn run(view: &TaskView, args: Value) -> Result<String, String> {
         return Err("depth must be at least 1 (1 lists direct children)".into());
     }
     let depth = depth.min(MAX_DEPTH);
-    let rel = view.resolve(&args.path).map_err(|err| err.to_string())?;
+    let target = view
+        .resolve_for_reading(&args.path)
+        .map_err(|err| err.to_string())?;
+    let (view, rel) = (target.view(view), target.rel());
     let entries = view
-        .list(&rel, depth)
+        .list(rel, depth)
         .map_err(|err| explain_list_error(&args.path, err))?;
     // `join("")` would leave a trailing slash on the root.
     let absolute = if rel.is_empty() {
         view.root().to_path_buf()
     } else {
-        view.root().join(&rel)
+        view.root().join(rel)
     };
-    Ok(render(&absolute.display().to_string(), &rel, &entries))
+    Ok(render(&absolute.display().to_string(), rel, &entries))
 }
 
 fn explain_list_error(path: &str, err: ViewError) -> String {

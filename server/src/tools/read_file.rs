@@ -69,9 +69,12 @@ pub fn run(view: &TaskView, args: Value) -> Result<String, String> {
     if limit == 0 {
         return Err("limit must be at least 1".into());
     }
-    let rel = view.resolve(&args.path).map_err(|err| err.to_string())?;
-    let text = view
-        .read(&rel)
+    let target = view
+        .resolve_for_reading(&args.path)
+        .map_err(|err| err.to_string())?;
+    let text = target
+        .view(view)
+        .read(target.rel())
         .map_err(|err| explain_read_error(&args.path, err))?
         .ok_or_else(|| {
             format!(

@@ -8,6 +8,10 @@
 //! Every path here is workspace-relative, `/`-separated and normalized (`""` is the root),
 //! as produced by [`TaskView::resolve`]. Methods taking such a `rel` trust it: paths from
 //! the model must go through `resolve` first, which is where escapes are refused.
+//!
+//! A task may also *read* a few directories outside the workspace — the folders of the
+//! skills and plugins it was given — through [`TaskView::resolve_for_reading`]; `resolve`,
+//! which every write goes through, refuses them as read-only.
 
 pub mod materialize;
 mod paths;
@@ -54,6 +58,41 @@ pub struct TaskView {
     snapshot: Snapshot,
     /// Files the task wrote or deleted, keyed by workspace-relative path.
     edits: BTreeMap<String, Edit>,
+    /// Canonical directories outside the root the task may read but not change.
+    read_only: Vec<PathBuf>,
+}
+
+/// Where a path given for reading lies: in the workspace, or in a read-only directory
+/// outside it (which is read from disk through a view of its own).
+#[derive(Debug)]
+pub enum ReadTarget {
+    Workspace(String),
+    Outside { view: Box<TaskView>, rel: String },
+}
+
+impl ReadTarget {
+    /// The view to read `rel` from: the workspace's, or the outside directory's.
+    pub fn view<'a>(&'a self, workspace: &'a TaskView) -> &'a TaskView {
+        match self {
+            ReadTarget::Workspace(_) => workspace,
+            ReadTarget::Outside { view, .. } => view,
+        }
+    }
+
+    pub fn rel(&self) -> &str {
+        match self {
+            ReadTarget::Workspace(rel) | ReadTarget::Outside { rel, .. } => rel,
+        }
+    }
+
+    /// How a file below the target is named to the model: workspace-relative in the
+    /// workspace, absolute outside it.
+    pub fn shown(&self, rel: &str) -> String {
+        match self {
+            ReadTarget::Workspace(_) => rel.to_string(),
+            ReadTarget::Outside { view, .. } => view.root().join(rel).display().to_string(),
+        }
+    }
 }
 
 /// What the task started from: the disk plus the unsaved buffers captured at task start.
@@ -97,7 +136,26 @@ impl TaskView {
                 buffers: buffers.into_iter().collect(),
             },
             edits: BTreeMap::new(),
+            read_only: Vec::new(),
         })
+    }
+
+    /// Lets the task read `dirs` (outside the workspace; those inside it are the
+    /// workspace's already) without being able to change them. Missing ones are skipped.
+    pub fn allow_reading(&mut self, dirs: impl IntoIterator<Item = PathBuf>) {
+        for dir in dirs {
+            let Ok(dir) = dir.canonicalize() else {
+                continue;
+            };
+            if !dir.starts_with(&self.snapshot.root) && !self.read_only.contains(&dir) {
+                self.read_only.push(dir);
+            }
+        }
+    }
+
+    /// The directories [`Self::allow_reading`] added.
+    pub fn read_only_dirs(&self) -> &[PathBuf] {
+        &self.read_only
     }
 
     pub fn root(&self) -> &Path {
@@ -110,7 +168,50 @@ impl TaskView {
     /// Refuses paths with NUL, absolute paths outside the root, `..` climbing above the
     /// root, and paths going through a symlink that resolves outside the root.
     pub fn resolve(&self, path: &str) -> Result<String, PathError> {
-        paths::resolve(&self.snapshot.root, path)
+        match paths::resolve(&self.snapshot.root, path) {
+            Err(PathError::OutsideRoot { .. }) if self.outside_target(path).is_some() => {
+                let dir = self.outside_target(path).map(|(dir, _)| dir.to_path_buf());
+                Err(PathError::ReadOnly {
+                    path: path.into(),
+                    dir: dir.unwrap_or_default(),
+                    root: self.snapshot.root.clone(),
+                })
+            }
+            resolved => resolved,
+        }
+    }
+
+    /// [`Self::resolve`] for reading: a path in one of the read-only directories is
+    /// accepted too, with the same checks (no `..` out of it, no symlink leading out).
+    pub fn resolve_for_reading(&self, path: &str) -> Result<ReadTarget, PathError> {
+        match paths::resolve(&self.snapshot.root, path) {
+            Ok(rel) => Ok(ReadTarget::Workspace(rel)),
+            Err(outside @ PathError::OutsideRoot { .. }) => {
+                let Some((dir, resolved)) = self.outside_target(path) else {
+                    return Err(outside);
+                };
+                let rel = resolved?;
+                let view = TaskView::new(dir, HashMap::new()).map_err(|_| outside)?;
+                Ok(ReadTarget::Outside {
+                    view: Box::new(view),
+                    rel,
+                })
+            }
+            Err(other) => Err(other),
+        }
+    }
+
+    /// The read-only directory an absolute `path` lies in, and the path resolved in it.
+    fn outside_target(&self, path: &str) -> Option<(&Path, Result<String, PathError>)> {
+        if !Path::new(path).is_absolute() {
+            return None;
+        }
+        self.read_only
+            .iter()
+            .find_map(|dir| match paths::resolve(dir, path) {
+                Err(PathError::OutsideRoot { .. }) => None,
+                resolved => Some((dir.as_path(), resolved)),
+            })
     }
 
     /// The file's text as the task sees it. `Ok(None)`: no such file.

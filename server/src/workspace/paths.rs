@@ -27,6 +27,15 @@ pub enum PathError {
         root: PathBuf,
     },
     #[error(
+        "`{path}` is in {dir}, which you may read but not change (skill and plugin folders \
+         are read-only); make your changes inside the workspace ({root})"
+    )]
+    ReadOnly {
+        path: String,
+        dir: PathBuf,
+        root: PathBuf,
+    },
+    #[error(
         "`{path}` goes through the symlink `{link}`, whose target does not exist, so it \
          cannot be checked to stay inside the workspace; use the path it should point to"
     )]
