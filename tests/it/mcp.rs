@@ -15,7 +15,7 @@ use crate::support::model_server::{self, Reply};
 use crate::support::processes_running;
 
 /// Where install-test-deps.sh put the servers.
-fn deps() -> PathBuf {
+pub(crate) fn deps() -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/test-deps/mcp");
     assert!(
         dir.join("venv/bin/python").exists()
@@ -27,7 +27,7 @@ fn deps() -> PathBuf {
     dir.canonicalize().unwrap()
 }
 
-fn everything() -> String {
+pub(crate) fn everything() -> String {
     deps()
         .join("node_modules/@modelcontextprotocol/server-everything/dist/index.js")
         .display()

@@ -344,3 +344,42 @@ fn new_refuses_a_missing_root() {
     let missing = dir.path().join("missing");
     assert!(TaskView::new(Path::new(&missing), HashMap::new()).is_err());
 }
+
+#[test]
+fn a_read_only_directory_outside_the_workspace_can_be_read_but_not_resolved_for_writing() {
+    let dir = workspace(&[("a.txt", "a\n")]);
+    let skills = workspace(&[("deploy/SKILL.md", "body\n"), ("other/x.md", "x\n")]);
+    let outside = workspace(&[("secret.txt", "s\n")]);
+    std::os::unix::fs::symlink(outside.path(), skills.path().join("deploy/leak")).unwrap();
+    let mut view = view(&dir);
+    let skill_dir = skills.path().join("deploy").canonicalize().unwrap();
+    view.allow_reading([skill_dir.clone(), dir.path().join("missing")]);
+    assert_eq!(view.read_only_dirs(), std::slice::from_ref(&skill_dir));
+
+    let skill = skill_dir.join("SKILL.md").display().to_string();
+    let target = view.resolve_for_reading(&skill).expect("readable");
+    assert_eq!(target.rel(), "SKILL.md");
+    assert_eq!(
+        target.view(&view).read(target.rel()).unwrap().as_deref(),
+        Some("body\n")
+    );
+    assert_eq!(target.shown("SKILL.md"), skill);
+    assert!(matches!(
+        view.resolve(&skill),
+        Err(PathError::ReadOnly { .. })
+    ));
+    let sibling = skills.path().join("other/x.md").display().to_string();
+    assert!(matches!(
+        view.resolve_for_reading(&sibling),
+        Err(PathError::OutsideRoot { .. })
+    ));
+    let leak = skill_dir.join("leak/secret.txt").display().to_string();
+    assert!(matches!(
+        view.resolve_for_reading(&leak),
+        Err(PathError::SymlinkEscape { .. })
+    ));
+    assert!(matches!(
+        view.resolve_for_reading("a.txt"),
+        Ok(agentls::workspace::ReadTarget::Workspace(rel)) if rel == "a.txt"
+    ));
+}

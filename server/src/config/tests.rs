@@ -776,3 +776,58 @@ mod agents_md {
         assert_eq!(project_root(outside), outside);
     }
 }
+
+#[test]
+fn an_untrusted_project_gets_no_servers_or_plugins_and_is_told_how_to_trust_it() {
+    let project = "[mcp_servers.db]\ncommand = \"db-server\"\n[plugins.ops]\nenabled = true\n[projects.\"/\"]\ntrust_level = \"trusted\"\n";
+    let fixture = Fixture::new()
+        .with_user("[plugins.docs]\nenabled = false\n")
+        .with_project(project);
+    let (config, warnings) = fixture.load().unwrap();
+    assert!(!config.project_trusted);
+    assert!(config.mcp_servers.is_empty() && !config.plugins.contains_key("ops"));
+    assert!(
+        !config.plugins["docs"].enabled,
+        "the user's own tables stay"
+    );
+    assert_eq!(config.withheld.len(), 2, "{:#?}", config.withheld);
+    let root = fixture.workspace.path().display().to_string();
+    for (what, message) in ["MCP server `db`", "plugin `ops`"]
+        .iter()
+        .zip(&config.withheld)
+    {
+        assert!(message.starts_with(what), "{message}");
+        assert!(
+            message.contains(&format!("[projects.{root:?}]\ntrust_level = \"trusted\"")),
+            "{message}"
+        );
+    }
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("`projects` in") && w.contains("is ignored")),
+        "a project cannot trust itself: {warnings:#?}"
+    );
+
+    let trust = format!("[projects.{root:?}]\ntrust_level = \"trusted\"\n");
+    let fixture = Fixture {
+        home: fixture.home,
+        workspace: fixture.workspace,
+    }
+    .with_user(&trust);
+    let (config, _) = fixture.load().unwrap();
+    assert!(config.project_trusted && config.withheld.is_empty());
+    assert!(config.mcp_servers.contains_key("db") && config.plugins["ops"].enabled);
+}
+
+#[test]
+fn unknown_keys_of_a_plugin_table_are_warned_about() {
+    let fixture = Fixture::new().with_user("[plugins.ops]\nenabled = true\nversion = \"2\"\n");
+    let (_, warnings) = fixture.load().unwrap();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("unknown key `plugins.ops.version`")),
+        "{warnings:#?}"
+    );
+}
