@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use crate::support::fixture::Fixture;
 use crate::support::lsp_client::{ClientOptions, LspClient};
-use crate::support::model_server::{Reply, tool_outputs};
+use crate::support::model_server::{self, Reply, tool_outputs};
 use crate::support::review::{self, hunk, hunk_ids, hunks, proposal, wait_text};
 
 const TEN_LINES: &str = "one\ntwo\nthree\nfour\nfive\nsix\nseven\neight\nnine\nten\n";
@@ -20,18 +20,7 @@ fn two_hunk_patch() -> Value {
 
 /// Names of the tools offered in a request (both wire formats).
 fn tool_names(request: &Value) -> Vec<String> {
-    let mut names: Vec<String> = request["tools"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|t| {
-            t["function"]["name"]
-                .as_str()
-                .or(t["name"].as_str())
-                .unwrap_or_default()
-                .to_string()
-        })
-        .collect();
+    let mut names = model_server::tool_names(request);
     names.sort();
     names
 }

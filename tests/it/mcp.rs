@@ -11,8 +11,9 @@ use serde_json::{Value, json};
 
 use crate::support::fixture::Fixture;
 use crate::support::lsp_client::ClientOptions;
-use crate::support::model_server::{self, Reply};
+use crate::support::model_server::{self, Reply, tool_names};
 use crate::support::processes_running;
+use crate::support::review::{hunk_ids, kind_of};
 
 /// Where install-test-deps.sh put the servers.
 pub(crate) fn deps() -> PathBuf {
@@ -88,20 +89,6 @@ fn write_python_server(fixture: &Fixture) -> String {
 
 fn python() -> String {
     deps().join("venv/bin/python").display().to_string()
-}
-
-fn tool_names(request: &Value) -> Vec<String> {
-    let tools = request["tools"].as_array().cloned().unwrap_or_default();
-    tools
-        .iter()
-        .map(|t| {
-            t["function"]["name"]
-                .as_str()
-                .or(t["name"].as_str())
-                .unwrap_or_default()
-                .to_string()
-        })
-        .collect()
 }
 
 fn last_request(fixture: &Fixture) -> Value {
@@ -465,20 +452,13 @@ readable_roots = [{deps:?}]
         .request("agent/getProposal", json!({"taskId": task}))
         .await
         .unwrap();
-    let files = proposal["files"].as_array().unwrap();
-    let kind = |suffix: &str| {
-        files
-            .iter()
-            .find(|f| f["uri"].as_str().unwrap().ends_with(suffix))
-            .map(|f| f["kind"].as_str().unwrap().to_string())
-    };
     assert_eq!(
-        kind("/notes.txt").as_deref(),
+        kind_of(&proposal, "/notes.txt").as_deref(),
         Some("create"),
         "{proposal:#}"
     );
     assert_eq!(
-        kind("/README.md").as_deref(),
+        kind_of(&proposal, "/README.md").as_deref(),
         Some("modify"),
         "{proposal:#}"
     );
@@ -496,16 +476,7 @@ readable_roots = [{deps:?}]
         "the server's directory is removed with the run"
     );
 
-    let hunks: Vec<Value> = files
-        .iter()
-        .flat_map(|f| {
-            f["hunks"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|h| h["hunkId"].clone())
-        })
-        .collect();
+    let hunks = hunk_ids(&proposal);
     client
         .request(
             "agent/resolveHunks",

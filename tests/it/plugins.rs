@@ -12,8 +12,9 @@ use crate::mcp::everything;
 use crate::skills::instructions;
 use crate::support::cli::agentls;
 use crate::support::fixture::Fixture;
-use crate::support::lsp_client::{ClientOptions, LspClient};
-use crate::support::model_server::{self, Reply};
+use crate::support::lsp_client::ClientOptions;
+use crate::support::model_server::{self, Reply, tool_names};
+use crate::support::review::{self, hunk_ids, kind_of};
 
 const PLUGIN_SCHEMA: &str = "https://agent-plugins.org/schemas/1.0.0/plugin.schema.json";
 const MCP_SCHEMA: &str = "https://agent-plugins.org/schemas/1.0.0/mcp.schema.json";
@@ -64,20 +65,6 @@ fn team_plugin(dir: &Path, version: &str) {
     );
 }
 
-fn tool_names(request: &Value) -> Vec<String> {
-    request["tools"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|t| {
-            t["function"]["name"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string()
-        })
-        .collect()
-}
-
 fn cli(fixture: &Fixture, args: &[&str]) -> (bool, String, String) {
     let output = agentls(&fixture.root(), fixture.home(), args, "");
     (
@@ -85,20 +72,6 @@ fn cli(fixture: &Fixture, args: &[&str]) -> (bool, String, String) {
         String::from_utf8_lossy(&output.stdout).into_owned(),
         String::from_utf8_lossy(&output.stderr).into_owned(),
     )
-}
-
-fn warnings(client: &LspClient, task: &str) -> Vec<String> {
-    client
-        .updates(task)
-        .into_iter()
-        .filter(|u| u["update"]["kind"] == "warning")
-        .map(|u| {
-            u["update"]["message"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string()
-        })
-        .collect()
 }
 
 #[tokio::test]
@@ -187,24 +160,14 @@ async fn an_installed_plugin_brings_a_skill_a_server_and_a_tool_whose_changes_ar
         .unwrap();
     assert_eq!(result["update"]["exitCode"], 0, "{result}");
 
-    let proposal = client
-        .request("agent/getProposal", json!({"taskId": task}))
-        .await
-        .unwrap();
-    let files = proposal["files"].as_array().unwrap();
-    let kind = |suffix: &str| {
-        files
-            .iter()
-            .find(|f| f["uri"].as_str().unwrap().ends_with(suffix))
-            .map(|f| f["kind"].as_str().unwrap().to_string())
-    };
+    let proposal = review::proposal(&mut client, &task).await;
     assert_eq!(
-        kind("/RELEASE.txt").as_deref(),
+        kind_of(&proposal, "/RELEASE.txt").as_deref(),
         Some("create"),
         "{proposal:#}"
     );
     assert_eq!(
-        kind("/README.md").as_deref(),
+        kind_of(&proposal, "/README.md").as_deref(),
         Some("modify"),
         "{proposal:#}"
     );
@@ -221,16 +184,7 @@ async fn an_installed_plugin_brings_a_skill_a_server_and_a_tool_whose_changes_ar
         "${{PLUGIN_DATA}} is the plugin's to write"
     );
 
-    let hunks: Vec<Value> = files
-        .iter()
-        .flat_map(|f| {
-            f["hunks"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|h| h["hunkId"].clone())
-        })
-        .collect();
+    let hunks = hunk_ids(&proposal);
     client
         .request(
             "agent/resolveHunks",
@@ -310,7 +264,7 @@ async fn a_projects_own_plugins_and_servers_start_only_once_it_is_trusted() {
 
     let (task, finished) = client.run_task("look around").await;
     assert_eq!(finished["status"], "completed", "{finished}");
-    let warned = warnings(&client, &task);
+    let warned = client.warnings(&task);
     let root = fixture.root().display().to_string();
     let hint = format!("[projects.{root:?}]\ntrust_level = \"trusted\"");
     let plugin = warned
@@ -345,7 +299,7 @@ async fn a_projects_own_plugins_and_servers_start_only_once_it_is_trusted() {
         names.contains(&"mcp__proj__get-sum".to_string()),
         "{names:?}"
     );
-    let warned = warnings(&client, &task);
+    let warned = client.warnings(&task);
     assert!(
         !warned.iter().any(|w| w.contains("not trusted")),
         "{warned:#?}"

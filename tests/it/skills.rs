@@ -12,6 +12,7 @@ use crate::support::cli::agentls;
 use crate::support::fixture::Fixture;
 use crate::support::lsp_client::ClientOptions;
 use crate::support::model_server::{self, Reply};
+use crate::support::review;
 
 /// `SKILL.md` text: its front matter, then `body`.
 fn skill_md(name: &str, description: &str, body: &str) -> String {
@@ -47,20 +48,6 @@ fn first_user_message(request: &Value) -> String {
         .and_then(|m| m["content"].as_str())
         .unwrap_or_default()
         .to_string()
-}
-
-fn warnings(client: &crate::support::lsp_client::LspClient, task: &str) -> Vec<String> {
-    client
-        .updates(task)
-        .into_iter()
-        .filter(|u| u["update"]["kind"] == "warning")
-        .map(|u| {
-            u["update"]["message"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string()
-        })
-        .collect()
 }
 
 #[tokio::test]
@@ -122,7 +109,7 @@ async fn skills_are_listed_in_the_instructions_and_dollar_name_loads_a_body() {
         "$changelog puts its body in the first turn: {message}"
     );
     assert!(!message.contains("make deploy"), "{message}");
-    let warned = warnings(&client, &task);
+    let warned = client.warnings(&task);
     assert!(
         warned
             .iter()
@@ -141,7 +128,7 @@ async fn skills_are_listed_in_the_instructions_and_dollar_name_loads_a_body() {
             && message.contains("Run `make deploy` and report the URL."),
         "startTask {{skills}} puts the body in the first turn: {message}"
     );
-    let warned = warnings(&client, &task);
+    let warned = client.warnings(&task);
     assert!(
         warned
             .iter()
@@ -310,10 +297,7 @@ async fn a_skill_outside_the_workspace_can_be_read_and_run_but_not_changed() {
     assert!(dir.join("reference.md").exists() && !dir.join("new.md").exists());
     assert!(!dir.join("VERSION").exists());
 
-    let proposal = client
-        .request("agent/getProposal", json!({"taskId": task}))
-        .await
-        .unwrap();
+    let proposal = review::proposal(&mut client, &task).await;
     let uris: Vec<&str> = proposal["files"]
         .as_array()
         .unwrap()

@@ -325,6 +325,20 @@ impl LspClient {
             .collect()
     }
 
+    /// The messages of a task's `warning` updates so far.
+    pub fn warnings(&self, task_id: &str) -> Vec<String> {
+        self.updates(task_id)
+            .into_iter()
+            .filter(|u| u["update"]["kind"] == "warning")
+            .map(|u| {
+                u["update"]["message"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string()
+            })
+            .collect()
+    }
+
     /// Waits until `check` holds, re-checking after every message from the server.
     pub async fn wait_until<T>(
         &self,

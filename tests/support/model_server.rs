@@ -798,3 +798,18 @@ pub fn tool_outputs(request: &Value) -> Vec<String> {
         .map(|i| i["output"].as_str().unwrap_or_default().to_string());
     chat.chain(responses).collect()
 }
+
+/// The names of the tools a request offers (both wire formats).
+pub fn tool_names(request: &Value) -> Vec<String> {
+    let tools = request["tools"].as_array().cloned().unwrap_or_default();
+    tools
+        .iter()
+        .map(|t| {
+            t["function"]["name"]
+                .as_str()
+                .or(t["name"].as_str())
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect()
+}

@@ -67,6 +67,15 @@ pub fn file<'a>(proposal: &'a Value, uri: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no {uri} in {proposal:#}"))
 }
 
+/// The `kind` of the proposal's file whose URI ends with `suffix`, if there is one.
+pub fn kind_of(proposal: &Value, suffix: &str) -> Option<String> {
+    proposal["files"]
+        .as_array()?
+        .iter()
+        .find(|f| f["uri"].as_str().unwrap_or_default().ends_with(suffix))
+        .map(|f| f["kind"].as_str().unwrap_or_default().to_string())
+}
+
 /// `agent/resolveHunks` with `params` (`taskId`, `accept`, `reject`, …).
 pub async fn resolve(client: &mut LspClient, params: Value) -> Result<Value, Value> {
     client.request("agent/resolveHunks", params).await

@@ -157,3 +157,57 @@ impl PluginTool {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+    use crate::plugins::{CommandTool, Layout};
+
+    fn plugin(name: &str, tools: &[&str]) -> Plugin {
+        Plugin {
+            name: name.into(),
+            version: None,
+            description: None,
+            layout: Layout::Tools,
+            root: format!("/plugins/{name}").into(),
+            data: format!("/data/{name}").into(),
+            skills: None,
+            mcp_servers: Default::default(),
+            tools: tools
+                .iter()
+                .map(|tool| CommandTool {
+                    name: tool.to_string(),
+                    description: format!("{tool} things"),
+                    command: ToolCommand::Argv(vec!["make".into(), tool.to_string()]),
+                    timeout: None,
+                })
+                .collect(),
+            problems: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn tools_keep_their_names_unless_taken_and_are_not_offered_in_ask_mode() {
+        let mut namer = ToolNamer::default();
+        namer.reserve("shell");
+        let plugins = [
+            plugin("a", &["run-e2e", "shell"]),
+            plugin("b", &["run e2e"]),
+        ];
+        let tools = PluginTools::new(&plugins, &mut namer);
+        let names: Vec<&str> = tools.names().collect();
+        assert_eq!(names[0], "run-e2e");
+        assert!(names[1].starts_with("shell_") && names[1].len() == "shell_".len() + 8);
+        assert_eq!(names[2], "run_e2e", "sanitised, and free");
+        assert_eq!(names.len(), 3);
+        assert!(tools.specs(TaskMode::Ask).is_empty());
+        let spec = &tools.specs(TaskMode::Code)[0];
+        assert!(
+            spec.description
+                .starts_with("run-e2e things. From the plugin `a`: runs `make run-e2e`")
+        );
+        assert_eq!(tools.tools[0].access.writable, [PathBuf::from("/data/a")]);
+    }
+}
