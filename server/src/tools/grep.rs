@@ -48,7 +48,7 @@ pub fn parameters() -> Value {
             },
             "path": {
                 "type": "string",
-                "description": "File or directory to search, relative to the workspace root. Defaults to the whole workspace."
+                "description": "File or directory to search, relative to the workspace root (a skill's folder by its absolute path). Defaults to the whole workspace."
             },
             "glob": {
                 "type": "string",

@@ -37,7 +37,7 @@ pub fn parameters() -> Value {
         "properties": {
             "path": {
                 "type": "string",
-                "description": "Directory path, relative to the workspace root (or absolute inside it). Use \".\" for the root."
+                "description": "Directory path, relative to the workspace root (or absolute inside it; a skill's folder by its absolute path). Use \".\" for the root."
             },
             "depth": {
                 "type": "integer",

@@ -40,7 +40,7 @@ pub fn parameters() -> Value {
         "properties": {
             "path": {
                 "type": "string",
-                "description": "File path, relative to the workspace root (or absolute inside it)."
+                "description": "File path, relative to the workspace root (or absolute inside it); a skill's files by the absolute path the instructions give."
             },
             "offset": {
                 "type": "integer",
