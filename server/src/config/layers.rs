@@ -30,6 +30,8 @@ const CONFIG_KEYS: &[&str] = &[
     "shell_environment_policy",
     "projects",
     "profile",
+    "hunk_diagnostics",
+    "hunk_code_lens",
 ];
 const PROVIDER_KEYS: &[&str] = &[
     "name",

@@ -867,7 +867,7 @@ fn a_follow_up_keeps_the_pending_changes_it_kept_when_the_user_typed_meanwhile()
 }
 
 #[test]
-fn hunks_at_finds_pending_and_accepted_hunks_of_every_task() {
+fn hunks_at_finds_what_can_be_acted_on_of_every_task() {
     let mut w = ws();
     w.open(BASE);
     w.task("a", BASE, &BASE.replace("alpha", "A"));
@@ -896,5 +896,19 @@ fn hunks_at_finds_pending_and_accepted_hunks_of_every_task() {
             ("a-1".to_string(), HunkStatus::Accepted),
             ("b-1".to_string(), HunkStatus::Pending)
         ]
+    );
+    // An accepted hunk whose text the user changed cannot be undone: it is not offered.
+    // A stale one can still be refreshed or rejected: it is.
+    w.type_over("f.rs", "A\n", "A!\n");
+    w.type_over("f.rs", "gamma", "gamm");
+    let found: Vec<(String, HunkStatus, String)> = w
+        .store
+        .hunks_at("f.rs", whole)
+        .into_iter()
+        .map(|h| (h.hunk_id, h.status, h.new_text))
+        .collect();
+    assert_eq!(
+        found,
+        [("b-1".to_string(), HunkStatus::Stale, "G\n".to_string())]
     );
 }
