@@ -5,7 +5,7 @@ use ropey::Rope;
 
 use crate::documents::char_to_position;
 use crate::proposal::RawHunk;
-use crate::protocol::{FileKind, HunkEdit, HunkInfo, HunkRef, HunkStatus, Range};
+use crate::protocol::{FileKind, HunkEdit, HunkInfo, HunkRef, HunkStatus, Position, Range};
 use crate::workspace::FileChange;
 
 const ENC: PositionEncoding = PositionEncoding::Utf16;
@@ -911,4 +911,44 @@ fn hunks_at_finds_what_can_be_acted_on_of_every_task() {
         found,
         [("b-1".to_string(), HunkStatus::Stale, "G\n".to_string())]
     );
+}
+
+#[test]
+fn an_accept_reported_as_two_changes_is_still_the_accept() {
+    let mut w = ws();
+    let base = "def wave():\n    print('bye')\n";
+    w.open(base);
+    w.task("t", base, &base.replace("bye", "goodbye"));
+    let plan = w.store.begin_accept("t", &ids(&["t-1"]), &[]);
+    assert_eq!(plan.editor.len(), 1);
+    // What Neovim 0.11 sends for that edit at the end of the file: the replacement
+    // brings its own newline, then the old newline goes.
+    let at = |line, character| Position { line, character };
+    let v = w.version("f.rs") + 1;
+    w.store.change(
+        "f.rs",
+        v,
+        &[
+            (
+                Some(Range {
+                    start: at(1, 11),
+                    end: at(1, 16),
+                }),
+                "goodbye')\n".to_string(),
+            ),
+            (
+                Some(Range {
+                    start: at(2, 0),
+                    end: at(3, 0),
+                }),
+                String::new(),
+            ),
+        ],
+    );
+    assert_eq!(w.text("f.rs"), base.replace("bye", "goodbye"));
+    assert_eq!(w.status("t", "t-1"), HunkStatus::Accepted);
+    // Confirmed, not still in flight: it can be undone.
+    let undo = w.store.begin_undo("t", &ids(&["t-1"]));
+    assert_eq!(undo.refused, Vec::new());
+    assert_eq!(undo.editor.len(), 1);
 }
