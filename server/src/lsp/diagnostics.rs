@@ -1,14 +1,14 @@
 //! The one owner of `textDocument/publishDiagnostics`: every diagnostic agentls shows
 //! goes out from here, one merged list per document.
 //!
-//! What to show comes from [`DiagnosticLayer`]s — today the undecided hunks of every task
+//! What to show comes from [`DiagnosticLayer`](crate::lsp::diagnostics::DiagnosticLayer)s — today the undecided hunks of every task
 //! (`markers::HunkLayer`); review findings (`source: "agentls review"`) are meant to be
 //! another layer. A document's list is the concatenation of every layer's, because LSP
 //! has one list per document per server: two publishers would overwrite each other.
 //!
 //! Publishing is kept off the keystroke path. A `didChange` only marks its document
 //! (and only if something is published there), a task update marks the task; a single
-//! background loop waits until the marks have been quiet for [`QUIET`] (at most [`MAX_DELAY`]
+//! background loop waits until the marks have been quiet for [`QUIET`](crate::lsp::diagnostics::QUIET) (at most [`MAX_DELAY`](crate::lsp::diagnostics::MAX_DELAY)
 //! after the first), then computes each marked document once and sends only the lists
 //! that changed. Typing a burst of characters over a file full of hunks costs one
 //! computation, not one per keystroke.
@@ -58,14 +58,81 @@ struct Running {
     refresh_code_lenses: bool,
 }
 
+/// What is marked for the next publish, and what was last sent: the publisher's
+/// bookkeeping, apart from the loop and the client so that the keystroke path can be
+/// measured on its own (`benches/editing.rs`).
 #[derive(Default)]
-struct Marks {
+pub struct Marks {
     paths: HashSet<String>,
     tasks: HashSet<String>,
     /// What was last sent per document (documents with an empty list are left out).
     published: HashMap<String, Vec<Diagnostic>>,
     /// Per task, the documents its layers named last time.
     task_paths: HashMap<String, Vec<String>>,
+}
+
+impl Marks {
+    /// A document's text changed. Returns whether it was marked (it shows something).
+    pub fn document_changed(&mut self, path: &str) -> bool {
+        if !self.published.contains_key(path) {
+            return false;
+        }
+        // A burst of keystrokes marks once (no allocation after the first).
+        if !self.paths.contains(path) {
+            self.paths.insert(path.to_string());
+        }
+        true
+    }
+
+    /// Takes what is marked: documents, and tasks.
+    pub fn take(&mut self) -> (HashSet<String>, HashSet<String>) {
+        (
+            std::mem::take(&mut self.paths),
+            std::mem::take(&mut self.tasks),
+        )
+    }
+
+    /// Records what each task's layers name now; returns the documents to compute
+    /// because of it (named now, or named before and no longer).
+    fn name_task_paths(&mut self, named: Vec<(String, Vec<String>)>) -> Vec<String> {
+        let mut paths = Vec::new();
+        for (task_id, now) in named {
+            paths.extend(now.iter().cloned());
+            let before = if now.is_empty() {
+                self.task_paths.remove(&task_id)
+            } else {
+                self.task_paths.insert(task_id, now)
+            };
+            paths.extend(before.into_iter().flatten());
+        }
+        paths
+    }
+
+    /// Keeps the newly computed lists; returns those that differ from what was sent
+    /// (an empty one for a document whose list went away).
+    pub fn settle(
+        &mut self,
+        computed: Vec<(String, Vec<Diagnostic>)>,
+    ) -> Vec<(String, Vec<Diagnostic>)> {
+        let mut changed = Vec::new();
+        for (path, list) in computed {
+            let unchanged = match self.published.get(&path) {
+                Some(sent) => *sent == list,
+                // Nothing shown there: nothing to clear either.
+                None => list.is_empty(),
+            };
+            if unchanged {
+                continue;
+            }
+            if list.is_empty() {
+                self.published.remove(&path);
+            } else {
+                self.published.insert(path.clone(), list.clone());
+            }
+            changed.push((path, list));
+        }
+        changed
+    }
 }
 
 impl Publisher {
@@ -106,10 +173,8 @@ impl Publisher {
         if self.running.get().is_none() {
             return;
         }
-        let mut marks = self.lock();
-        if marks.published.contains_key(path) {
-            marks.paths.insert(path.to_string());
-            drop(marks);
+        let marked = self.lock().document_changed(path);
+        if marked {
             self.wake.notify_one();
         }
     }
@@ -181,13 +246,7 @@ impl Publisher {
     /// differ from what was sent. The store is read without the marks held, so a
     /// keystroke marking its document never waits for a computation.
     fn changed_lists(&self, running: &Running, engine: &Engine) -> Vec<(Uri, Vec<Diagnostic>)> {
-        let (mut paths, tasks) = {
-            let mut marks = self.lock();
-            (
-                std::mem::take(&mut marks.paths),
-                std::mem::take(&mut marks.tasks),
-            )
-        };
+        let (mut paths, tasks) = self.lock().take();
         let named: Vec<(String, Vec<String>)> = tasks
             .into_iter()
             .map(|task_id| {
@@ -199,18 +258,7 @@ impl Publisher {
                 (task_id, now)
             })
             .collect();
-        {
-            let mut marks = self.lock();
-            for (task_id, now) in named {
-                paths.extend(now.iter().cloned());
-                let before = if now.is_empty() {
-                    marks.task_paths.remove(&task_id)
-                } else {
-                    marks.task_paths.insert(task_id, now)
-                };
-                paths.extend(before.into_iter().flatten());
-            }
-        }
+        paths.extend(self.lock().name_task_paths(named));
         let computed: Vec<(String, Vec<Diagnostic>)> = paths
             .into_iter()
             .map(|path| {
@@ -222,29 +270,21 @@ impl Publisher {
                 (path, list)
             })
             .collect();
-        let mut marks = self.lock();
-        let mut changed = Vec::new();
-        for (path, list) in computed {
-            let unchanged = match marks.published.get(&path) {
-                Some(sent) => *sent == list,
-                // Nothing shown there: nothing to clear either.
-                None => list.is_empty(),
-            };
-            if unchanged {
-                continue;
-            }
-            let Ok(uri) = Uri::from_str(&uri::from_relative(engine.root(), &path)) else {
-                tracing::warn!("cannot build a URI for {path}; its diagnostics are not sent");
-                continue;
-            };
-            if list.is_empty() {
-                marks.published.remove(&path);
-            } else {
-                marks.published.insert(path, list.clone());
-            }
-            changed.push((uri, list));
-        }
+        let changed = self.lock().settle(computed);
         changed
+            .into_iter()
+            .filter_map(|(path, list)| {
+                match Uri::from_str(&uri::from_relative(engine.root(), &path)) {
+                    Ok(uri) => Some((uri, list)),
+                    Err(_) => {
+                        tracing::warn!(
+                            "cannot build a URI for {path}; its diagnostics are not sent"
+                        );
+                        None
+                    }
+                }
+            })
+            .collect()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Marks> {
