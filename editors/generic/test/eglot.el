@@ -2,7 +2,8 @@
 
 ;; Run by run.sh as `emacs --batch -l eglot.el` in a throwaway git workspace holding
 ;; hello.py (`print('hi')` inside `greet`).  Only what an eglot user has: agentls registered
-;; in `eglot-server-programs', `eglot-execute-command' for agent.startTask, the hunk as a
+;; in `eglot-server-programs', the README's `agentls-start-task' (`eglot-execute-command'
+;; of agent.startTask), the hunk as a
 ;; flymake diagnostic, and `eglot-code-actions' with its menu answered.  The scripted model
 ;; turns 'hi' into 'hello'.  Every step is checked; any failure exits with status 1.
 ;;
@@ -58,6 +59,16 @@ TITLE-PREFIX, as a user picking it from the menu would.  Returns the titles offe
         (eglot-code-actions (line-beginning-position) (line-end-position) nil t)))
     offered))
 
+;; The command from editors/README.md, as a user puts it in init.el.
+(defun agentls-start-task (prompt)
+  "Start an agentls task; the active region (else the file) goes along as context."
+  (interactive "sagentls task: ")
+  (let ((args (list :prompt prompt :uri (eglot--path-to-uri (buffer-file-name)))))
+    (when (use-region-p)
+      (setq args (append args (list :range (list :start (eglot--pos-to-lsp-position (region-beginning))
+                                                 :end (eglot--pos-to-lsp-position (region-end)))))))
+    (eglot-execute-command (eglot--current-server-or-lose) 'agent.startTask (vector args))))
+
 (let* ((bin (or (getenv "AGENTLS_BIN") (agentls-test-fail "AGENTLS_BIN is not set")))
        (file (expand-file-name "hello.py" default-directory))
        (original (agentls-test-disk file)))
@@ -73,8 +84,8 @@ TITLE-PREFIX, as a user picking it from the menu would.  Returns the titles offe
   (let ((server (eglot-current-server)))
     (agentls-test-wait "the server to be initialized"
                        (lambda () (eglot--server-capable :executeCommandProvider)))
-    ;; M-: (eglot-execute-command (eglot-current-server) 'agent.startTask ["…"])
-    (let* ((started (eglot-execute-command server 'agent.startTask ["change the greeting"]))
+    ;; M-x agentls-start-task RET change the greeting RET
+    (let* ((started (agentls-start-task "change the greeting"))
            (task (plist-get started :taskId)))
       (agentls-test-check (stringp task) "agent.startTask answered %S" started)
       (agentls-test-wait "the message that the task completed"

@@ -1,5 +1,5 @@
 //! How hunks show in an editor that has no agentls plugin: as diagnostics (the
-//! publisher's [`HunkLayer`]), and the one-line descriptions of a hunk that its
+//! publisher's [`HunkLayer`](crate::lsp::markers::HunkLayer)), and the one-line descriptions of a hunk that its
 //! diagnostic, its code actions and its code lenses share, so the user reads the same
 //! words wherever the hunk appears.
 
