@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use tower_lsp_server::jsonrpc::Result;
 use tower_lsp_server::ls_types::{MessageType, ShowDocumentParams, Uri};
 
-use super::{Backend, engine_error, invalid_params, review};
+use super::{Backend, engine_error, invalid_params, review, to_value};
 use crate::engine::{Engine, plural};
 use crate::protocol::{
     ACCEPT_HUNKS_COMMAND, CANCEL_TASK_COMMAND, CancelTaskParams, ContextRef, FOLLOW_UP_COMMAND,
@@ -287,8 +287,4 @@ fn object<T: DeserializeOwned>(command: &str, argument: Value, shape: &str) -> R
     };
     serde_json::from_value(argument)
         .map_err(|error| invalid_params(format!("{command} takes one argument {shape}: {error}")))
-}
-
-fn to_value(value: &impl serde::Serialize) -> Value {
-    serde_json::to_value(value).unwrap_or(Value::Null)
 }

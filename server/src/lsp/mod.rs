@@ -596,6 +596,11 @@ fn invalid_params(message: String) -> Error {
     }
 }
 
+/// A reply's JSON (our protocol types always serialise).
+fn to_value(value: &impl serde::Serialize) -> LSPAny {
+    serde_json::to_value(value).unwrap_or(LSPAny::Null)
+}
+
 fn engine_error(error: EngineError) -> Error {
     invalid_params(error.to_string())
 }

@@ -24,7 +24,7 @@ use tower_lsp_server::ls_types::{
 
 use super::markers::{self, TaskNames, WHOLE_DOCUMENT};
 use super::sink::LspSink;
-use super::{convert, engine_error, invalid_params};
+use super::{convert, engine_error, invalid_params, to_value};
 use crate::engine::Engine;
 use crate::proposal::Direction;
 use crate::proposal::store::{EditPlan, HunkAt, PageError};
@@ -601,8 +601,4 @@ fn code_action(action: Action, title: String, args: Value) -> CodeAction {
         title,
         ..CodeAction::default()
     }
-}
-
-fn to_value(value: &impl serde::Serialize) -> Value {
-    serde_json::to_value(value).unwrap_or(Value::Null)
 }
