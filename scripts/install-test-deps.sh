@@ -2,7 +2,8 @@
 # Installs what the test suite needs beyond the Rust toolchain, idempotently, under
 # target/test-deps/: the real local model server (llama-cpp-python + SmolLM2-135M, offline,
 # from ../shared), a real Neovim and a real VS Code (code-server, chromium, playwright-core)
-# for the editor clients' end-to-end tests. Re-running is cheap: finished steps are skipped.
+# for the editor clients' end-to-end tests, and Debian's Emacs with eglot for the test of
+# editors without a plugin. Re-running is cheap: finished steps are skipped.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 deps=${AGENTLS_TEST_DEPS:-$repo/target/test-deps}
@@ -41,6 +42,21 @@ if [ ! -f "$deps/code-server/.agentls-installed" ]; then
   rm -rf "$deps/code-server"
   bash "$shared/tools/install-code-server.sh" "$deps/code-server" >&2
   touch "$deps/code-server/.agentls-installed"
+fi
+
+# Emacs with Debian's eglot for editors/generic/test (an editor without an agentls plugin,
+# with the jsonrpc that stops reading at the reply it waits for): Debian packages, like
+# chromium above, so they need root (CI runs as root).
+if ! command -v emacs >/dev/null || [ ! -d /usr/share/emacs/site-lisp/elpa-src ] \
+  || ! ls -d /usr/share/emacs/site-lisp/elpa-src/eglot-* >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "install-test-deps: installing Debian's emacs-nox and elpa-eglot" >&2
+    apt-get update -q >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q emacs-nox elpa-eglot >&2
+  else
+    echo "install-test-deps: Emacs with eglot is missing; as root: apt-get install emacs-nox elpa-eglot" >&2
+    exit 1
+  fi
 fi
 
 # Real MCP servers for tests/it/mcp.rs (design §10): the reference servers from npm and the

@@ -17,11 +17,14 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use agentls::documents::{Document, PositionEncoding, char_to_position, position_to_char};
+use agentls::lsp::diagnostics::Marks;
+use agentls::lsp::markers;
 use agentls::proposal::store::{InstallAs, ProposalStore, install_unlocked, resolve_unlocked};
 use agentls::proposal::{FileHunks, diff_hunks};
-use agentls::protocol::{Position, Range};
+use agentls::protocol::{HunkStatus, Position, Range};
 use agentls::workspace::FileChange;
 use criterion::{Criterion, criterion_group};
+use tower_lsp_server::ls_types::Diagnostic;
 
 const ENC: PositionEncoding = PositionEncoding::Utf16;
 const DEADLINE: Duration = Duration::from_secs(5);
@@ -200,13 +203,76 @@ fn git_diff_peer(c: &mut Criterion) {
     });
 }
 
+/// What `didChange` adds for hunk diagnostics: marking the document for the debounced
+/// publisher (`lsp::diagnostics::Publisher::document_changed`: its lock, the mark, the
+/// wake-up), on top of the store's own work, for a document that shows diagnostics.
+fn store_did_change_with_diagnostics_mark(c: &mut Criterion) {
+    let mut store = store_with_proposal(100_000);
+    let marks = Mutex::new(Marks::default());
+    let shown = hunk_diagnostics(&store);
+    marks
+        .lock()
+        .unwrap()
+        .settle(vec![("big.rs".to_string(), shown)]);
+    let wake = tokio::sync::Notify::new();
+    let at = Position {
+        line: 50_000,
+        character: 4,
+    };
+    let mut version = 1;
+    c.bench_function(
+        "store/didChange one char + diagnostics mark, 100k lines, 1k hunks",
+        |b| {
+            b.iter(|| {
+                version += 1;
+                let edit = [(Some(Range { start: at, end: at }), "x".to_string())];
+                store.change("big.rs", version, black_box(&edit));
+                if marks.lock().unwrap().document_changed(black_box("big.rs")) {
+                    wake.notify_one();
+                }
+            })
+        },
+    );
+}
+
+/// The hunk layer's diagnostics of `big.rs`, as the publisher computes them.
+fn hunk_diagnostics(store: &ProposalStore) -> Vec<Diagnostic> {
+    store
+        .hunks_at("big.rs", markers::WHOLE_DOCUMENT)
+        .iter()
+        .filter(|h| h.status != HunkStatus::Accepted)
+        .map(|h| markers::diagnostic("add the changed_ calls", "big.rs", h))
+        .collect()
+}
+
+/// One publish of a document with 1,000 hunks, off the keystroke path (at most once per
+/// quiet period): every hunk's diagnostic, compared with what was sent, serialised.
+fn publish_diagnostics_of_a_big_document(c: &mut Criterion) {
+    let store = store_with_proposal(100_000);
+    let mut marks = Marks::default();
+    c.bench_function(
+        "diagnostics/publish of a 100k-line document with 1k hunks",
+        |b| {
+            b.iter(|| {
+                let list = hunk_diagnostics(&store);
+                // Force a send each time: what was "published" is forgotten first.
+                marks.settle(vec![("big.rs".to_string(), Vec::new())]);
+                let changed = marks.settle(vec![("big.rs".to_string(), list)]);
+                serde_json::to_vec(&changed).unwrap()
+            })
+        },
+    );
+}
+
 criterion_group!(
     benches,
     one_character_did_change,
     code_actions_at_cursor,
     diff_one_percent_changed,
     store_did_change,
+    store_did_change_with_diagnostics_mark,
     store_code_actions,
+    publish_diagnostics_of_a_big_document,
     git_diff_peer
 );
 

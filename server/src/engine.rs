@@ -130,6 +130,15 @@ impl Engine {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// The configuration the server itself follows (no task's profile or model): whether
+    /// hunks show as diagnostics and code lenses. A broken one gives the defaults;
+    /// [`Engine::check_config`] reports it.
+    pub fn server_config(&self) -> config::Config {
+        config::load(&self.config_sources(None, None))
+            .map(|(config, _)| config)
+            .unwrap_or_default()
+    }
+
     /// Loads configuration the way a task would, to report problems early (at `initialize`).
     pub fn check_config(&self) -> Vec<String> {
         match config::load(&self.config_sources(None, None)) {
@@ -718,7 +727,8 @@ impl Engine {
     }
 }
 
-fn plural(n: usize, noun: &str) -> String {
+/// `1 hunk`, `2 hunks`.
+pub fn plural(n: usize, noun: &str) -> String {
     if n == 1 {
         format!("1 {noun}")
     } else {

@@ -419,6 +419,95 @@ pub const UNDO_HUNKS_COMMAND: &str = "agent.undoHunks";
 pub const ACCEPT_CODE_ACTION_KIND: &str = "source.agent.accept";
 pub const REJECT_CODE_ACTION_KIND: &str = "source.agent.reject";
 pub const UNDO_CODE_ACTION_KIND: &str = "source.agent.undo";
+pub const REFRESH_CODE_ACTION_KIND: &str = "source.agent.refresh";
+
+// ----- commands any LSP client can send (workspace/executeCommand) -------------------------
+
+/// `agent.startTask`: [`StartTaskCommandArgs`], or a plain string (the prompt).
+pub const START_TASK_COMMAND: &str = "agent.startTask";
+/// `agent.cancelTask`: [`TaskCommandArgs`] (`revert` as in `agent/cancelTask`).
+pub const CANCEL_TASK_COMMAND: &str = "agent.cancelTask";
+/// `agent.followUp`: [`FollowUpCommandArgs`], or a plain string (the prompt, for the
+/// latest task).
+pub const FOLLOW_UP_COMMAND: &str = "agent.followUp";
+/// `agent.importDiff`: [`ImportDiffParams`].
+pub const IMPORT_DIFF_COMMAND: &str = "agent.importDiff";
+/// `agent.refreshProposal`: [`RefreshCommandArgs`].
+pub const REFRESH_PROPOSAL_COMMAND: &str = "agent.refreshProposal";
+/// `agent.showProposal`: [`TaskCommandArgs`]; answers [`ShowProposalResult`].
+pub const SHOW_PROPOSAL_COMMAND: &str = "agent.showProposal";
+
+/// `agent.startTask`'s argument: `agent/startTask`'s params (every field, `agent`
+/// included), plus where the user is: with `uri` and `range` the selection is context as
+/// in `agent/startTask` `context`; with `uri` alone, the file.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StartTaskCommandArgs {
+    #[serde(flatten)]
+    pub params: StartTaskParams,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uri: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub range: Option<Range>,
+}
+
+/// The task a command is about. `taskId` may be left out: the latest task (for
+/// `agent.cancelTask`, the latest one still running), so that a user typing the command
+/// need not know ids.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskCommandArgs {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_id: Option<String>,
+    /// `agent.cancelTask` only: drop the partial proposal too.
+    #[serde(default)]
+    pub revert: bool,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FollowUpCommandArgs {
+    /// Default: the latest task.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_id: Option<String>,
+    pub prompt: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RefreshCommandArgs {
+    /// Default: the latest task.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_id: Option<String>,
+    /// Empty: every stale hunk of the task.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hunk_ids: Vec<String>,
+}
+
+/// Where `agent.showProposal` wrote the task's proposal (a unified diff `git apply`
+/// takes), which it asked the editor to open with `window/showDocument`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ShowProposalResult {
+    pub task_id: String,
+    pub uri: String,
+    /// Files the diff changes (their undecided hunks whose text is in place).
+    pub files: usize,
+    /// Hunks left out (decided, stale, or never placed), listed at the top of the file.
+    pub left_out: usize,
+    /// Whether the editor said it opened the file.
+    pub shown: bool,
+}
+
+/// `data` of a hunk's diagnostic (`source: "agentls"`): which hunk it is, so a client
+/// can offer its code actions without asking.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HunkDiagnosticData {
+    pub task_id: String,
+    pub hunk_id: String,
+    pub status: HunkStatus,
+}
 
 // ----- agent/taskUpdate (server → client notification) ------------------------------------
 

@@ -529,10 +529,10 @@ async fn code_actions_offer_accept_and_reject_and_their_commands_work() {
     assert_eq!(
         titles,
         [
-            "Accept hunk",
-            "Reject hunk",
-            "Accept all hunks in file",
-            "Reject all hunks in file"
+            "Accept: two → TWO (capitalise two and eight)",
+            "Reject: two → TWO (capitalise two and eight)",
+            "Accept all 2 hunks of capitalise two and eight in this file",
+            "Reject all 2 hunks of capitalise two and eight in this file"
         ]
     );
     assert_eq!(actions[0]["kind"], "source.agent.accept");

@@ -10,6 +10,7 @@ mod cli;
 mod conformance_apply_patch;
 mod crash_during_accept;
 mod exec_cli;
+mod generic_clients;
 mod guard_fuzz;
 mod hunk_rebase_props;
 mod import_diff;

@@ -741,7 +741,7 @@ async fn an_accepted_hunk_offers_undo_and_file_wide_actions_name_the_file() {
         .as_array()
         .unwrap()
         .iter()
-        .find(|a| a["title"] == "Accept all hunks in file")
+        .find(|a| a["title"] == "Accept all 2 hunks of caps in this file")
         .unwrap();
     assert_eq!(
         accept_all["command"]["arguments"][0],
@@ -758,7 +758,10 @@ async fn an_accepted_hunk_offers_undo_and_file_wide_actions_name_the_file() {
         .await
         .unwrap();
     let undo = &actions[0];
-    assert_eq!(undo["title"], "Undo accepted hunk", "{actions}");
+    assert_eq!(
+        undo["title"], "Undo accept: eight → EIGHT (caps)",
+        "{actions}"
+    );
     assert_eq!(undo["kind"], "source.agent.undo");
     client
         .request(

@@ -44,6 +44,16 @@ pub struct ClientOptions {
     /// the last line break it covers (leaving an extra one), then a second didChange
     /// deletes the empty line that left.
     pub split_line_edits: bool,
+    /// Announce no `experimental.agent`: an editor without the agentls protocol (Helix,
+    /// Emacs eglot, Neovim without the plugin).
+    pub plain: bool,
+    /// Wait this long before applying and answering a `workspace/applyEdit`, reading
+    /// nothing meanwhile (an editor asking its user "Proceed?", as eglot does).
+    pub edit_answer_delay: Option<Duration>,
+    /// Never answer `workspace/applyEdit` (nor apply it).
+    pub ignore_edits: bool,
+    /// Announce `window.showDocument` and answer it with success.
+    pub show_document: bool,
 }
 
 impl Default for ClientOptions {
@@ -57,6 +67,10 @@ impl Default for ClientOptions {
             view_strategy: None,
             watch_files: false,
             split_line_edits: false,
+            plain: false,
+            edit_answer_delay: None,
+            ignore_edits: false,
+            show_document: false,
         }
     }
 }
@@ -75,6 +89,9 @@ struct Shared {
     applied_edits: Vec<Value>,
     /// Responses no request of this client waits for.
     unawaited_responses: Vec<Value>,
+    /// What happened on the wire, in order: `request <method>` (from the server),
+    /// `answered <method>`, `response <id>` (to one of ours).
+    events: Vec<String>,
     stderr: String,
     utf8: bool,
 }
@@ -113,6 +130,11 @@ impl LspClient {
         } else {
             json!([])
         };
+        let experimental = if options.plain {
+            json!({})
+        } else {
+            json!({"agent": {"approvals": options.approval.is_some()}})
+        };
         let result = client
             .request(
                 "initialize",
@@ -122,9 +144,9 @@ impl LspClient {
                     "workspaceFolders": [{"uri": file_uri(root), "name": "ws"}],
                     "initializationOptions": init_options,
                     "capabilities": {
-                        "experimental": {"agent": {"approvals": options.approval.is_some()}},
+                        "experimental": experimental,
                         "general": {"positionEncodings": encodings},
-                        "window": {"workDoneProgress": true},
+                        "window": {"workDoneProgress": true, "showDocument": {"support": options.show_document}},
                         "workspace": {"applyEdit": true, "workspaceEdit": {"documentChanges": true, "resourceOperations": resource_ops},
                                       "didChangeWatchedFiles": {"dynamicRegistration": options.watch_files}},
                         "textDocument": {"synchronization": {"didSave": true}, "codeAction": {"codeActionLiteralSupport": {"codeActionKind": {"valueSet": ["source"]}}}}
@@ -286,6 +308,11 @@ impl LspClient {
 
     pub fn applied_edits(&self) -> Vec<Value> {
         self.shared.lock().unwrap().applied_edits.clone()
+    }
+
+    /// The wire events so far (see `Shared::events`).
+    pub fn events(&self) -> Vec<String> {
+        self.shared.lock().unwrap().events.clone()
     }
 
     /// Responses to nothing this client asked: the server's answers to malformed input
@@ -474,19 +501,41 @@ async fn read_stdout(
             serde_json::from_slice(&body).expect("server wrote invalid JSON on stdout");
         let is_request = message.get("method").is_some() && message.get("id").is_some();
         if is_request {
+            let method = message["method"].as_str().unwrap_or_default().to_string();
+            shared
+                .lock()
+                .unwrap()
+                .events
+                .push(format!("request {method}"));
+            let is_edit = method == "workspace/applyEdit";
+            if is_edit && options.ignore_edits {
+                shared.lock().unwrap().notifications.push(message);
+                changed.notify_waiters();
+                continue;
+            }
+            if let Some(delay) = options.edit_answer_delay.filter(|_| is_edit) {
+                tokio::time::sleep(delay).await;
+            }
             // The pipe is held from applying the edit to reporting it (see `edit`).
             let mut pipe = stdin.lock().await;
             let reply = answer_server_request(&message, &shared, options);
             let response = json!({"jsonrpc": "2.0", "id": message["id"], "result": reply.result});
             write_locked(&mut pipe, &response).await;
+            shared
+                .lock()
+                .unwrap()
+                .events
+                .push(format!("answered {method}"));
             for change in reply.did_change {
                 write_locked(&mut pipe, &change).await;
             }
         } else if message.get("method").is_some() {
             shared.lock().unwrap().notifications.push(message);
-        } else if let Some(id) = message["id"].as_i64()
-            && let Some(tx) = shared.lock().unwrap().pending.remove(&id)
-        {
+        } else if let Some((id, tx)) = message["id"].as_i64().and_then(|id| {
+            let waiting = shared.lock().unwrap().pending.remove(&id);
+            waiting.map(|tx| (id, tx))
+        }) {
+            shared.lock().unwrap().events.push(format!("response {id}"));
             let _ = tx.send(message);
         } else {
             shared.lock().unwrap().unawaited_responses.push(message);
@@ -517,6 +566,10 @@ fn answer_server_request(message: &Value, shared: &Mutex<Shared>, options: Clien
         }
         Some("agent/requestApproval") => Reply {
             result: json!({"decision": options.approval.unwrap_or("deny")}),
+            did_change: vec![],
+        },
+        Some("window/showDocument") => Reply {
+            result: json!({"success": options.show_document}),
             did_change: vec![],
         },
         _ => Reply {

@@ -1,8 +1,9 @@
-# Sourced by run.sh and screenshot.sh: builds agentls and the scripted model server, makes
-# a throwaway git workspace holding notes.txt, starts the model server on loopback and
-# writes an $AGENTLS_HOME/config.toml that points a custom provider at it. Exports what
-# the Lua side reads: AGENTLS_BIN, AGENTLS_TEST_PACK, AGENTLS_HOME, SCRIPTED_MODEL_LOG, and
-# WORK (the workspace).
+# Sourced by run.sh and screenshot.sh (and editors/generic/test/run.sh): builds agentls
+# and the scripted model server, makes a throwaway git workspace holding notes.txt, starts
+# the model server on loopback with $AGENTLS_TEST_SCRIPT (default: this folder's
+# script.json) and writes an $AGENTLS_HOME/config.toml that points a custom provider at
+# it. Exports what the Lua side reads: AGENTLS_BIN, AGENTLS_TEST_PACK, AGENTLS_HOME,
+# SCRIPTED_MODEL_LOG, and WORK (the workspace).
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
 here="$repo/editors/nvim/test"
 nvim=${AGENTLS_NVIM:-$repo/target/test-deps/nvim/bin/nvim}
@@ -32,7 +33,7 @@ export XDG_STATE_HOME="$tmp/state" XDG_DATA_HOME="$tmp/data" XDG_CONFIG_HOME="$t
 
 # Every request the model gets, one JSON line each (test.lua checks the context sent).
 export SCRIPTED_MODEL_LOG="$tmp/model-requests.jsonl"
-"$repo/target/debug/examples/scripted_model" "$here/script.json" > "$tmp/model.out" &
+"$repo/target/debug/examples/scripted_model" "${AGENTLS_TEST_SCRIPT:-$here/script.json}" > "$tmp/model.out" &
 model_pid=$!
 for _ in $(seq 100); do
   grep -q '^listening on ' "$tmp/model.out" && break

@@ -54,10 +54,14 @@ function isExecutable(file: string): boolean {
   }
 }
 
-/** Settings that become `initializationOptions`, under the config.toml key names. */
-export function initializationOptions(): Record<string, string> {
+/**
+ * Settings that become `initializationOptions`, under the config.toml key names. This
+ * extension draws hunks itself (CodeLens, decorations), so it turns off the server's
+ * hunk diagnostics and code lenses, which are for editors without a plugin.
+ */
+export function initializationOptions(): Record<string, string | boolean> {
   const config = vscode.workspace.getConfiguration('agentls');
-  const options: Record<string, string> = {};
+  const options: Record<string, string | boolean> = { hunk_diagnostics: false, hunk_code_lens: false };
   const keys: Array<[setting: string, key: string]> = [
     ['model', 'model'],
     ['profile', 'profile'],
@@ -88,7 +92,18 @@ export function createClient(serverPath: string, output: vscode.LogOutputChannel
       return false;
     },
   };
-  return new LanguageClient(SERVER_NAME, 'agentls', serverOptions, clientOptions);
+  const client = new LanguageClient(SERVER_NAME, 'agentls', serverOptions, clientOptions);
+  // `experimental.agent`: this client speaks the agent protocol (it reads
+  // agent/taskUpdate), so the server does not repeat task news as window/showMessage.
+  client.registerFeature({
+    fillClientCapabilities: (capabilities) => {
+      capabilities.experimental = { ...(capabilities.experimental ?? {}), agent: { version: 1 } };
+    },
+    initialize: () => undefined,
+    getState: () => ({ kind: 'static' }),
+    clear: () => undefined,
+  });
+  return client;
 }
 
 /** A readable sentence for an error from a request or from the client itself. */

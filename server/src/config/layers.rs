@@ -32,6 +32,8 @@ const CONFIG_KEYS: &[&str] = &[
     "projects",
     "plugins",
     "profile",
+    "hunk_diagnostics",
+    "hunk_code_lens",
 ];
 const PROVIDER_KEYS: &[&str] = &[
     "name",

@@ -305,6 +305,12 @@ pub struct Config {
     pub model_auto_compact_token_limit: Option<u64>,
     /// The profile that was applied, if any.
     pub profile: Option<String>,
+    /// Ours: undecided hunks are published as diagnostics (`source: "agentls"`), for
+    /// editors without an agentls plugin. Plugins that draw hunks themselves send `false`
+    /// in `initializationOptions`.
+    pub hunk_diagnostics: bool,
+    /// Ours: `Accept | Reject` code lenses over each undecided hunk.
+    pub hunk_code_lens: bool,
 }
 
 impl Default for Config {
@@ -331,6 +337,8 @@ impl Default for Config {
             model_context_window: None,
             model_auto_compact_token_limit: None,
             profile: None,
+            hunk_diagnostics: true,
+            hunk_code_lens: true,
         }
     }
 }

@@ -9,6 +9,7 @@
 //! that changed the hunks it describes, so no decision can slip between the two.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::{Engine, EngineError};
@@ -168,7 +169,14 @@ impl Engine {
         Ok(states)
     }
 
-    /// Removes a finished task: its hunks, its log, and the blobs only it used.
+    /// Where files made for a task live besides its log (`$AGENTLS_HOME/tasks/<taskId>/`:
+    /// the `proposal.diff` of `agent.showProposal`); deleting the task removes it.
+    pub fn task_dir(&self, task_id: &str) -> PathBuf {
+        self.settings.home.join("tasks").join(task_id)
+    }
+
+    /// Removes a finished task: its hunks, its log, its directory, and the blobs only it
+    /// used.
     pub fn delete_task(&self, task_id: &str) -> Result<(), EngineError> {
         let task = self.task(task_id)?;
         if !task.status().is_finished() {
@@ -176,6 +184,12 @@ impl Engine {
         }
         self.update_store(|store| store.discard(task_id));
         self.tasks.remove(task_id);
+        let dir = self.task_dir(task_id);
+        if let Err(error) = std::fs::remove_dir_all(&dir)
+            && error.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!("cannot remove {}: {error}", dir.display());
+        }
         self.settings.journal.remove(task_id);
         // Gone once the answer says so, even if the server dies right after.
         self.settings.journal.flush();

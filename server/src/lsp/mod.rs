@@ -3,12 +3,18 @@
 //!
 //! Rules that keep it responsive (docs/architecture.md, invariants 3, 5 and 7): text-sync
 //! handlers apply their change synchronously under the store lock (so they can never
-//! interleave); no handler awaits a round trip to the client (`workspace/applyEdit` is
-//! spawned); stdout carries protocol bytes only.
+//! interleave); no handler holds the store's lock across a round trip to the client, and
+//! only `workspace/executeCommand` waits for one (its own `workspace/applyEdit`, bounded);
+//! stdout carries protocol bytes only.
 
+mod commands;
 /// Public for the benchmarks, which build the accept's `WorkspaceEdit` as the server does.
 pub mod convert;
+/// Public for the benchmarks, which mark documents as `didChange` does.
+pub mod diagnostics;
 mod guard;
+/// Public for the benchmarks, which compute a document's hunk diagnostics.
+pub mod markers;
 mod review;
 mod sink;
 
@@ -27,20 +33,23 @@ use crate::engine::{Engine, EngineError, EngineSettings};
 use crate::import::source::Source;
 use crate::proposal::store::ProposalStore;
 use crate::protocol::{
-    self as proto, ACCEPT_CODE_ACTION_KIND, ACCEPT_HUNKS_COMMAND, AgentCapability,
-    CancelTaskParams, Empty, FollowUpParams, ForkTaskParams, GetProposalParams, GetTaskResult,
-    ImportDiffParams, ListMcpServersResult, ListTasksResult, REJECT_CODE_ACTION_KIND,
-    REJECT_HUNKS_COMMAND, RefreshProposalParams, RefreshProposalResult, ResolveHunksParams,
-    ResolveHunksResult, StartTaskParams, TaskIdParams, TaskIdResult, UNDO_CODE_ACTION_KIND,
-    UNDO_HUNKS_COMMAND, UndoHunksParams, UndoHunksResult,
+    self as proto, ACCEPT_CODE_ACTION_KIND, AgentCapability, CancelTaskParams, Empty,
+    FollowUpParams, ForkTaskParams, GetProposalParams, GetTaskResult, ImportDiffParams,
+    ListMcpServersResult, ListTasksResult, REFRESH_CODE_ACTION_KIND, REJECT_CODE_ACTION_KIND,
+    RefreshProposalParams, RefreshProposalResult, ResolveHunksParams, ResolveHunksResult,
+    StartTaskParams, TaskIdParams, TaskIdResult, UNDO_CODE_ACTION_KIND, UndoHunksParams,
+    UndoHunksResult,
 };
 use crate::uri;
 use convert::range_from_lsp;
+use diagnostics::Publisher;
 use sink::LspSink;
 
 pub struct Backend {
     client: Client,
     sink: Arc<LspSink>,
+    /// Every `publishDiagnostics` goes through it.
+    diagnostics: Arc<Publisher>,
     settings: EngineSettings,
     /// Created by `initialize`, once the workspace root and encoding are known; shared with
     /// [`serve`], which shuts it down on the way out.
@@ -48,6 +57,10 @@ pub struct Backend {
     /// The client can watch files for us (`workspace/didChangeWatchedFiles` with dynamic
     /// registration); registered once `initialized` arrives.
     watch_files: AtomicBool,
+    /// The client can open a document we name (`window.showDocument.support`).
+    show_document: AtomicBool,
+    /// Hunks get code lenses (`hunk_code_lens`).
+    code_lens: AtomicBool,
     shutdown_requested: Arc<AtomicBool>,
 }
 
@@ -67,13 +80,19 @@ pub async fn serve(settings: EngineSettings) -> ExitCode {
     let shutdown_requested = Arc::new(AtomicBool::new(false));
     let engine = Arc::new(OnceLock::new());
     let (flag, shared_engine) = (shutdown_requested.clone(), engine.clone());
-    let (service, socket) = LspService::build(move |client| Backend {
-        sink: Arc::new(LspSink::new(client.clone())),
-        client,
-        settings,
-        engine: shared_engine,
-        watch_files: AtomicBool::new(false),
-        shutdown_requested: flag,
+    let (service, socket) = LspService::build(move |client| {
+        let diagnostics = Publisher::new(client.clone());
+        Backend {
+            sink: Arc::new(LspSink::new(client.clone(), diagnostics.clone())),
+            diagnostics,
+            client,
+            settings,
+            engine: shared_engine,
+            watch_files: AtomicBool::new(false),
+            show_document: AtomicBool::new(false),
+            code_lens: AtomicBool::new(false),
+            shutdown_requested: flag,
+        }
     })
     .custom_method("agent/startTask", Backend::start_task)
     .custom_method("agent/cancelTask", Backend::cancel_task)
@@ -171,6 +190,19 @@ impl LanguageServer for Backend {
         self.sink.set_progress_supported(progress);
         self.sink
             .set_approvals_supported(approvals_supported(&params.capabilities));
+        self.sink.set_plain(!agent_client(&params.capabilities));
+        let window = params.capabilities.window.as_ref();
+        let show_document = window
+            .and_then(|w| w.show_document.as_ref())
+            .is_some_and(|s| s.support);
+        self.show_document.store(show_document, Ordering::Relaxed);
+        let refresh_lenses = params
+            .capabilities
+            .workspace
+            .as_ref()
+            .and_then(|w| w.code_lens.as_ref())
+            .and_then(|c| c.refresh_support)
+            .unwrap_or(false);
 
         let mut settings = self.settings.clone();
         settings.init_options = params.initialization_options.clone();
@@ -181,6 +213,20 @@ impl LanguageServer for Backend {
         let warnings = engine.check_config();
         for warning in &warnings {
             tracing::warn!("{warning}");
+        }
+        let config = engine.server_config();
+        self.code_lens
+            .store(config.hunk_code_lens, Ordering::Relaxed);
+        self.sink.attach(&engine);
+        let mut layers: Vec<Box<dyn diagnostics::DiagnosticLayer>> = Vec::new();
+        if config.hunk_diagnostics {
+            layers.push(Box::new(markers::HunkLayer));
+        }
+        self.diagnostics
+            .start(&engine, layers, config.hunk_code_lens && refresh_lenses);
+        // Tasks brought back from the history may have hunks to show.
+        for task in engine.tasks.list() {
+            self.diagnostics.task_changed(&task.task_id);
         }
         if self.engine.set(engine).is_err() {
             return Err(Error::invalid_request());
@@ -210,16 +256,16 @@ impl LanguageServer for Backend {
                             CodeActionKind::from(ACCEPT_CODE_ACTION_KIND.to_string()),
                             CodeActionKind::from(REJECT_CODE_ACTION_KIND.to_string()),
                             CodeActionKind::from(UNDO_CODE_ACTION_KIND.to_string()),
+                            CodeActionKind::from(REFRESH_CODE_ACTION_KIND.to_string()),
                         ]),
                         ..CodeActionOptions::default()
                     },
                 )),
+                code_lens_provider: config.hunk_code_lens.then_some(CodeLensOptions {
+                    resolve_provider: Some(false),
+                }),
                 execute_command_provider: Some(ExecuteCommandOptions {
-                    commands: vec![
-                        ACCEPT_HUNKS_COMMAND.to_string(),
-                        REJECT_HUNKS_COMMAND.to_string(),
-                        UNDO_HUNKS_COMMAND.to_string(),
-                    ],
+                    commands: commands::COMMANDS.iter().map(|c| c.to_string()).collect(),
                     ..ExecuteCommandOptions::default()
                 }),
                 experimental: Some(serde_json::json!({ "agent": agent })),
@@ -273,6 +319,7 @@ impl LanguageServer for Backend {
         let doc = params.text_document;
         self.with_document(&doc.uri, |engine, path| {
             engine.update_store(|store| store.open(path, &doc.text, doc.version));
+            self.diagnostics.document_opened(path);
         });
     }
 
@@ -285,6 +332,7 @@ impl LanguageServer for Backend {
         let version = params.text_document.version;
         self.with_document(&params.text_document.uri, |engine, path| {
             engine.update_store(|store| store.change(path, version, &edits));
+            self.diagnostics.document_changed(path);
         });
     }
 
@@ -301,9 +349,23 @@ impl LanguageServer for Backend {
         Ok(Some(review::code_actions(engine, params)))
     }
 
+    async fn code_lens(&self, params: CodeLensParams) -> Result<Option<Vec<CodeLens>>> {
+        let Some(engine) = self.engine.get() else {
+            return Ok(None);
+        };
+        if !self.code_lens.load(Ordering::Relaxed) {
+            return Ok(None);
+        }
+        Ok(Some(review::code_lenses(
+            engine,
+            params.text_document.uri.as_str(),
+        )))
+    }
+
     async fn execute_command(&self, params: ExecuteCommandParams) -> Result<Option<LSPAny>> {
-        let engine = self.engine()?;
-        review::execute_command(engine, &self.client, &params.command, params.arguments).map(Some)
+        commands::execute(self, &params.command, params.arguments)
+            .await
+            .map(Some)
     }
 
     async fn did_change_watched_files(&self, params: DidChangeWatchedFilesParams) {
@@ -344,6 +406,7 @@ impl Backend {
         self.engine()?
             .cancel(&params.task_id, params.revert)
             .map_err(engine_error)?;
+        self.sink.hunks_changed(&params.task_id);
         Ok(Empty {})
     }
 
@@ -366,18 +429,20 @@ impl Backend {
     }
 
     async fn resolve_hunks(&self, params: ResolveHunksParams) -> Result<ResolveHunksResult> {
-        review::resolve(self.engine()?, &self.client, params)
+        review::resolve(self.engine()?, &self.client, &self.sink, params)
     }
 
     async fn undo_hunks(&self, params: UndoHunksParams) -> Result<UndoHunksResult> {
-        review::undo(self.engine()?, &self.client, params)
+        review::undo(self.engine()?, &self.client, &self.sink, params)
     }
 
     async fn refresh_proposal(
         &self,
         params: RefreshProposalParams,
     ) -> Result<RefreshProposalResult> {
-        review::refresh(self.engine()?, params)
+        let result = review::refresh(self.engine()?, &params);
+        self.sink.hunks_changed(&params.task_id);
+        result
     }
 
     async fn list_mcp_servers(&self, _params: Empty) -> Result<ListMcpServersResult> {
@@ -413,6 +478,7 @@ impl Backend {
             .fork_task(&params.task_id, params.at_turn)
             .await
             .map_err(engine_error)?;
+        self.sink.hunks_changed(&task_id);
         Ok(TaskIdResult { task_id })
     }
 
@@ -427,7 +493,12 @@ impl Backend {
         self.engine()?
             .delete_task(&params.task_id)
             .map_err(engine_error)?;
+        self.sink.hunks_changed(&params.task_id);
         Ok(Empty {})
+    }
+
+    fn show_document_supported(&self) -> bool {
+        self.show_document.load(Ordering::Relaxed)
     }
 
     fn engine(&self) -> Result<&Arc<Engine>> {
@@ -469,7 +540,16 @@ fn resource_operations_supported(capabilities: &ClientCapabilities) -> bool {
         })
 }
 
-/// utf-8 when the client offers it (no conversion cost for us), else LSP's default utf-16.
+/// A client with the agentls protocol (a plugin) announces `experimental.agent`; one
+/// without gets messages for what it would have learned from `agent/taskUpdate`.
+fn agent_client(capabilities: &ClientCapabilities) -> bool {
+    capabilities
+        .experimental
+        .as_ref()
+        .and_then(|experimental| experimental.get("agent"))
+        .is_some_and(|agent| !agent.is_null())
+}
+
 /// A client that can answer `agent/requestApproval` says so with
 /// `capabilities.experimental.agent.approvals: true`.
 fn approvals_supported(capabilities: &ClientCapabilities) -> bool {
@@ -481,6 +561,7 @@ fn approvals_supported(capabilities: &ClientCapabilities) -> bool {
         .unwrap_or(false)
 }
 
+/// utf-8 when the client offers it (no conversion cost for us), else LSP's default utf-16.
 fn negotiate_encoding(capabilities: &ClientCapabilities) -> PositionEncoding {
     let offered = capabilities
         .general
@@ -513,6 +594,11 @@ fn invalid_params(message: String) -> Error {
         message: message.into(),
         data: None,
     }
+}
+
+/// A reply's JSON (our protocol types always serialise).
+fn to_value(value: &impl serde::Serialize) -> LSPAny {
+    serde_json::to_value(value).unwrap_or(LSPAny::Null)
 }
 
 fn engine_error(error: EngineError) -> Error {

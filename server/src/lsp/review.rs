@@ -1,33 +1,52 @@
 //! Reviewing proposals from the editor: `agent/getProposal`, `agent/resolveHunks`,
-//! `agent/undoHunks`, `agent/refreshProposal`, and the code actions and commands that
-//! lead to them.
+//! `agent/undoHunks`, `agent/refreshProposal`, and the code actions, code lenses and
+//! commands that lead to them.
 //!
 //! The proposal store decides; this module only translates. Edits the store wants the
-//! editor to make go out as one `workspace/applyEdit` per request, in the background (no
-//! handler waits on the client), and the editor's answer is fed back to the store.
+//! editor to make go out as one `workspace/applyEdit` per request, in a task of their own,
+//! and the editor's answer is fed back to the store. `agent/resolveHunks` answers at once;
+//! the `agent.*Hunks` commands (what code actions and lenses run) answer once the editor
+//! has answered the edit, bounded by [`APPLY_EDIT_WAIT`] — the store's lock is never held
+//! while they wait.
 
+use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde_json::Value;
+use tokio::task::JoinHandle;
 use tower_lsp_server::Client;
 use tower_lsp_server::jsonrpc::Result;
 use tower_lsp_server::ls_types::{
-    CodeAction, CodeActionKind, CodeActionOrCommand, CodeActionParams, Command,
+    CodeAction, CodeActionKind, CodeActionOrCommand, CodeActionParams, CodeLens, Command,
+    MessageType,
 };
 
-use super::{convert, engine_error, invalid_params};
+use super::markers::{self, TaskNames, WHOLE_DOCUMENT};
+use super::sink::LspSink;
+use super::{convert, engine_error, invalid_params, to_value};
 use crate::engine::Engine;
 use crate::proposal::Direction;
-use crate::proposal::store::{EditPlan, PageError};
+use crate::proposal::store::{EditPlan, HunkAt, PageError};
 use crate::protocol::{
     self as proto, ACCEPT_CODE_ACTION_KIND, ACCEPT_HUNKS_COMMAND, DEFAULT_PROPOSAL_PAGE,
-    GetProposalParams, HunkCommandArgs, HunkState, HunkStatus, REJECT_CODE_ACTION_KIND,
-    REJECT_HUNKS_COMMAND, RefreshProposalParams, RefreshProposalResult, ResolveHunksParams,
-    ResolveHunksResult, TaskUpdate, UNDO_CODE_ACTION_KIND, UNDO_HUNKS_COMMAND, UndoHunksParams,
-    UndoHunksResult,
+    GetProposalParams, HunkCommandArgs, HunkState, HunkStatus, REFRESH_CODE_ACTION_KIND,
+    REFRESH_PROPOSAL_COMMAND, REJECT_CODE_ACTION_KIND, REJECT_HUNKS_COMMAND, RefreshCommandArgs,
+    RefreshProposalParams, RefreshProposalResult, Refusal, ResolveHunksParams, ResolveHunksResult,
+    TaskUpdate, UNDO_CODE_ACTION_KIND, UNDO_HUNKS_COMMAND, UndoHunksParams, UndoHunksResult,
 };
 use crate::task::log::DecisionAction;
 use crate::uri;
+
+/// How long an `agent.*Hunks` command waits for the editor to answer its
+/// `workspace/applyEdit`. Below the 10 s after which eglot's JSON-RPC gives up on a
+/// request, long enough for a user to answer eglot's "Proceed?" on the edit. A client
+/// that answers later still has its answer applied; the command just answered first.
+pub const APPLY_EDIT_WAIT: Duration = Duration::from_secs(8);
+
+/// An edit on its way to the editor: done once the editor answered and the store and
+/// the task know the outcome.
+type Sent = Option<JoinHandle<()>>;
 
 pub fn get_proposal(engine: &Engine, params: GetProposalParams) -> Result<proto::Proposal> {
     engine.task(&params.task_id).map_err(engine_error)?;
@@ -89,8 +108,18 @@ pub fn get_proposal(engine: &Engine, params: GetProposalParams) -> Result<proto:
 pub fn resolve(
     engine: &Arc<Engine>,
     client: &Client,
+    sink: &Arc<LspSink>,
     params: ResolveHunksParams,
 ) -> Result<ResolveHunksResult> {
+    resolve_sending(engine, client, sink, params).map(|(result, _)| result)
+}
+
+fn resolve_sending(
+    engine: &Arc<Engine>,
+    client: &Client,
+    sink: &Arc<LspSink>,
+    params: ResolveHunksParams,
+) -> Result<(ResolveHunksResult, Sent)> {
     engine.task(&params.task_id).map_err(engine_error)?;
     let task_id = params.task_id.clone();
     let edited: Vec<String> = params.edits.iter().map(|e| e.hunk_id.clone()).collect();
@@ -125,20 +154,33 @@ pub fn resolve(
         Ok(store.begin_accept_with(&task_id, &params.accept, &params.edits, reads))
     })?;
     let hunks = engine.store().hunk_states(&task_id, &requested);
+    // Rejected and refused hunks changed nothing the task reports by itself.
+    sink.hunks_changed(&task_id);
     let refused = plan.refused.clone();
-    let applied = send_plan(engine, client, &task_id, plan, Direction::Accept);
-    Ok(ResolveHunksResult {
-        applied,
+    let sent = send_plan(engine, client, sink, &task_id, plan, Direction::Accept);
+    let result = ResolveHunksResult {
+        applied: sent.is_some(),
         hunks,
         refused,
-    })
+    };
+    Ok((result, sent))
 }
 
 pub fn undo(
     engine: &Arc<Engine>,
     client: &Client,
+    sink: &Arc<LspSink>,
     params: UndoHunksParams,
 ) -> Result<UndoHunksResult> {
+    undo_sending(engine, client, sink, params).map(|(result, _)| result)
+}
+
+fn undo_sending(
+    engine: &Arc<Engine>,
+    client: &Client,
+    sink: &Arc<LspSink>,
+    params: UndoHunksParams,
+) -> Result<(UndoHunksResult, Sent)> {
     engine.task(&params.task_id).map_err(engine_error)?;
     let Ok(plan) = engine.resolve(&params.task_id, &params.hunk_ids, |store, reads| {
         Ok::<_, std::convert::Infallible>(store.begin_undo_with(
@@ -151,15 +193,16 @@ pub fn undo(
         .store()
         .hunk_states(&params.task_id, &params.hunk_ids);
     let refused = plan.refused.clone();
-    let applied = send_plan(engine, client, &params.task_id, plan, Direction::Undo);
-    Ok(UndoHunksResult {
-        applied,
+    let sent = send_plan(engine, client, sink, &params.task_id, plan, Direction::Undo);
+    let result = UndoHunksResult {
+        applied: sent.is_some(),
         hunks,
         refused,
-    })
+    };
+    Ok((result, sent))
 }
 
-pub fn refresh(engine: &Engine, params: RefreshProposalParams) -> Result<RefreshProposalResult> {
+pub fn refresh(engine: &Engine, params: &RefreshProposalParams) -> Result<RefreshProposalResult> {
     let hunks = engine
         .refresh(&params.task_id, &params.hunk_ids)
         .map_err(engine_error)?;
@@ -167,21 +210,23 @@ pub fn refresh(engine: &Engine, params: RefreshProposalParams) -> Result<Refresh
 }
 
 /// Sends the plan's editor part, if any, and reports the outcome as a `hunks` update
-/// (and an `error` update when the editor refuses). Returns whether an edit was sent.
+/// (and an `error` update when the editor refuses; a client without the agentls
+/// protocol is told in a message). Returns the edit on its way, if one was sent.
 fn send_plan(
     engine: &Arc<Engine>,
     client: &Client,
+    sink: &Arc<LspSink>,
     task_id: &str,
     plan: EditPlan,
     direction: Direction,
-) -> bool {
+) -> Sent {
     if !plan.written.is_empty() {
         record(engine, task_id, direction, plan.written.clone());
         let states = engine.store().hunk_states(task_id, &plan.written);
         notify(engine, task_id, states);
     }
     if plan.editor.is_empty() {
-        return false;
+        return None;
     }
     let edit = convert::workspace_edit(engine.root(), &plan.editor);
     let ids: Vec<String> = plan
@@ -189,8 +234,9 @@ fn send_plan(
         .iter()
         .flat_map(|file| file.hunk_ids.iter().cloned())
         .collect();
-    let (engine, client, task_id) = (engine.clone(), client.clone(), task_id.to_string());
-    tokio::spawn(async move {
+    let (engine, client, sink) = (engine.clone(), client.clone(), sink.clone());
+    let task_id = task_id.to_string();
+    Some(tokio::spawn(async move {
         let refused = match client.apply_edit(edit).await {
             Ok(response) if response.applied => None,
             Ok(response) => Some(
@@ -213,20 +259,24 @@ fn send_plan(
         }
         if let Some(reason) = refused {
             tracing::warn!("{direction:?} of {ids:?} refused by the editor: {reason}");
+            let outcome = match direction {
+                Direction::Accept => "the accepted hunks are pending again",
+                Direction::Undo => "the hunks stay accepted",
+            };
+            let message = format!("the editor refused the edit ({reason}); {outcome}");
+            sink.tell(
+                MessageType::WARNING,
+                format!("agentls: {}: {message}", ids.join(", ")),
+            );
             if let Ok(task) = engine.task(&task_id) {
-                let outcome = match direction {
-                    Direction::Accept => "the accepted hunks are pending again",
-                    Direction::Undo => "the hunks stay accepted",
-                };
                 task.emit(TaskUpdate::Error {
-                    message: format!("the editor refused the edit ({reason}); {outcome}"),
+                    message,
                     will_retry: false,
                 });
             }
         }
         notify(&engine, &task_id, states);
-    });
-    true
+    }))
 }
 
 /// Puts a decision that took effect in the task's history (its event log): what
@@ -258,9 +308,13 @@ fn notify(engine: &Engine, task_id: &str, hunks: Vec<HunkState>) {
     }
 }
 
-/// Accept/reject for pending hunks under the cursor, undo for accepted ones, and
-/// accept/reject of every pending hunk in the file per task (by `uri`, so the action
-/// stays small however many hunks the file has).
+/// The actions that can succeed now on the hunks under the cursor, titled so that two
+/// tasks' hunks on one line read differently (what the hunk changes, and the task's
+/// name): accept or reject a pending hunk (the accept preferred, both attached to the
+/// hunk's diagnostic), refresh or reject a stale one, reject one in conflict, undo an
+/// accepted one whose text is still as accepted; and per task with more than one pending
+/// hunk in the file, accept or reject them all (by `uri`, so the action stays small
+/// however many hunks the file has).
 pub fn code_actions(engine: &Engine, params: CodeActionParams) -> Vec<CodeActionOrCommand> {
     let Some(path) = uri::to_relative(engine.root(), params.text_document.uri.as_str()) else {
         return Vec::new();
@@ -269,62 +323,65 @@ pub fn code_actions(engine: &Engine, params: CodeActionParams) -> Vec<CodeAction
         .store()
         .hunks_at(&path, convert::range_from_lsp(params.range));
     let file_uri = params.text_document.uri.as_str().to_string();
-    let mut actions = Vec::new();
+    let mut names = TaskNames::new(engine);
+    let mut actions: Vec<(CodeAction, Option<&str>)> = Vec::new();
     let mut pending_tasks: Vec<&str> = Vec::new();
     for hunk in &here {
-        let ids = vec![hunk.hunk_id.clone()];
+        let name = names.get(&hunk.task_id).to_string();
+        let change = markers::preview(&path, hunk);
+        let title = |verb: &str| format!("{verb}: {change} ({name})");
+        let diagnostic = Some(vec![markers::diagnostic(&name, &path, hunk)]);
+        let one = |action: Action, verb: &str| {
+            let mut code_action = hunk_action(action, &title(verb), hunk);
+            if action != Action::Undo {
+                code_action.diagnostics = diagnostic.clone();
+            }
+            (code_action, Some(hunk.hunk_id.as_str()))
+        };
         match hunk.status {
             HunkStatus::Pending => {
-                actions.push(action(
-                    Action::Accept,
-                    "Accept hunk",
-                    &hunk.task_id,
-                    ids.clone(),
-                    None,
-                ));
-                actions.push(action(
-                    Action::Reject,
-                    "Reject hunk",
-                    &hunk.task_id,
-                    ids,
-                    None,
-                ));
+                let (mut accept, id) = one(Action::Accept, "Accept");
+                accept.is_preferred = Some(true);
+                actions.push((accept, id));
+                actions.push(one(Action::Reject, "Reject"));
                 if !pending_tasks.contains(&hunk.task_id.as_str()) {
                     pending_tasks.push(&hunk.task_id);
                 }
             }
-            HunkStatus::Accepted => {
-                actions.push(action(
-                    Action::Undo,
-                    "Undo accepted hunk",
-                    &hunk.task_id,
-                    ids,
-                    None,
-                ));
+            HunkStatus::Stale => {
+                actions.push(one(Action::Refresh, "Refresh (re-place on your text)"));
+                actions.push(one(Action::Reject, "Reject"));
             }
-            _ => {}
+            HunkStatus::Conflict => actions.push(one(Action::Reject, "Reject")),
+            HunkStatus::Accepted => actions.push(one(Action::Undo, "Undo accept")),
+            HunkStatus::Rejected => {}
         }
     }
     for task_id in pending_tasks {
-        let uri = Some(file_uri.clone());
-        actions.push(action(
-            Action::Accept,
-            "Accept all hunks in file",
-            task_id,
-            Vec::new(),
-            uri.clone(),
-        ));
-        actions.push(action(
-            Action::Reject,
-            "Reject all hunks in file",
-            task_id,
-            Vec::new(),
-            uri,
-        ));
+        let pending = engine
+            .store()
+            .ids_in_file(task_id, &path, HunkStatus::Pending)
+            .len();
+        if pending < 2 {
+            continue;
+        }
+        let name = names.get(task_id).to_string();
+        for (action, verb) in [(Action::Accept, "Accept"), (Action::Reject, "Reject")] {
+            let args = HunkCommandArgs {
+                task_id: task_id.to_string(),
+                hunk_ids: Vec::new(),
+                uri: Some(file_uri.clone()),
+            };
+            let title = format!("{verb} all {pending} hunks of {name} in this file");
+            actions.push((code_action(action, title, to_value(&args)), None));
+        }
     }
+    distinguish_titles(&mut actions);
     let wanted = params.context.only.unwrap_or_default();
-    actions.retain(|action| match action {
-        CodeActionOrCommand::CodeAction(action) => {
+    actions
+        .into_iter()
+        .map(|(action, _)| action)
+        .filter(|action| {
             wanted.is_empty()
                 || wanted.iter().any(|kind| {
                     action
@@ -332,16 +389,81 @@ pub fn code_actions(engine: &Engine, params: CodeActionParams) -> Vec<CodeAction
                         .as_ref()
                         .is_some_and(|k| k.as_str().starts_with(kind.as_str()))
                 })
-        }
-        CodeActionOrCommand::Command(_) => true,
-    });
-    actions
+        })
+        .map(CodeActionOrCommand::CodeAction)
+        .collect()
 }
 
-/// Runs `agent.acceptHunks`, `agent.rejectHunks` or `agent.undoHunks`.
-pub fn execute_command(
+/// Two entries of a menu must never read the same (a client that picks by title, as
+/// eglot does, could only ever run the first): a title seen twice gets its hunk's id.
+fn distinguish_titles(actions: &mut [(CodeAction, Option<&str>)]) {
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for (action, _) in actions.iter() {
+        *seen.entry(action.title.clone()).or_default() += 1;
+    }
+    for (action, hunk_id) in actions.iter_mut() {
+        if let Some(id) = hunk_id
+            && seen.get(&action.title).is_some_and(|&n| n > 1)
+        {
+            action.title = format!("{} [{id}]", action.title);
+            if let Some(command) = &mut action.command {
+                command.title = action.title.clone();
+            }
+        }
+    }
+}
+
+/// Lenses over each undecided hunk of the document, for clients that draw them:
+/// `Accept (task) | Reject` on a pending one, `Refresh (task) | Reject` on a stale one,
+/// `Reject (task): in conflict` on a conflict.
+pub fn code_lenses(engine: &Engine, file_uri: &str) -> Vec<CodeLens> {
+    let Some(path) = uri::to_relative(engine.root(), file_uri) else {
+        return Vec::new();
+    };
+    let hunks = engine.store().hunks_at(&path, WHOLE_DOCUMENT);
+    let mut names = TaskNames::new(engine);
+    let mut lenses = Vec::new();
+    for hunk in &hunks {
+        let name = names.get(&hunk.task_id).to_string();
+        let buttons: &[(Action, String)] = &match hunk.status {
+            HunkStatus::Pending => vec![
+                (Action::Accept, format!("Accept ({name})")),
+                (Action::Reject, "Reject".to_string()),
+            ],
+            HunkStatus::Stale => vec![
+                (Action::Refresh, format!("Refresh ({name})")),
+                (Action::Reject, "Reject".to_string()),
+            ],
+            HunkStatus::Conflict => vec![(Action::Reject, format!("Reject ({name}): in conflict"))],
+            HunkStatus::Accepted | HunkStatus::Rejected => Vec::new(),
+        };
+        let at = convert::range_to_lsp(proto::Range {
+            start: hunk.range.start,
+            end: hunk.range.start,
+        });
+        for (action, title) in buttons {
+            lenses.push(CodeLens {
+                range: at,
+                command: hunk_action(*action, title, hunk).command,
+                data: None,
+            });
+        }
+    }
+    lenses
+}
+
+/// Runs `agent.acceptHunks`, `agent.rejectHunks` or `agent.undoHunks` — what a code
+/// action or lens runs, or a user typed. Unlike `agent/resolveHunks`, it answers only
+/// once the editor has answered the `workspace/applyEdit` it sends (at most
+/// [`APPLY_EDIT_WAIT`]): the reply then says how things ended, and a client whose
+/// JSON-RPC stops reading at the reply it waits for (eglot with jsonrpc up to 1.0.18)
+/// has read the edit before it, while the document is still at the version the edit
+/// names. What could not be done is also told in a message to a client without the
+/// agentls protocol, which ignores the reply.
+pub async fn hunk_command(
     engine: &Arc<Engine>,
     client: &Client,
+    sink: &Arc<LspSink>,
     command: &str,
     arguments: Vec<Value>,
 ) -> Result<Value> {
@@ -357,29 +479,69 @@ pub fn execute_command(
     let action = match command {
         ACCEPT_HUNKS_COMMAND => Action::Accept,
         REJECT_HUNKS_COMMAND => Action::Reject,
-        UNDO_HUNKS_COMMAND => Action::Undo,
-        other => return Err(invalid_params(format!("unknown command `{other}`"))),
+        _ => Action::Undo,
     };
     let hunk_ids = command_targets(engine, &args, action)?;
     let task_id = args.task_id;
-    let result = match action {
-        Action::Accept | Action::Reject => {
+    let (applied, refused, sent) = match action {
+        Action::Undo => {
+            let params = UndoHunksParams {
+                task_id: task_id.clone(),
+                hunk_ids: hunk_ids.clone(),
+            };
+            let (result, sent) = undo_sending(engine, client, sink, params)?;
+            (result.applied, result.refused, sent)
+        }
+        _ => {
             let mut params = ResolveHunksParams {
-                task_id,
+                task_id: task_id.clone(),
                 ..ResolveHunksParams::default()
             };
             if action == Action::Accept {
-                params.accept = hunk_ids;
+                params.accept = hunk_ids.clone();
             } else {
-                params.reject = hunk_ids;
+                params.reject = hunk_ids.clone();
             }
-            serde_json::to_value(resolve(engine, client, params)?)
-        }
-        Action::Undo => {
-            serde_json::to_value(undo(engine, client, UndoHunksParams { task_id, hunk_ids })?)
+            let (result, sent) = resolve_sending(engine, client, sink, params)?;
+            (result.applied, result.refused, sent)
         }
     };
-    Ok(result.unwrap_or(Value::Null))
+    if let Some(sent) = sent
+        && tokio::time::timeout(APPLY_EDIT_WAIT, sent).await.is_err()
+    {
+        tracing::info!(
+            "{command}: the editor has not answered its workspace/applyEdit within {} s; answering anyway",
+            APPLY_EDIT_WAIT.as_secs()
+        );
+    }
+    if !refused.is_empty() {
+        sink.tell(MessageType::WARNING, refusal_message(action, &refused));
+    }
+    let hunks = engine.store().hunk_states(&task_id, &hunk_ids);
+    Ok(match action {
+        Action::Undo => to_value(&UndoHunksResult {
+            applied,
+            hunks,
+            refused,
+        }),
+        _ => to_value(&ResolveHunksResult {
+            applied,
+            hunks,
+            refused,
+        }),
+    })
+}
+
+fn refusal_message(action: Action, refused: &[Refusal]) -> String {
+    let verb = match action {
+        Action::Undo => "undo",
+        _ => "accept",
+    };
+    let reasons: Vec<String> = refused
+        .iter()
+        .map(|r| format!("{}: {}", r.hunk_id, r.reason))
+        .collect();
+    format!("agentls: could not {verb} {}", reasons.join("; "))
 }
 
 /// The hunks a command names: its `hunkIds`, or with `uri` every hunk of the task in
@@ -392,7 +554,7 @@ fn command_targets(engine: &Engine, args: &HunkCommandArgs, action: Action) -> R
         .ok_or_else(|| invalid_params(format!("{file} is not a file in the workspace")))?;
     let status = match action {
         Action::Undo => HunkStatus::Accepted,
-        Action::Accept | Action::Reject => HunkStatus::Pending,
+        _ => HunkStatus::Pending,
     };
     Ok(engine.store().ids_in_file(&args.task_id, &path, status))
 }
@@ -402,33 +564,41 @@ enum Action {
     Accept,
     Reject,
     Undo,
+    Refresh,
 }
 
-fn action(
-    action: Action,
-    title: &str,
-    task_id: &str,
-    hunk_ids: Vec<String>,
-    uri: Option<String>,
-) -> CodeActionOrCommand {
+/// The action on one hunk.
+fn hunk_action(action: Action, title: &str, hunk: &HunkAt) -> CodeAction {
+    let ids = vec![hunk.hunk_id.clone()];
+    let args = match action {
+        Action::Refresh => to_value(&RefreshCommandArgs {
+            task_id: Some(hunk.task_id.clone()),
+            hunk_ids: ids,
+        }),
+        _ => to_value(&HunkCommandArgs {
+            task_id: hunk.task_id.clone(),
+            hunk_ids: ids,
+            uri: None,
+        }),
+    };
+    code_action(action, title.to_string(), args)
+}
+
+fn code_action(action: Action, title: String, args: Value) -> CodeAction {
     let (kind, command) = match action {
         Action::Accept => (ACCEPT_CODE_ACTION_KIND, ACCEPT_HUNKS_COMMAND),
         Action::Reject => (REJECT_CODE_ACTION_KIND, REJECT_HUNKS_COMMAND),
         Action::Undo => (UNDO_CODE_ACTION_KIND, UNDO_HUNKS_COMMAND),
+        Action::Refresh => (REFRESH_CODE_ACTION_KIND, REFRESH_PROPOSAL_COMMAND),
     };
-    let args = HunkCommandArgs {
-        task_id: task_id.to_string(),
-        hunk_ids,
-        uri,
-    };
-    CodeActionOrCommand::CodeAction(CodeAction {
-        title: title.to_string(),
+    CodeAction {
         kind: Some(CodeActionKind::from(kind.to_string())),
         command: Some(Command {
-            title: title.to_string(),
+            title: title.clone(),
             command: command.to_string(),
-            arguments: Some(vec![serde_json::to_value(args).unwrap_or(Value::Null)]),
+            arguments: Some(vec![args]),
         }),
+        title,
         ..CodeAction::default()
-    })
+    }
 }

@@ -11,8 +11,12 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use super::{ClientSink, ProgressEvent, Task};
-use crate::protocol::{TaskStatus, TaskUpdate, TaskUpdateParams, ToolCallStatus};
+use super::{ClientSink, ProgressEvent, Task, one_line};
+use serde_json::Value;
+
+use crate::protocol::{
+    PlanItem, PlanStatus, TaskStatus, TaskUpdate, TaskUpdateParams, ToolCallStatus,
+};
 
 pub const FLUSH_HZ: u64 = 20;
 
@@ -109,7 +113,7 @@ fn flush(
         return false;
     };
     for update in pending.drain(..) {
-        if let Some(event) = progress_event(&update) {
+        if let Some(event) = progress_event(&update, &task) {
             sink.progress(&task.id, event);
         }
         *seq += 1;
@@ -124,31 +128,180 @@ fn flush(
     true
 }
 
-/// The few updates worth a line in the editor's status bar.
-fn progress_event(update: &TaskUpdate) -> Option<ProgressEvent> {
+/// The updates worth a line in the editor's status bar: the task starting, what each
+/// model turn does (the tool it runs, the plan step it is on), and how it ended.
+fn progress_event(update: &TaskUpdate, task: &Task) -> Option<ProgressEvent> {
+    let turn = task.turns();
     match update {
         TaskUpdate::Status {
             status: TaskStatus::Running,
         } => Some(ProgressEvent::Begin {
-            title: "agentls".into(),
+            title: format!("agentls: {}", task.short_name()),
         }),
         TaskUpdate::ToolCall {
             tool,
+            args,
             status: ToolCallStatus::Running,
             ..
-        } => Some(ProgressEvent::Report {
-            message: format!("running {tool}"),
+        } if tool != "update_plan" => Some(ProgressEvent::Report {
+            message: format!("turn {turn}: {}", activity(tool, args)),
+            percentage: None,
         }),
-        TaskUpdate::Finished { status, .. } => Some(ProgressEvent::End {
-            message: format!("{status:?}").to_lowercase(),
+        TaskUpdate::Plan { plan, .. } if !plan.is_empty() => Some(plan_progress(plan, turn)),
+        TaskUpdate::Finished { status, summary } => Some(ProgressEvent::End {
+            message: match (status, summary) {
+                (TaskStatus::Failed, Some(error)) => {
+                    format!("failed: {}", one_line(error, ACTIVITY_CHARS))
+                }
+                _ => format!("{status:?}").to_lowercase(),
+            },
         }),
         _ => None,
     }
 }
 
+/// The step the model's plan is on, and the share of its steps completed: the one
+/// percentage a task has that means something.
+fn plan_progress(plan: &[PlanItem], turn: u32) -> ProgressEvent {
+    let done = plan
+        .iter()
+        .filter(|item| item.status == PlanStatus::Completed)
+        .count();
+    let step = plan
+        .iter()
+        .position(|item| item.status != PlanStatus::Completed)
+        .map_or_else(
+            || "plan done".to_string(),
+            |i| {
+                format!(
+                    "step {} of {}: {}",
+                    i + 1,
+                    plan.len(),
+                    one_line(&plan[i].step, ACTIVITY_CHARS)
+                )
+            },
+        );
+    ProgressEvent::Report {
+        message: format!("turn {turn}: {step}"),
+        percentage: Some((done * 100 / plan.len().max(1)) as u32),
+    }
+}
+
+/// How much of a command or a plan step fits a status line.
+const ACTIVITY_CHARS: usize = 60;
+
+/// A tool call in a few words: `running cargo test`, `editing src/a.rs`.
+fn activity(tool: &str, args: &Value) -> String {
+    let text = |key: &str| args.get(key).and_then(Value::as_str).unwrap_or("");
+    let what = match tool {
+        "shell" => {
+            let command = match args.get("command") {
+                Some(Value::Array(argv)) => {
+                    let words: Vec<&str> = argv.iter().filter_map(Value::as_str).collect();
+                    // `bash -lc "…"` says nothing; the script does.
+                    match words.as_slice() {
+                        [shell, flag, script] if flag.ends_with('c') && shell.ends_with("sh") => {
+                            script.to_string()
+                        }
+                        _ => words.join(" "),
+                    }
+                }
+                Some(Value::String(line)) => line.clone(),
+                _ => String::new(),
+            };
+            format!("running {command}")
+        }
+        "apply_patch" => {
+            let files: Vec<&str> = text("input")
+                .lines()
+                .filter_map(|line| line.strip_prefix("*** ")?.split_once(" File: "))
+                .map(|(_, path)| path.trim())
+                .collect();
+            format!("editing {}", files.join(", "))
+        }
+        "read_file" => format!("reading {}", text("path")),
+        "list_dir" => format!("listing {}", text("path")),
+        "grep" => format!("searching for {}", text("pattern")),
+        other => format!("calling {other}"),
+    };
+    one_line(what.trim(), ACTIVITY_CHARS)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_tool_call_is_a_few_words_on_what_it_does() {
+        let cases = [
+            (
+                "shell",
+                json!({"command": ["bash", "-lc", "cargo test -q"]}),
+                "running cargo test -q",
+            ),
+            (
+                "shell",
+                json!({"command": ["pytest", "-x"]}),
+                "running pytest -x",
+            ),
+            (
+                "shell",
+                json!({"command": "make check"}),
+                "running make check",
+            ),
+            (
+                "apply_patch",
+                json!({"input": "*** Begin Patch\n*** Update File: a.rs\n@@\n*** Add File: b.rs\n+x\n*** End Patch\n"}),
+                "editing a.rs, b.rs",
+            ),
+            (
+                "read_file",
+                json!({"path": "src/main.rs"}),
+                "reading src/main.rs",
+            ),
+            (
+                "grep",
+                json!({"pattern": "fn main"}),
+                "searching for fn main",
+            ),
+            ("mcp__docs__search", json!({}), "calling mcp__docs__search"),
+        ];
+        for (tool, args, expected) in cases {
+            assert_eq!(activity(tool, &args), expected);
+        }
+        let long = json!({"command": ["echo", "x".repeat(200)]});
+        assert_eq!(activity("shell", &long).chars().count(), ACTIVITY_CHARS);
+    }
+
+    #[test]
+    fn plan_progress_is_the_share_of_steps_done() {
+        let step = |step: &str, status| PlanItem {
+            step: step.into(),
+            status,
+        };
+        let plan = [
+            step("read the code", PlanStatus::Completed),
+            step("write tests", PlanStatus::InProgress),
+            step("run them", PlanStatus::Pending),
+            step("fix", PlanStatus::Pending),
+        ];
+        assert_eq!(
+            plan_progress(&plan, 3),
+            ProgressEvent::Report {
+                message: "turn 3: step 2 of 4: write tests".into(),
+                percentage: Some(25),
+            }
+        );
+        let done = [step("all", PlanStatus::Completed)];
+        assert_eq!(
+            plan_progress(&done, 5),
+            ProgressEvent::Report {
+                message: "turn 5: plan done".into(),
+                percentage: Some(100),
+            }
+        );
+    }
 
     #[test]
     fn neighbouring_deltas_of_one_kind_merge_and_order_is_kept() {

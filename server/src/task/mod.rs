@@ -29,6 +29,21 @@ use journal::TaskJournal;
 
 pub use emitter::FLUSH_HZ;
 
+/// Long enough to tell tasks apart in a code action menu, short enough for a status line.
+pub const SHORT_NAME_CHARS: usize = 32;
+
+/// `text`'s first line, trimmed, at most `max` characters; `…` says something was cut
+/// (the rest of the line, or further lines).
+pub fn one_line(text: &str, max: usize) -> String {
+    let trimmed = text.trim();
+    let line = trimmed.lines().next().unwrap_or("").trim();
+    if line.chars().count() <= max && line.len() == trimmed.len() {
+        return line.to_string();
+    }
+    let cut: String = line.chars().take(max.saturating_sub(1)).collect();
+    format!("{}…", cut.trim_end())
+}
+
 /// Where task updates go. Implementations must not block: they queue and return.
 pub trait ClientSink: Send + Sync + 'static {
     fn task_update(&self, update: &TaskUpdateParams);
@@ -46,9 +61,18 @@ pub trait ClientSink: Send + Sync + 'static {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProgressEvent {
-    Begin { title: String },
-    Report { message: String },
-    End { message: String },
+    Begin {
+        title: String,
+    },
+    /// What the task does now ("turn 3: running cargo test"); `percentage` only where
+    /// it means something (the share of the model's plan completed), never made up.
+    Report {
+        message: String,
+        percentage: Option<u32>,
+    },
+    End {
+        message: String,
+    },
 }
 
 pub struct Task {
@@ -164,6 +188,26 @@ impl Task {
 
     pub fn status(&self) -> TaskStatus {
         self.lock().status
+    }
+
+    /// What the user calls the task in a menu, a status line or a message: its prompt's
+    /// first line, cut at a word to at most [`SHORT_NAME_CHARS`] characters.
+    pub fn short_name(&self) -> String {
+        let line = self
+            .prompt
+            .lines()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("");
+        let line = line.trim();
+        if line.chars().count() <= SHORT_NAME_CHARS {
+            return line.to_string();
+        }
+        let cut: String = line.chars().take(SHORT_NAME_CHARS).collect();
+        let at_word = match cut.rfind(char::is_whitespace) {
+            Some(space) if space > SHORT_NAME_CHARS / 2 => &cut[..space],
+            _ => cut.as_str(),
+        };
+        format!("{}…", at_word.trim_end())
     }
 
     /// Numbers the next accept batch of the task's history.

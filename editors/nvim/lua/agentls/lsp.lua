@@ -53,15 +53,27 @@ function M.server_found()
   return vim.fn.executable(config.options.cmd[1]) == 1
 end
 
+--- The plugin draws hunks itself (extmarks), so the server's hunk diagnostics and code
+--- lenses, meant for editors without a plugin, are off unless the user's init_options
+--- say otherwise.
+local function init_options(user)
+  return vim.tbl_extend('force', { hunk_diagnostics = false, hunk_code_lens = false }, user or {})
+end
+
 local function client_config(root)
   local opts = config.options
+  local capabilities = vim.lsp.protocol.make_client_capabilities()
+  -- This client reads agent/taskUpdate: the server does not repeat task news as
+  -- window/showMessage.
+  capabilities.experimental = vim.tbl_extend('force', capabilities.experimental or {}, { agent = { version = 1 } })
   return {
     name = M.name,
     cmd = opts.cmd,
     cmd_env = opts.cmd_env,
     root_dir = root,
     workspace_folders = { { uri = vim.uri_from_fname(root), name = root } },
-    init_options = opts.init_options,
+    init_options = init_options(opts.init_options),
+    capabilities = capabilities,
     handlers = M.handlers,
     on_init = function(client)
       local queued = waiting[client.id] or {}

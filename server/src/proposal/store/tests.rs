@@ -5,7 +5,7 @@ use ropey::Rope;
 
 use crate::documents::char_to_position;
 use crate::proposal::RawHunk;
-use crate::protocol::{FileKind, HunkEdit, HunkInfo, HunkRef, HunkStatus, Range};
+use crate::protocol::{FileKind, HunkEdit, HunkInfo, HunkRef, HunkStatus, Position, Range};
 use crate::workspace::FileChange;
 
 const ENC: PositionEncoding = PositionEncoding::Utf16;
@@ -867,7 +867,7 @@ fn a_follow_up_keeps_the_pending_changes_it_kept_when_the_user_typed_meanwhile()
 }
 
 #[test]
-fn hunks_at_finds_pending_and_accepted_hunks_of_every_task() {
+fn hunks_at_finds_what_can_be_acted_on_of_every_task() {
     let mut w = ws();
     w.open(BASE);
     w.task("a", BASE, &BASE.replace("alpha", "A"));
@@ -897,4 +897,58 @@ fn hunks_at_finds_pending_and_accepted_hunks_of_every_task() {
             ("b-1".to_string(), HunkStatus::Pending)
         ]
     );
+    // An accepted hunk whose text the user changed cannot be undone: it is not offered.
+    // A stale one can still be refreshed or rejected: it is.
+    w.type_over("f.rs", "A\n", "A!\n");
+    w.type_over("f.rs", "gamma", "gamm");
+    let found: Vec<(String, HunkStatus, String)> = w
+        .store
+        .hunks_at("f.rs", whole)
+        .into_iter()
+        .map(|h| (h.hunk_id, h.status, h.new_text))
+        .collect();
+    assert_eq!(
+        found,
+        [("b-1".to_string(), HunkStatus::Stale, "G\n".to_string())]
+    );
+}
+
+#[test]
+fn an_accept_reported_as_two_changes_is_still_the_accept() {
+    let mut w = ws();
+    let base = "def wave():\n    print('bye')\n";
+    w.open(base);
+    w.task("t", base, &base.replace("bye", "goodbye"));
+    let plan = w.store.begin_accept("t", &ids(&["t-1"]), &[]);
+    assert_eq!(plan.editor.len(), 1);
+    // What Neovim 0.11 sends for that edit at the end of the file: the replacement
+    // brings its own newline, then the old newline goes.
+    let at = |line, character| Position { line, character };
+    let v = w.version("f.rs") + 1;
+    w.store.change(
+        "f.rs",
+        v,
+        &[
+            (
+                Some(Range {
+                    start: at(1, 11),
+                    end: at(1, 16),
+                }),
+                "goodbye')\n".to_string(),
+            ),
+            (
+                Some(Range {
+                    start: at(2, 0),
+                    end: at(3, 0),
+                }),
+                String::new(),
+            ),
+        ],
+    );
+    assert_eq!(w.text("f.rs"), base.replace("bye", "goodbye"));
+    assert_eq!(w.status("t", "t-1"), HunkStatus::Accepted);
+    // Confirmed, not still in flight: it can be undone.
+    let undo = w.store.begin_undo("t", &ids(&["t-1"]));
+    assert_eq!(undo.refused, Vec::new());
+    assert_eq!(undo.editor.len(), 1);
 }

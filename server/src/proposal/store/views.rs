@@ -6,7 +6,7 @@ use ropey::Rope;
 use super::{FileProposal, ProposalStore, hunk_state};
 use crate::documents::char_to_position;
 use crate::proposal::page::{self, Cursor};
-use crate::proposal::{Hunk, rebase};
+use crate::proposal::{ALREADY_APPLIED, Hunk, rebase};
 use crate::protocol::{FileKind, HunkInfo, HunkState, HunkStatus, Range};
 
 /// A proposal file as the protocol shows it (paths still workspace-relative).
@@ -42,13 +42,24 @@ pub enum PageError {
     PastTheEnd { task_id: String },
 }
 
-/// A pending or accepted hunk under the cursor, for code actions.
+/// A hunk the user can act on now, for code actions, code lenses and diagnostics:
+/// undecided (pending, stale, conflict), or accepted with its text still exactly in
+/// place (so an undo can succeed).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HunkAt {
     pub task_id: String,
     pub hunk_id: String,
     pub range: Range,
     pub status: HunkStatus,
+    /// The file's change as a whole (a created, deleted or renamed file's hunk is the
+    /// whole file).
+    pub kind: FileKind,
+    /// Where a rename moves the file.
+    pub new_path: Option<String>,
+    pub old_text: String,
+    pub new_text: String,
+    /// Why it is stale or in conflict.
+    pub reason: Option<String>,
 }
 
 /// What a follow-up turn starts from.
@@ -76,8 +87,8 @@ pub struct ReviewedHunk {
 }
 
 impl ProposalStore {
-    /// Pending hunks and confirmed accepted hunks touching `range`, all tasks, in
-    /// document order. O(log h + k) per task with hunks in the file.
+    /// The hunks touching `range` that the user can act on now (see [`HunkAt`]), all
+    /// tasks, in document order. O(log h + k) per task with hunks in the file.
     pub fn hunks_at(&self, path: &str, range: Range) -> Vec<HunkAt> {
         let (Some(entry), Some(task_ids)) = (self.docs.get(path), self.by_path.get(path)) else {
             return Vec::new();
@@ -90,22 +101,39 @@ impl ProposalStore {
             let Some(file) = self.file(task_id, path) else {
                 continue;
             };
-            let reviewable = |h: &&Hunk| match h.status {
-                HunkStatus::Pending => true,
-                HunkStatus::Accepted => file.hunks.in_flight_direction(&h.id).is_none(),
-                _ => false,
+            let actionable = |h: &&Hunk| match h.status {
+                HunkStatus::Pending | HunkStatus::Stale | HunkStatus::Conflict => true,
+                HunkStatus::Accepted => {
+                    file.hunks.in_flight_direction(&h.id).is_none()
+                        && h.reason.as_deref() != Some(ALREADY_APPLIED)
+                        && rebase::holds(h, rope, &h.new_text)
+                }
+                HunkStatus::Rejected => false,
             };
-            for hunk in file.hunks.touching(from, to).filter(reviewable) {
+            for hunk in file.hunks.touching(from, to).filter(actionable) {
                 found.push(HunkAt {
                     task_id: task_id.clone(),
                     hunk_id: hunk.id.clone(),
                     range: self.range_of(rope, hunk),
                     status: hunk.status,
+                    kind: file.kind,
+                    new_path: file.new_path.clone(),
+                    old_text: hunk.old_text.clone(),
+                    new_text: hunk.new_text.clone(),
+                    reason: hunk.reason.clone(),
                 });
             }
         }
         found.sort_by_key(|h| h.range.start);
         found
+    }
+
+    /// The files the task has hunks in (any status).
+    pub fn task_paths(&self, task_id: &str) -> Vec<String> {
+        self.tasks
+            .get(task_id)
+            .map(|task| task.files.iter().map(|f| f.path.clone()).collect())
+            .unwrap_or_default()
     }
 
     /// Ids of the task's hunks in `path` with `status`.
