@@ -391,6 +391,8 @@ async fn replay_runs(
         }
     }
     task.finish(TaskStatus::Completed, None);
+    // Every update has gone out before the summary line, which is the last one.
+    task.settled().await;
     mcp.stop_all().await;
     journal.flush();
     if let Some(dir) = journal.dir() {
