@@ -151,7 +151,7 @@ export type TaskUpdate =
   | { kind: 'plan'; explanation?: string; plan: PlanItem[] }
   | { kind: 'proposal'; files: number; hunks: number }
   | { kind: 'hunks'; hunks: HunkState[] }
-  | { kind: 'usage'; inputTokens: number; outputTokens: number; totalTokens: number }
+  | { kind: 'usage'; turn: number; inputTokens: number; outputTokens: number; totalTokens: number }
   | { kind: 'error'; message: string; willRetry: boolean }
   | { kind: 'finished'; status: TaskStatus; summary?: string };
 

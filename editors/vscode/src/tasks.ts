@@ -319,9 +319,13 @@ export class Tasks implements vscode.Disposable {
         state.summary.summary = update.summary;
         transcript.push({ type: 'finished', status: update.status, summary: update.summary });
         break;
+      case 'usage':
+        // Each model turn reports its usage: the count a fork offers grows with it, so a
+        // task finished in this session can be forked without reloading it.
+        state.summary.turns = Math.max(state.summary.turns ?? 0, update.turn);
+        break;
       case 'proposal':
       case 'hunks':
-      case 'usage':
         break;
     }
     if (live && (update.kind === 'proposal' || update.kind === 'hunks' || update.kind === 'finished')) {
