@@ -5,6 +5,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod acp_host;
 mod apply_cli;
 mod cli;
 mod conformance_apply_patch;

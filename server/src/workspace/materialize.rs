@@ -194,6 +194,28 @@ impl ViewDir {
         found
     }
 
+    /// Makes the directory hold the workspace as it is now, `buffers` in place of their
+    /// files, without replacing the directory itself: a process working in it (an ACP
+    /// agent waiting for a follow-up) keeps its working directory.
+    pub fn reset(&mut self, buffers: &BTreeMap<String, String>) -> io::Result<()> {
+        let layer = self.layer();
+        for entry in fs::read_dir(&layer)? {
+            remove_entry(&entry?.path())?;
+        }
+        if self.strategy == ViewStrategy::Copy {
+            self.copy_tree()?;
+        }
+        self.flush(
+            buffers
+                .iter()
+                .map(|(path, text)| (path.as_str(), Some(text.as_str()))),
+        )?;
+        if self.strategy == ViewStrategy::Copy {
+            self.stamps = self.scan_stamps();
+        }
+        Ok(())
+    }
+
     /// The directory the task's own files live in: the overlay's upper layer, or the copy.
     fn layer(&self) -> PathBuf {
         match self.strategy {
