@@ -502,3 +502,36 @@ async fn cancel_ends_the_agents_turn() {
     client.shutdown().await;
     assert!(!scripted.running("slow"));
 }
+
+#[tokio::test]
+async fn exec_runs_a_task_with_an_agent_and_prints_its_diff() {
+    let scenario = json!({"turns": [[
+        {"terminal": ["sed", "-i", "s/old/new/", "file.txt"]},
+        {"message": "Replaced it."}
+    ]]});
+    let scripted =
+        Scripted::new(&[("file.txt", "old line\n")], &[("scripted", scenario)], "").await;
+    let fixture = &scripted.fixture;
+    let (root, home) = (fixture.root(), fixture.home().to_path_buf());
+    let output = tokio::task::spawn_blocking(move || {
+        crate::support::cli::agentls(
+            &root,
+            &home,
+            &["exec", "--agent", "scripted", "replace old"],
+            "",
+        )
+    })
+    .await
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let diff = String::from_utf8(output.stdout).unwrap();
+    assert!(diff.contains("-old line\n+new line\n"), "{diff}\n{stderr}");
+    assert!(
+        stderr.contains("[agent] scripted (Scripted agent 1.0.0): new session")
+            && stderr.contains("[execute] Run sed -i s/old/new/ file.txt"),
+        "{stderr}"
+    );
+    assert_eq!(fixture.disk("file.txt").unwrap(), "old line\n");
+    assert!(!scripted.running("scripted"), "exec leaves no agent behind");
+}

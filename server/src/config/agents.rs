@@ -38,7 +38,8 @@ pub struct AgentConfig {
     /// its program is installed (a leading `~/` means the home directory).
     pub readable_roots: Vec<PathBuf>,
     /// Its own state, which it may write besides the task's view and a private tmp:
-    /// `~/.codex` for codex-acp, `~/.npm` when it runs through `npx`.
+    /// `~/.codex` for codex-acp, `~/.npm` when it runs through `npx` (directories or
+    /// files; one that does not exist yet is not granted).
     pub writable_roots: Vec<PathBuf>,
     /// What the user runs to log the agent in, named in the error when it needs a login
     /// agentls cannot do without a browser (e.g. `codex login`).

@@ -1,9 +1,9 @@
-//! A stdio MCP server's process (also a hosted ACP agent's: `agent::external`, the same
-//! kind of long-lived peer on a pair of pipes). Every one runs under the sandbox helper (`agentls
-//! __sandbox-helper`), confined or not, because the helper is what guarantees that nothing
-//! outlives agentls: it dies with the server process (`PR_SET_PDEATHSIG`), takes its
-//! command along the same way, and kills whatever the command left behind when it exits.
-//! The helper leads its own process group, so stopping signals the whole group.
+//! A stdio MCP server's process — and a hosted ACP agent's (`agent::external`), the same
+//! kind of long-lived peer on a pair of pipes. Every one runs under the sandbox helper
+//! (`agentls __sandbox-helper`), confined or not, because the helper is what guarantees
+//! that nothing outlives agentls: it dies with the server process (`PR_SET_PDEATHSIG`),
+//! takes its command along the same way, and kills whatever the command left behind when
+//! it exits. The helper leads its own process group, so stopping signals the whole group.
 
 use std::collections::VecDeque;
 use std::io;

@@ -96,7 +96,7 @@ pub async fn run(
 }
 
 /// The helper running `spec` with exactly `env`, leading a process group of its own (what
-/// [`terminate`] signals) and killed if dropped; its stdio is the caller's to set.
+/// `terminate` signals) and killed if dropped; its stdio is the caller's to set.
 pub fn helper_command(
     spec: &HelperSpec,
     env: &[(String, String)],

@@ -659,6 +659,33 @@ mod tests {
     }
 
     #[test]
+    fn a_reset_brings_the_tree_back_to_the_workspace_in_place() {
+        let (home, root) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        fs::write(root.path().join("a.txt"), "a\n").unwrap();
+        let views = home.path().join("views");
+        let mut view = copy_view(&views, "t1", root.path()).unwrap();
+        let tree = view.tree();
+        fs::write(tree.join("a.txt"), "changed by the agent\n").unwrap();
+        fs::write(tree.join("new.txt"), "made by the agent\n").unwrap();
+        fs::write(root.path().join("b.txt"), "the user's new file\n").unwrap();
+        // A process working in the tree keeps its working directory.
+        let before = fs::metadata(&tree).unwrap();
+        let buffers = BTreeMap::from([("c.txt".to_string(), "unsaved\n".to_string())]);
+        view.reset(&buffers).unwrap();
+        let after = fs::metadata(&tree).unwrap();
+        use std::os::unix::fs::MetadataExt;
+        assert_eq!(before.ino(), after.ino());
+        assert_eq!(fs::read_to_string(tree.join("a.txt")).unwrap(), "a\n");
+        assert!(!tree.join("new.txt").exists());
+        assert_eq!(
+            fs::read_to_string(tree.join("b.txt")).unwrap(),
+            "the user's new file\n"
+        );
+        assert_eq!(fs::read_to_string(tree.join("c.txt")).unwrap(), "unsaved\n");
+        assert!(view.collect(&[]).is_empty(), "nothing counts as changed");
+    }
+
+    #[test]
     fn a_sweep_removes_only_what_dead_servers_left() {
         let (home, root) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
         let views = home.path().join("views");

@@ -63,15 +63,14 @@ pub fn launch(
             .collect()
     };
     let writable_roots = roots(&agent.writable_roots);
-    for root in &writable_roots {
-        // The agent creates its state on first use; it could not make the directory
-        // itself when the parent is not writable to it.
-        std::fs::create_dir_all(root).map_err(|e| {
-            format!(
-                "agent `{name}`: cannot create its state directory {}: {e}",
-                root.display()
-            )
-        })?;
+    for root in writable_roots.iter().filter(|root| !root.exists()) {
+        // Landlock can only grant what exists; the agent cannot make it (its parent is not
+        // writable to it), and agentls cannot tell a directory from a file to be.
+        tracing::warn!(
+            "agent `{name}`: writable root {} does not exist, so the agent cannot write there; \
+             run the agent once outside agentls (its login) to create it",
+            root.display()
+        );
     }
     let mode = if place.writable {
         policy.mode
@@ -207,7 +206,6 @@ mod tests {
             .collect();
         assert_eq!(tmp, ["/elsewhere"], "the table's env wins, once");
         let state = home.join(".agent");
-        assert!(state.is_dir(), "the state directory is made for the agent");
         let confine = launch.confine.unwrap();
         assert!(confine.network, "the agent must reach its model");
         let real_modules = modules.canonicalize().unwrap();
