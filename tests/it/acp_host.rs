@@ -330,6 +330,19 @@ async fn follow_ups_continue_the_session_and_after_a_restart_load_it_again() {
         !said.contains("(replayed"),
         "a loaded session's replay is not news: {said}"
     );
+    for method in ["agent/forkTask", "agent/compactTask"] {
+        let refused = client
+            .request(method, json!({"taskId": task}))
+            .await
+            .unwrap_err();
+        assert!(
+            refused["message"]
+                .as_str()
+                .unwrap()
+                .contains("ACP agent `scripted`, which keeps its conversation to itself"),
+            "{method}: {refused}"
+        );
+    }
     client.shutdown().await;
 }
 
@@ -534,4 +547,42 @@ async fn exec_runs_a_task_with_an_agent_and_prints_its_diff() {
     );
     assert_eq!(fixture.disk("file.txt").unwrap(), "old line\n");
     assert!(!scripted.running("scripted"), "exec leaves no agent behind");
+}
+
+#[tokio::test]
+async fn a_killed_server_takes_its_agent_along_and_the_next_one_keeps_the_agents_hunks() {
+    let scenario = json!({"turns": [[
+        {"write": "half.txt", "text": "written before the kill\n"},
+        {"hang": true}
+    ]]});
+    let scripted = Scripted::new(&[], &[("slow", scenario)], "").await;
+    let fixture = &scripted.fixture;
+    let mut client = fixture.client(ClientOptions::default()).await;
+    let task = start(&mut client, "slow", "take your time").await;
+    client
+        .wait_until("the agent's write", |c| {
+            (!updates_of(c, &task, "proposal").is_empty()).then_some(())
+        })
+        .await;
+    assert!(scripted.running("slow"));
+    client.kill().await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while scripted.running("slow") && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        !scripted.running("slow"),
+        "the agent dies with the server, even by SIGKILL"
+    );
+
+    let mut client = fixture.client(ClientOptions::default()).await;
+    let listed = client.request("agent/listTasks", json!({})).await.unwrap();
+    assert_eq!(listed["tasks"][0]["status"], "interrupted", "{listed}");
+    let proposal = review::proposal(&mut client, &task).await;
+    assert_eq!(
+        review::file_kinds(&proposal),
+        [("half.txt".to_string(), "create".to_string())],
+        "what the agent made before the kill is there to review"
+    );
+    client.shutdown().await;
 }
