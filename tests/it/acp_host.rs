@@ -26,7 +26,8 @@ fn scripts_dir() -> PathBuf {
 }
 
 /// A workspace whose config has `[agents.<name>]` tables running the scripted agent with
-/// the given scenarios (each gets its own log of what agentls sent it).
+/// the given scenarios (each gets its own log of what agentls sent it), after the
+/// fixture's config and the tables in `extra`.
 struct Scripted {
     fixture: Fixture,
     /// Holds the scenarios and the agents' logs.
@@ -61,7 +62,7 @@ writable_roots = [{dir:?}]
         }
         let config_path = fixture.home().join("config.toml");
         let config = std::fs::read_to_string(&config_path).unwrap();
-        std::fs::write(&config_path, format!("{extra}\n{config}\n{tables}")).unwrap();
+        std::fs::write(&config_path, format!("{config}\n{extra}\n{tables}")).unwrap();
         Scripted { fixture, dir }
     }
 
@@ -400,7 +401,10 @@ async fn a_crashing_agent_fails_its_task_with_status_and_stderr_and_keeps_its_hu
 #[tokio::test]
 async fn an_agent_that_cannot_start_fails_its_task_saying_why() {
     let scripted = Scripted::new(
-        &[],
+        &[(
+            ".agentls/config.toml",
+            "[agents.evil]\ncommand = \"node\"\n",
+        )],
         &[
             ("quits", json!({"exitDuringInitialize": 7})),
             ("future", json!({"protocolVersion": 2})),
@@ -411,7 +415,7 @@ async fn an_agent_that_cannot_start_fails_its_task_saying_why() {
     .await;
     let mut client = scripted.fixture.client(ClientOptions::default()).await;
     let mut summaries = Vec::new();
-    for agent in ["missing", "quits", "future", "locked", "nobody"] {
+    for agent in ["missing", "quits", "future", "locked", "nobody", "evil"] {
         let task = start(&mut client, agent, "hello").await;
         let finished = client.wait_finished(&task).await;
         assert_eq!(finished["status"], "failed", "{agent}: {finished}");
@@ -423,10 +427,16 @@ async fn an_agent_that_cannot_start_fails_its_task_saying_why() {
         "agent `future` speaks ACP version 2, agentls speaks version 1",
         "agent `locked` needs you to log in",
         "there is no agent `nobody`: add an [agents.nobody] table",
+        "agent `evil` from ",
     ];
     for (summary, expected) in summaries.iter().zip(expected) {
         assert!(summary.contains(expected), "{summary}\nwants: {expected}");
     }
+    assert!(
+        summaries[5].contains("is not started: this project is not trusted. To trust it, add to"),
+        "a project's own agent waits for the user's trust: {}",
+        summaries[5]
+    );
     assert!(
         summaries[3].contains("Log in with a browser"),
         "{}",
@@ -583,6 +593,109 @@ async fn a_killed_server_takes_its_agent_along_and_the_next_one_keeps_the_agents
         review::file_kinds(&proposal),
         [("half.txt".to_string(), "create".to_string())],
         "what the agent made before the kill is there to review"
+    );
+    client.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_editor_without_the_plugin_runs_an_agent_with_the_start_task_command() {
+    let scenario = json!({"turns": [[
+        {"write": "greeting.txt", "text": "HELLO\n"},
+        {"message": "Shouted."}
+    ]]});
+    let scripted = Scripted::new(
+        &[("greeting.txt", "hello\n")],
+        &[("scripted", scenario)],
+        "",
+    )
+    .await;
+    let fixture = &scripted.fixture;
+    let mut client = fixture
+        .client(ClientOptions {
+            plain: true,
+            ..ClientOptions::default()
+        })
+        .await;
+    client.open("greeting.txt", "hello\n").await;
+    // What Helix sends for `:lsp-workspace-command agent.startTask {...}` with the file open.
+    let argument = json!({"prompt": "shout the greeting", "agent": "scripted",
+                          "uri": client.uri("greeting.txt")});
+    let started = client
+        .request(
+            "workspace/executeCommand",
+            json!({"command": "agent.startTask", "arguments": [argument]}),
+        )
+        .await
+        .unwrap();
+    let task = started["taskId"].as_str().unwrap().to_string();
+    let finished = client.wait_finished(&task).await;
+    assert_eq!(finished["status"], "completed", "{finished}");
+    assert_eq!(finished["summary"], "Shouted.");
+    assert!(
+        fixture.model.requests().is_empty(),
+        "the agent ran the task, not the built-in one"
+    );
+    let prompt = &scripted.received_method("scripted", "session/prompt")[0]["params"];
+    let told = prompt["prompt"][0]["text"].as_str().unwrap();
+    assert!(
+        told.starts_with("shout the greeting")
+            && told.contains("The user selected greeting.txt:\n```\nhello\n```"),
+        "the file the user is in is the agent's context too: {told}"
+    );
+    let proposal = review::proposal(&mut client, &task).await;
+    assert_eq!(
+        review::file_kinds(&proposal),
+        [("greeting.txt".to_string(), "modify".to_string())]
+    );
+    assert_eq!(fixture.disk("greeting.txt").unwrap(), "hello\n");
+    client.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_users_mcp_servers_are_given_to_the_agents_session() {
+    let servers = r#"
+[mcp_servers.files]
+command = "node"
+args = ["files-server.js", "${workspaceRoot}"]
+env = { FILES_TOKEN = "t1" }
+
+[mcp_servers.web]
+url = "http://127.0.0.1:9/mcp"
+
+[mcp_servers.off]
+command = "node"
+enabled = false
+"#;
+    let scenario = json!({"turns": [[{"message": "ok"}]]});
+    let scripted = Scripted::new(&[], &[("scripted", scenario)], servers).await;
+    let mut client = scripted.fixture.client(ClientOptions::default()).await;
+    let task = start(&mut client, "scripted", "hello").await;
+    assert_eq!(client.wait_finished(&task).await["status"], "completed");
+
+    let new = &scripted.received_method("scripted", "session/new")[0]["params"];
+    let view = new["cwd"].as_str().unwrap();
+    let given = new["mcpServers"].as_array().unwrap();
+    assert_eq!(given.len(), 1, "only the enabled stdio server: {given:#?}");
+    let files = &given[0];
+    assert_eq!(files["name"], "files");
+    assert_eq!(files["command"], "node");
+    assert_eq!(
+        files["args"],
+        json!(["files-server.js", view]),
+        "${{workspaceRoot}} is the view the agent works in"
+    );
+    assert!(
+        files["env"]
+            .as_array()
+            .unwrap()
+            .contains(&json!({"name": "FILES_TOKEN", "value": "t1"})),
+        "{files}"
+    );
+    let warnings = client.warnings(&task);
+    assert!(
+        warnings.iter().any(|w| w
+            == "MCP server `web` is not given to agent `scripted`: it is an HTTP server and the agent takes stdio servers only"),
+        "{warnings:#?}"
     );
     client.shutdown().await;
 }

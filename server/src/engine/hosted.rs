@@ -45,6 +45,10 @@ impl Engine {
             Err(error) => return Run::failed(format!("configuration error: {error}")),
         };
         let Some(agent) = config.agents.get(&name).cloned() else {
+            let withheld = format!("agent `{name}` from ");
+            if let Some(untrusted) = config.withheld.iter().find(|w| w.starts_with(&withheld)) {
+                return Run::failed(untrusted.clone());
+            }
             let known: Vec<&str> = config.agents.keys().map(String::as_str).collect();
             return Run::failed(format!(
                 "there is no agent `{name}`: add an [agents.{name}] table to config.toml \
@@ -56,6 +60,11 @@ impl Engine {
                 }
             ));
         };
+        for message in &config.withheld {
+            task.emit(TaskUpdate::Warning {
+                message: message.clone(),
+            });
+        }
         task.log(log::Event::Run(log::RunStart {
             agent: Some(name.clone()),
             ..run_start(task, follow_up.as_ref())
