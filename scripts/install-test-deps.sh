@@ -2,8 +2,9 @@
 # Installs what the test suite needs beyond the Rust toolchain, idempotently, under
 # target/test-deps/: the real local model server (llama-cpp-python + SmolLM2-135M, offline,
 # from ../shared), a real Neovim and a real VS Code (code-server, chromium, playwright-core)
-# for the editor clients' end-to-end tests, and Debian's Emacs with eglot for the test of
-# editors without a plugin. Re-running is cheap: finished steps are skipped.
+# for the editor clients' end-to-end tests, Debian's Emacs with eglot for the test of
+# editors without a plugin, real MCP servers and the real codex-acp. Re-running is cheap:
+# finished steps are skipped.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 deps=${AGENTLS_TEST_DEPS:-$repo/target/test-deps}
@@ -72,4 +73,15 @@ if [ ! -f "$mcp_marker" ]; then
   python3 -m venv "$deps/mcp/venv"
   "$deps/mcp/venv/bin/pip" install --quiet --disable-pip-version-check "mcp==2.3.0" >&2
   touch "$mcp_marker"
+fi
+
+# The real codex-acp for tests/it/codex_acp.rs (design §9a): the npm package, whose linux
+# x64 optional package ships the binary (Codex core inside). The marker is written last.
+acp_marker="$deps/acp/.agentls-installed-codex-acp0.16.0"
+if [ ! -f "$acp_marker" ]; then
+  echo "install-test-deps: installing codex-acp into $deps/acp" >&2
+  rm -rf "$deps/acp"
+  mkdir -p "$deps/acp"
+  npm install --silent --no-audit --no-fund --prefix "$deps/acp" @zed-industries/codex-acp@0.16.0 >&2
+  touch "$acp_marker"
 fi

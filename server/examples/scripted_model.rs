@@ -6,6 +6,7 @@
 //!   {"text": "…"}                                   a streamed answer
 //!   {"toolCall": {"name": "apply_patch", "arguments": {…}}}
 //!   {"toolCalls": [{"name": …, "arguments": …}, …]}
+//!   {"customToolCall": {"name": "apply_patch", "input": "*** Begin Patch…"}}  (Responses)
 //!   {"status": 500, "message": "…"}                 an HTTP error
 //!   {"stallMs": 60000, "then": {"text": "…"}}      starts `then`, then goes quiet that long
 //! It prints `listening on http://127.0.0.1:PORT/v1` on stdout once ready, then serves
@@ -38,6 +39,14 @@ fn reply(entry: &Value) -> Result<Reply, String> {
         Ok(Reply::ToolCalls(calls(&Value::Array(vec![
             entry["toolCall"].clone(),
         ]))?))
+    } else if let Some(call) = entry["customToolCall"].as_object() {
+        let field = |key: &str| {
+            call.get(key)
+                .and_then(Value::as_str)
+                .map(str::to_string)
+                .ok_or(format!("a custom tool call needs a string `{key}`"))
+        };
+        Ok(Reply::custom_tool_call(field("name")?, field("input")?))
     } else if entry["toolCalls"].is_array() {
         Ok(Reply::ToolCalls(calls(&entry["toolCalls"])?))
     } else if let Some(ms) = entry["stallMs"].as_u64() {

@@ -10,6 +10,7 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio_util::task::TaskTracker;
 
+use crate::agent::external::ExternalAgents;
 use crate::agent::prompt::{self, ContextSnippet};
 use crate::agent::{Agent, AgentSetup, Outcome, compact};
 use crate::config::{self, ConfigSources};
@@ -37,6 +38,7 @@ use crate::workspace::{FileChange, TaskView};
 use durable::checkpoint;
 
 mod durable;
+mod hosted;
 
 /// How long [`Engine::shutdown`] waits for cancelled runs: longer than a command takes to
 /// stop (SIGTERM, then SIGKILL two seconds later) and its output to drain.
@@ -59,6 +61,8 @@ pub struct Engine {
     pub tasks: TaskRegistry,
     /// The workspace's shared MCP servers (started by the first task that needs them).
     mcp: McpServers,
+    /// ACP agents waiting for their tasks' follow-ups.
+    external: ExternalAgents,
     /// Every task run and import in flight, so that [`Engine::shutdown`] can wait for them.
     runs: TaskTracker,
     store: Arc<Mutex<ProposalStore>>,
@@ -97,6 +101,7 @@ impl Engine {
         let mut engine = Engine {
             tasks: TaskRegistry::default(),
             mcp: McpServers::default(),
+            external: ExternalAgents::default(),
             runs: TaskTracker::new(),
             store: Arc::new(Mutex::new(store)),
             sink,
@@ -343,7 +348,8 @@ impl Engine {
                 SHUTDOWN_GRACE.as_secs()
             );
         }
-        // What outlives tasks goes last: the shared MCP servers.
+        // What outlives tasks goes last: waiting agents and the shared MCP servers.
+        self.external.stop_all().await;
         self.mcp.stop_all().await;
     }
 
@@ -427,6 +433,12 @@ impl Engine {
         buffers: HashMap<String, String>,
         follow_up: Option<FollowUp>,
     ) -> Run {
+        if let Some(agent) = hosted::agent_of(&params) {
+            let agent = agent.to_string();
+            return self
+                .run_hosted(task, params, buffers, follow_up, agent)
+                .await;
+        }
         let (mut config, provider, model) = match self.model_setup(&params) {
             Ok(setup) => setup,
             Err(message) => return Run::failed(message),
@@ -447,40 +459,17 @@ impl Engine {
             }
         };
         task.log(log::Event::Run(log::RunStart {
-            at: crate::task::now_ms(),
-            run: task.runs(),
             model: Some(model.clone()),
             provider: Some(provider.id.clone()),
-            follow_up: follow_up.as_ref().map(|f| f.prompt.clone()),
-            start_files: follow_up
-                .iter()
-                .flat_map(|f| &f.review.files)
-                .map(|(path, text)| log::FileText {
-                    path: path.clone(),
-                    text: text.clone().map(BlobText::from_text),
-                })
-                .collect(),
+            ..run_start(task, follow_up.as_ref())
         }));
         let client = match ModelClient::new(provider) {
             Ok(client) => client,
             Err(error) => return Run::failed(error.to_string()),
         };
-        let view = match TaskView::new(&self.root, buffers) {
-            Ok(mut view) => {
-                for (path, text) in follow_up.iter().flat_map(|f| &f.review.files) {
-                    match text {
-                        Some(text) => view.write(path, text.clone()),
-                        None => view.delete(path),
-                    }
-                }
-                view
-            }
-            Err(error) => {
-                return Run::failed(format!(
-                    "cannot open the workspace {}: {error}",
-                    self.root.display()
-                ));
-            }
+        let view = match self.open_view(buffers, follow_up.as_ref()) {
+            Ok(view) => view,
+            Err(message) => return Run::failed(message),
         };
         let cwd = self.task_cwd(params.cwd.as_deref());
         let extensions = Extensions::load(
@@ -566,6 +555,25 @@ impl Engine {
         Run { outcome, changes }
     }
 
+    /// The view a run starts from: the workspace with the unsaved `buffers`, and for a
+    /// follow-up the task's pending hunks applied.
+    fn open_view(
+        &self,
+        buffers: HashMap<String, String>,
+        follow_up: Option<&FollowUp>,
+    ) -> Result<TaskView, String> {
+        let mut view = TaskView::new(&self.root, buffers).map_err(|error| {
+            format!("cannot open the workspace {}: {error}", self.root.display())
+        })?;
+        for (path, text) in follow_up.iter().flat_map(|f| &f.review.files) {
+            match text {
+                Some(text) => view.write(path, text.clone()),
+                None => view.delete(path),
+            }
+        }
+        Ok(view)
+    }
+
     /// The configuration a run of `params` uses, its provider and model name.
     fn model_setup(
         &self,
@@ -589,6 +597,7 @@ impl Engine {
     /// outcome arrives as a `compacted` update (or an `error` one).
     pub fn compact_task(self: &Arc<Self>, task_id: &str) -> Result<(), EngineError> {
         let task = self.task(task_id)?;
+        self.built_in_only(&task, "compacted")?;
         if !task.status().is_finished() {
             task.request_compaction();
             return Ok(());
@@ -724,6 +733,26 @@ impl Engine {
                 self.root.clone()
             }
         }
+    }
+}
+
+/// The log's record of a run starting; the caller adds what ran it.
+fn run_start(task: &Task, follow_up: Option<&FollowUp>) -> log::RunStart {
+    log::RunStart {
+        at: crate::task::now_ms(),
+        run: task.runs(),
+        model: None,
+        provider: None,
+        agent: None,
+        follow_up: follow_up.map(|f| f.prompt.clone()),
+        start_files: follow_up
+            .iter()
+            .flat_map(|f| &f.review.files)
+            .map(|(path, text)| log::FileText {
+                path: path.clone(),
+                text: text.clone().map(BlobText::from_text),
+            })
+            .collect(),
     }
 }
 

@@ -65,6 +65,10 @@ pub struct ExecArgs {
     /// Use a `[profiles.<name>]` from config.toml.
     #[arg(short, long)]
     pub profile: Option<String>,
+    /// Run the task with this ACP agent (`[agents.<name>]` in config.toml) instead of the
+    /// built-in one.
+    #[arg(long, value_name = "NAME")]
+    pub agent: Option<String>,
     /// What to do; `-` reads it from standard input.
     #[arg(required = true)]
     pub prompt: Option<String>,
@@ -193,6 +197,7 @@ async fn prepare_and_run(settings: EngineSettings, args: ExecArgs) -> Result<u8,
                 model: args.model,
                 profile: args.profile,
                 output_schema: schema.as_ref().map(|s| s.value().clone()),
+                agent: args.agent,
                 ..StartTaskParams::default()
             })
         }

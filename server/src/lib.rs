@@ -8,6 +8,7 @@
 // print, each with an `#[allow]` that says why (and a `// stdout-ok` marker, tests/it/tidy.rs).
 #![deny(clippy::print_stdout, clippy::dbg_macro)]
 
+pub mod acp;
 pub mod agent;
 pub mod config;
 pub mod documents;

@@ -97,6 +97,10 @@ pub struct StartTaskParams {
     /// prompt does.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub skills: Vec<String>,
+    /// The agent that runs the task: an ACP agent configured as `[agents.<name>]`, or
+    /// `agentls` (the default) for the built-in one. `agent/listAgents` lists them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -542,6 +546,10 @@ pub enum TaskUpdate {
         tool: String,
         args: Value,
         status: ToolCallStatus,
+        /// What the call does, for a person, when its agent says so (an ACP agent's
+        /// title, e.g. `Edit src/lib.rs`); `tool` is then the ACP tool kind.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        title: Option<String>,
     },
     ToolResult {
         call_id: String,
@@ -587,6 +595,10 @@ pub enum TaskUpdate {
         input_tokens: u64,
         output_tokens: u64,
         total_tokens: u64,
+        /// Tokens the model's context holds at most, when the agent says (ACP agents
+        /// report the context: `inputTokens` is then what it holds now).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        context_window: Option<u64>,
     },
     Error {
         message: String,
@@ -614,6 +626,18 @@ pub enum TaskUpdate {
     /// Something the task goes on without, e.g. an MCP server that did not start.
     Warning {
         message: String,
+    },
+    /// An ACP agent's session for the task started (`resumed`: an earlier session of the
+    /// task, loaded again after its process had exited).
+    AgentSession {
+        /// The `[agents.<name>]` name.
+        agent: String,
+        session_id: String,
+        /// What the agent says it is (`agentInfo`: title or name, and version).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        agent_info: Option<String>,
+        #[serde(default)]
+        resumed: bool,
     },
     /// The task's directory for commands was created: how, and where.
     View {
@@ -671,6 +695,9 @@ pub enum ApprovalKind {
     Network,
     /// Call an MCP server's tool; `server`, `tool` and `arguments` say which and how.
     Mcp,
+    /// Another tool of an ACP agent's own (neither a command, an edit nor a fetch);
+    /// `reason` carries the agent's name and its title for the call.
+    Tool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -712,6 +739,35 @@ pub enum ApprovalDecision {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApprovalResult {
     pub decision: ApprovalDecision,
+}
+
+// ----- agent/listAgents -------------------------------------------------------------------
+
+pub const LIST_AGENTS_METHOD: &str = "agent/listAgents";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ListAgentsResult {
+    /// The built-in agent first, then the configured ones by name.
+    pub agents: Vec<AgentInfo>,
+}
+
+/// An agent `agent/startTask {agent}` can name.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AgentInfo {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// The built-in agent loop, not an ACP agent.
+    #[serde(default)]
+    pub built_in: bool,
+    /// An ACP agent's program and arguments.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub command: Vec<String>,
+    /// Why a task with this agent would fail now (its table names no program, the
+    /// program is not installed), without starting it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
 }
 
 // ----- agent/listMcpServers ---------------------------------------------------------------

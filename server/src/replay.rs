@@ -207,6 +207,13 @@ async fn replay(
             "task {id} imported a diff; there are no model turns to replay"
         ));
     }
+    if let Some(agent) = header.params.as_ref().and_then(|p| p.agent.as_deref())
+        && agent != config::BUILT_IN_AGENT
+    {
+        return Err(format!(
+            "task {id} ran with the ACP agent `{agent}`, whose model turns agentls does not see; only tasks of the built-in agent can be replayed"
+        ));
+    }
     let runs = split_runs(recorded.events);
     let root = std::env::current_dir()
         .and_then(|d| d.canonicalize())

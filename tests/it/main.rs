@@ -5,8 +5,10 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod acp_host;
 mod apply_cli;
 mod cli;
+mod codex_acp;
 mod conformance_apply_patch;
 mod crash_during_accept;
 mod exec_cli;

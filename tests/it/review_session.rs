@@ -8,7 +8,8 @@ use crate::support::fixture::Fixture;
 use crate::support::lsp_client::{ClientOptions, LspClient};
 use crate::support::model_server::Reply;
 use crate::support::review::{
-    completed_task, hunk, hunk_ids, hunks, proposal, resolve, wait_hunk_update, wait_text,
+    completed_task, file_kinds, hunk, hunk_ids, hunks, proposal, resolve, wait_hunk_update,
+    wait_text,
 };
 
 const TEN_LINES: &str = "one\ntwo\nthree\nfour\nfive\nsix\nseven\neight\nnine\nten\n";
@@ -389,27 +390,12 @@ async fn file_ops_task(options: ClientOptions) -> (Fixture, LspClient, String) {
     (fixture, client, task)
 }
 
-fn kinds(proposal: &Value) -> Vec<(String, String)> {
-    let mut kinds: Vec<(String, String)> = proposal["files"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| {
-            let uri = f["uri"].as_str().unwrap();
-            let name = uri.rsplit('/').next().unwrap().to_string();
-            (name, f["kind"].as_str().unwrap().to_string())
-        })
-        .collect();
-    kinds.sort();
-    kinds
-}
-
 #[tokio::test]
 async fn file_operations_go_through_the_editors_resource_operations_when_it_has_them() {
     let (fixture, mut client, task) = file_ops_task(ClientOptions::default()).await;
     let proposal = proposal(&mut client, &task).await;
     assert_eq!(
-        kinds(&proposal),
+        file_kinds(&proposal),
         [
             ("added.txt".into(), "create".into()),
             ("gone.txt".into(), "delete".into()),

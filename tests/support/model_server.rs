@@ -61,6 +61,11 @@ pub enum Reply {
         text: String,
         tool_calls: Vec<(String, Value)>,
     },
+    /// A freeform ("custom") tool call `(name, input)`, as the Responses API sends the
+    /// tools Codex declares that way (`apply_patch`): a `custom_tool_call` output item whose
+    /// `input` is plain text, not JSON. The Chat Completions API has no such item: a chat
+    /// request gets a 500 saying so.
+    CustomToolCall(String, String),
     /// An HTTP error whose body is `{"error": {"message": …}}`.
     Status(u16, String),
     /// An HTTP error with a `Retry-After: <seconds>` header.
@@ -99,6 +104,10 @@ impl Reply {
 
     pub fn tool_call(name: impl Into<String>, arguments: Value) -> Self {
         Self::ToolCalls(vec![(name.into(), arguments)])
+    }
+
+    pub fn custom_tool_call(name: impl Into<String>, input: impl Into<String>) -> Self {
+        Self::CustomToolCall(name.into(), input.into())
     }
 
     pub fn cut_after(deltas: usize, reply: Reply) -> Self {
@@ -279,6 +288,13 @@ async fn answer(
                 .collect();
             send_frames(frames, &content_type, None, None)
         }
+        Plan::Turn { turn, .. } if wire == Wire::Chat && !turn.custom_calls.is_empty() => {
+            error_response(
+                500,
+                None,
+                "a custom tool call exists only on the Responses API; script a function call for chat",
+            )
+        }
         Plan::Turn {
             turn,
             cut_after,
@@ -346,6 +362,8 @@ struct ScriptedTurn {
     reasoning: String,
     text: String,
     tool_calls: Vec<(String, Value)>,
+    /// Freeform calls `(name, input)`: Responses only.
+    custom_calls: Vec<(String, String)>,
 }
 
 fn flatten(reply: Reply) -> Plan {
@@ -354,6 +372,7 @@ fn flatten(reply: Reply) -> Plan {
             reasoning,
             text,
             tool_calls,
+            custom_calls: Vec::new(),
         },
         cut_after: None,
         stall: None,
@@ -361,6 +380,16 @@ fn flatten(reply: Reply) -> Plan {
     match reply {
         Reply::Text(text) => turn(String::new(), text, Vec::new()),
         Reply::ToolCalls(calls) => turn(String::new(), String::new(), calls),
+        Reply::CustomToolCall(name, input) => Plan::Turn {
+            turn: ScriptedTurn {
+                reasoning: String::new(),
+                text: String::new(),
+                tool_calls: Vec::new(),
+                custom_calls: vec![(name, input)],
+            },
+            cut_after: None,
+            stall: None,
+        },
         Reply::Turn {
             reasoning,
             text,
@@ -693,6 +722,7 @@ fn responses_frames(turn: &ScriptedTurn, model: &str, ids: Ids) -> Vec<Frame> {
         match item["type"].as_str() {
             Some("reasoning") => started["summary"] = json!([]),
             Some("message") => started["content"] = json!([]),
+            Some("custom_tool_call") => started["input"] = json!(""),
             _ => started["arguments"] = json!(""),
         }
         frames.push(event(
@@ -706,6 +736,11 @@ fn responses_frames(turn: &ScriptedTurn, model: &str, ids: Ids) -> Vec<Frame> {
                 TEXT_PIECE,
             ),
             Some("message") => ("response.output_text.delta", turn.text.as_str(), TEXT_PIECE),
+            Some("custom_tool_call") => (
+                "response.custom_tool_call_input.delta",
+                item["input"].as_str().unwrap_or_default(),
+                ARGUMENTS_PIECE,
+            ),
             _ => (
                 "response.function_call_arguments.delta",
                 item["arguments"].as_str().unwrap_or_default(),
@@ -758,6 +793,17 @@ fn output_items(turn: &ScriptedTurn, ids: Ids) -> Vec<Value> {
             "status": "completed",
         }));
     }
+    let first_custom = turn.tool_calls.len();
+    for (index, (name, input)) in turn.custom_calls.iter().enumerate() {
+        items.push(json!({
+            "type": "custom_tool_call",
+            "id": format!("ctc_{index}"),
+            "call_id": ids.call(first_custom + index),
+            "name": name,
+            "input": input,
+            "status": "completed",
+        }));
+    }
     items
 }
 
@@ -794,7 +840,7 @@ pub fn tool_outputs(request: &Value) -> Vec<String> {
         .as_array()
         .into_iter()
         .flatten()
-        .filter(|i| i["type"] == "function_call_output")
+        .filter(|i| i["type"] == "function_call_output" || i["type"] == "custom_tool_call_output")
         .map(|i| i["output"].as_str().unwrap_or_default().to_string());
     chat.chain(responses).collect()
 }

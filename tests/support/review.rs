@@ -108,3 +108,19 @@ pub async fn wait_hunk_update(
         })
         .await
 }
+
+/// Each file of a proposal by its name (the URI's last part) with its kind, sorted.
+pub fn file_kinds(proposal: &Value) -> Vec<(String, String)> {
+    let mut kinds: Vec<(String, String)> = proposal["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let uri = f["uri"].as_str().unwrap();
+            let name = uri.rsplit('/').next().unwrap().to_string();
+            (name, f["kind"].as_str().unwrap().to_string())
+        })
+        .collect();
+    kinds.sort();
+    kinds
+}

@@ -2,8 +2,9 @@
 # and the scripted model server, makes a throwaway git workspace holding notes.txt, starts
 # the model server on loopback with $AGENTLS_TEST_SCRIPT (default: this folder's
 # script.json) and writes an $AGENTLS_HOME/config.toml that points a custom provider at
-# it. Exports what the Lua side reads: AGENTLS_BIN, AGENTLS_TEST_PACK, AGENTLS_HOME,
-# SCRIPTED_MODEL_LOG, and WORK (the workspace).
+# it (and configures the scripted ACP agent as [agents.scripted]). Exports what the Lua
+# side reads: AGENTLS_BIN, AGENTLS_TEST_PACK, AGENTLS_HOME, SCRIPTED_MODEL_LOG,
+# ACP_AGENT_LOG, and WORK (the workspace).
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
 here="$repo/editors/nvim/test"
 nvim=${AGENTLS_NVIM:-$repo/target/test-deps/nvim/bin/nvim}
@@ -44,6 +45,13 @@ if [ -z "$base_url" ]; then
   echo "nvim test: the scripted model server did not start" >&2
   exit 1
 fi
+# An ACP agent for `:Agent --agent=scripted`: the scripted one of the Rust tests, which
+# writes greeting.txt in its view; what agentls sends it goes to $ACP_AGENT_LOG.
+printf 'hello\n' > "$WORK/greeting.txt"
+export ACP_AGENT_LOG="$tmp/acp-agent.jsonl"
+cat > "$tmp/acp-scenario.json" <<JSON
+{"log": "$ACP_AGENT_LOG", "turns": [[{"diskWrite": "greeting.txt", "text": "HELLO\n"}, {"message": "Shouted."}]]}
+JSON
 cat > "$AGENTLS_HOME/config.toml" <<TOML
 model = "scripted-model"
 model_provider = "scripted"
@@ -52,4 +60,10 @@ model_provider = "scripted"
 name = "Scripted test server"
 base_url = "$base_url"
 wire_api = "chat"
+
+[agents.scripted]
+command = "node"
+args = ["$repo/tests/acp/scripted-agent.mjs", "$tmp/acp-scenario.json"]
+readable_roots = ["$repo/tests/acp", "$tmp"]
+writable_roots = ["$tmp"]
 TOML

@@ -8,7 +8,9 @@
 -- task is interrupted with its hunk, resumed from the :AgentTasks list, forked, and the
 -- fork deleted. A fifth task has a patch for "one" and for "nine"/"ten" (reviewed with
 -- :AgentEdit) and a reply to its follow-up, and a sixth a patch that moves a.txt to
--- b.txt. Every step is what a user would do; any failure exits with status 1.
+-- b.txt. `:Agent --agent=scripted …` then runs a task with the scripted ACP agent
+-- (tests/acp/scripted-agent.mjs), whose edit of greeting.txt is reviewed like any other.
+-- Every step is what a user would do; any failure exits with status 1.
 -- Proposals are fetched one hunk per page, so every refresh pages.
 
 local env = vim.env
@@ -634,6 +636,41 @@ wait('the server to confirm the accept', function()
   return moved.files[1].hunks[1].status == 'accepted'
 end)
 vim.cmd.edit('notes.txt')
+
+-- ----- :Agent --agent=NAME runs the task with an ACP agent ---------------------------------
+local completed = vim.fn.getcompletion('Agent --agent=scr', 'cmdline')
+check(vim.tbl_contains(completed, '--agent=scripted'), '--agent= completes the configured agents: ' .. vim.inspect(completed))
+check(vim.deep_equal({ agentls.parse_agent('--agent codex fix it') }, { 'codex', 'fix it' }), 'the flag may be spaced')
+vim.cmd.edit('greeting.txt')
+local greeting = vim.api.nvim_get_current_buf()
+vim.cmd('Agent --agent=scripted shout the greeting')
+local acp_task
+wait('the ACP agent’s hunk drawn in greeting.txt', function()
+  acp_task = task_named('shout the greeting')
+  return acp_task ~= nil and acp_task.status == 'completed' and #agentls.hunks(greeting) == 1
+end, function()
+  return vim.inspect(acp_task and { status = acp_task.status, out = require('agentls.output').text(acp_task.id) })
+end)
+check(lines(greeting)[1] == 'hello', 'the agent’s edit waits for review: ' .. lines(greeting)[1])
+local acp_out = require('agentls.output').text(acp_task.id)
+check(acp_out:find('agent `scripted` (Scripted agent 1.0.0), new session', 1, true), 'the output names the agent:\n' .. acp_out)
+check(acp_out:find('`edit` Edit greeting.txt', 1, true), 'the output shows the agent’s tool call:\n' .. acp_out)
+local received = table.concat(vim.fn.readfile(env.ACP_AGENT_LOG), '\n')
+check(received:find('shout the greeting', 1, true), 'the agent got the prompt without the flag:\n' .. received)
+check(not received:find('--agent', 1, true), 'the flag is not part of the prompt:\n' .. received)
+vim.api.nvim_win_set_cursor(0, { 1, 0 })
+local pages_before = #pages
+vim.cmd('AgentAccept')
+wait('the accepted greeting, and the proposal fetched again', function()
+  local refetched = vim.iter({ unpack(pages, pages_before + 1) }):any(function(p)
+    return p.taskId == acp_task.id
+  end)
+  return lines(greeting)[1] == 'HELLO' and refetched and next(client.requests) == nil
+end)
+check(vim.fn.readfile('greeting.txt')[1] == 'hello', 'accepting changes the buffer, not the disk')
+vim.cmd.write()
+check(vim.fn.readfile('greeting.txt')[1] == 'HELLO', 'saved like any edit')
+vim.cmd.buffer(buf)
 
 -- ----- :AgentImport: a diff made elsewhere becomes hunks; a bad source a readable error -----
 local diff_path = vim.fn.tempname() .. '.diff'

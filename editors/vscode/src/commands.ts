@@ -3,7 +3,7 @@
 // the server refused (an undo over edited text, a hunk still stale) in a message.
 
 import * as vscode from 'vscode';
-import { ContextRef, HunkInfo, ImportDiffParams, isFinished, method, TaskMode } from './protocol';
+import { AgentInfo, ContextRef, HunkInfo, ImportDiffParams, isFinished, method, TaskMode } from './protocol';
 import { Review } from './review';
 import { HunkEdits } from './hunkEdit';
 import { describeError } from './server';
@@ -96,10 +96,46 @@ async function startTask(deps: Deps, mode: TaskMode): Promise<void> {
   if (!prompt?.trim()) {
     return;
   }
-  const taskId = await deps.tasks.start({ prompt, mode, context });
+  const agent = await chooseAgent(deps);
+  if (agent === null) {
+    return;
+  }
+  const taskId = await deps.tasks.start({ prompt, mode, context, agent });
   if (mode === 'ask' || vscode.workspace.getConfiguration('agentls').get<boolean>('openTaskPanel', true)) {
     deps.panels.show(taskId, true);
   }
+}
+
+/** The agent picked last in this window, offered first next time. */
+let lastAgent: string | undefined;
+
+/**
+ * Which agent runs the task: when ACP agents are configured (`agent/listAgents`), a quick
+ * pick of them and the built-in one, the last choice first. `undefined`: the built-in
+ * one (nothing was asked, or it was picked); `null`: the user dismissed the pick.
+ */
+async function chooseAgent(deps: Deps): Promise<string | undefined | null> {
+  // A server that cannot list agents (an older one) runs every task itself.
+  const listed = (await deps.sendRequest(method.listAgents, {}).catch(() => undefined)) as { agents?: AgentInfo[] } | undefined;
+  const agents = listed?.agents ?? [];
+  if (agents.every((agent) => agent.builtIn)) {
+    return undefined;
+  }
+  const ordered = [...agents].sort((a, b) => Number(b.name === lastAgent) - Number(a.name === lastAgent));
+  const picked = await vscode.window.showQuickPick(
+    ordered.map((agent) => ({
+      label: agent.name,
+      description: agent.builtIn ? `built-in${agent.description ? ` · ${agent.description}` : ''}` : agent.description,
+      detail: agent.problem ? `$(warning) ${agent.problem}` : agent.command?.join(' '),
+      agent,
+    })),
+    { title: 'Which agent runs the task?', placeHolder: 'an ACP agent you configured, or agentls’s own', ignoreFocusOut: true },
+  );
+  if (!picked) {
+    return null;
+  }
+  lastAgent = picked.agent.name;
+  return picked.agent.builtIn ? undefined : picked.agent.name;
 }
 
 /** The selection if there is one, else the whole current file, else nothing. */

@@ -16,6 +16,18 @@ export interface StartTaskParams {
   prompt: string;
   mode: TaskMode;
   context?: ContextRef[];
+  /** An ACP agent from `agent/listAgents`; absent: the built-in one. */
+  agent?: string;
+}
+
+/** One entry of `agent/listAgents`. */
+export interface AgentInfo {
+  name: string;
+  description?: string;
+  builtIn: boolean;
+  command?: string[];
+  /** Why a task with it would fail now. */
+  problem?: string;
 }
 
 export interface TaskSummary {
@@ -197,6 +209,7 @@ export const method = {
   followUp: 'agent/followUp',
   forkTask: 'agent/forkTask',
   deleteTask: 'agent/deleteTask',
+  listAgents: 'agent/listAgents',
   taskUpdate: 'agent/taskUpdate',
   requestApproval: 'agent/requestApproval',
 } as const;

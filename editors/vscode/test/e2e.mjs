@@ -16,7 +16,11 @@
 // The agentls.model setting must have reached the model requests (settings →
 // initializationOptions).
 // A second session answers an `agent/requestApproval` in the modal dialog, against a
-// stand-in server (test/approval-server.mjs): agentls does not ask for approvals yet.
+// stand-in server (test/approval-server.mjs).
+// A third runs a task with an ACP agent (tests/acp/scripted-agent.mjs, configured as
+// [agents.scripted]): "Agent: New Task" offers the agents of agent/listAgents in a quick
+// pick, the agent's edit — made on disk in its own view — arrives as a hunk, and
+// accepting it changes the buffer while the file on disk stays as it was.
 //
 // Usage: node test/e2e.mjs   (run by scripts/test-vscode, which sets the inputs below).
 // On failure: ARTIFACTS_DIR/<session>-failure.png, plus each session's logs.
@@ -254,6 +258,54 @@ async function approvalSession() {
       const answer = JSON.parse(fs.readFileSync(decisions, 'utf8').trim());
       if (answer.decision !== 'allowForTask') {
         throw new Error(`the server got ${JSON.stringify(answer)}, expected {"decision":"allowForTask"}`);
+      }
+    },
+  });
+}
+
+/** A task with an ACP agent, picked in "Agent: New Task"'s quick pick. */
+async function agentSession() {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'agentls-vscode-acp-'));
+  const scripts = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../../tests/acp');
+  const scenario = path.join(dir, 'scenario.json');
+  fs.writeFileSync(scenario, JSON.stringify({
+    log: path.join(dir, 'received.jsonl'),
+    turns: [[{ diskWrite: 'notes.txt', text: 'one\nTWO\nthree\n' }, { message: 'Shouted two.' }]],
+  }));
+  await session('acp', {
+    workspaceFiles: { 'notes.txt': 'one\ntwo\nthree\n' },
+    agentlsConfig: [
+      '[agents.scripted]',
+      'command = "node"',
+      `args = ${JSON.stringify([path.join(scripts, 'scripted-agent.mjs'), scenario])}`,
+      'description = "the scripted ACP agent"',
+      `readable_roots = ${JSON.stringify([scripts, dir])}`,
+      `writable_roots = ${JSON.stringify([dir])}`,
+      '',
+    ].join('\n'),
+    settings: { 'agentls.serverPath': agentls, 'agentls.openTaskPanel': false },
+    run: async (page, workspace) => {
+      await waitForServer(page);
+      await runCommand(page, 'Go to File', 'notes.txt', { pick: true });
+      await page.waitForSelector('.monaco-editor .view-line:has-text("three")');
+      await runCommand(page, 'Agent: New Task', 'shout two');
+      await page.locator('.quick-input-widget', { hasText: 'Which agent runs the task?' }).waitFor();
+      await page.locator('.quick-input-list .monaco-list-row', { hasText: 'the scripted ACP agent' }).waitFor();
+      await page.locator('.quick-input-list .monaco-list-row', { hasText: 'built-in' }).waitFor();
+      await answerInput(page, 'scripted');
+      const lens = page.locator('.monaco-editor .codelens-decoration a', { hasText: /^Accept$/ });
+      await waitFor('the agent’s hunk', async () => (await lens.count()) === 1);
+      if (fs.readFileSync(path.join(workspace, 'notes.txt'), 'utf8') !== 'one\ntwo\nthree\n') {
+        throw new Error('the agent wrote the user’s file before the hunk was accepted');
+      }
+      await lens.click();
+      await waitFor('the accepted hunk in the editor', async () => (await page.locator('.monaco-editor .view-line', { hasText: /^TWO$/ }).count()) === 1);
+      const received = fs.readFileSync(path.join(dir, 'received.jsonl'), 'utf8');
+      if (!received.includes('"method":"session/prompt"') || !received.includes('shout two')) {
+        throw new Error(`the agent did not get the prompt: ${received}`);
+      }
+      if (fs.readFileSync(path.join(workspace, 'notes.txt'), 'utf8') !== 'one\ntwo\nthree\n') {
+        throw new Error('accepting changes the buffer, not the file on disk');
       }
     },
   });
@@ -551,6 +603,7 @@ fs.mkdirSync(artifacts, { recursive: true });
 try {
   await reviewSession();
   await approvalSession();
+  await agentSession();
 } finally {
   await browser?.close().catch(() => undefined);
   children.forEach(stop);

@@ -4,13 +4,14 @@
 //! The loop owns the conversation; the task owns reporting. A tool error is not a task
 //! error: it goes back to the model, which reads it and tries something else.
 
+pub mod changes;
 pub mod compact;
+pub mod external;
 pub mod mcp;
 pub mod plugin_tools;
 pub mod prompt;
 pub mod shell;
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
@@ -23,7 +24,6 @@ use crate::model::{Item, Model, ModelError, Prompt, StreamEvent, ToolImage, Tool
 use crate::plugins::Extensions;
 use crate::protocol::{TaskMode, TaskUpdate, ToolCallStatus};
 use crate::task::Task;
-use crate::task::blobs::BlobText;
 use crate::task::log;
 use crate::tools;
 use crate::workspace::TaskView;
@@ -49,8 +49,8 @@ pub struct Agent {
     pub commands: shell::Commands,
     /// Input tokens past which the conversation is compacted (`compact.rs`).
     pub compact_limit: Option<u64>,
-    /// Fingerprint of each file's text as last written to the task log.
-    pub logged_changes: Mutex<HashMap<String, u64>>,
+    /// What the run changed so far, as last told to the client and the task log.
+    pub changes: changes::ChangeReports,
     pub mcp: mcp::McpTools,
     pub plugin_tools: plugin_tools::PluginTools,
     /// What the final answer must match (sent as structured output, then checked).
@@ -127,7 +127,7 @@ impl Agent {
             mode: setup.mode,
             max_turns: setup.config.max_turns,
             commands,
-            logged_changes: Default::default(),
+            changes: Default::default(),
             mcp,
             plugin_tools,
             output_schema: setup.output_schema,
@@ -192,6 +192,7 @@ impl Agent {
                     input_tokens: usage.input_tokens,
                     output_tokens: usage.output_tokens,
                     total_tokens: usage.total_tokens,
+                    context_window: None,
                 });
             }
             if !turn.text.is_empty() {
@@ -344,6 +345,7 @@ impl Agent {
             tool: name.to_string(),
             args: args.clone(),
             status: ToolCallStatus::Running,
+            title: None,
         });
         let result = if args.is_string() {
             Err(format!(
@@ -379,6 +381,7 @@ impl Agent {
             } else {
                 ToolCallStatus::Failed
             },
+            title: None,
         });
         if ok {
             (true, text, images)
@@ -428,65 +431,11 @@ impl Agent {
     }
 
     fn report_proposal_size(&self) {
-        let changes = self
-            .view
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .changes();
-        self.log_changes(&changes);
-        let hunks = changes
-            .iter()
-            .map(|c| {
-                crate::proposal::diff_hunks(
-                    c.base.as_deref().unwrap_or_default(),
-                    c.new.as_deref().unwrap_or_default(),
-                    std::time::Duration::from_millis(100),
-                )
-                .len()
-            })
-            .sum();
-        self.task.emit(TaskUpdate::Proposal {
-            files: changes.len(),
-            hunks,
-        });
+        self.changes.report(&self.task, &self.view);
     }
 }
 
-impl Agent {
-    /// Logs the files whose text changed since last logged (with their base the first
-    /// time), so that what a run did survives the server dying before the run ends.
-    fn log_changes(&self, changes: &[crate::workspace::FileChange]) {
-        let mut logged = self
-            .logged_changes
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        let files: Vec<log::ChangeRecord> = changes
-            .iter()
-            .filter_map(|change| {
-                let fingerprint = fingerprint(change.new.as_deref());
-                let before = logged.insert(change.path.clone(), fingerprint);
-                (before != Some(fingerprint)).then(|| log::ChangeRecord {
-                    path: change.path.clone(),
-                    base: change.base.as_deref().map(BlobText::from_text),
-                    new: change.new.as_deref().map(BlobText::from_text),
-                })
-            })
-            .collect();
-        if !files.is_empty() {
-            self.task.log(log::Event::Changes { files });
-        }
-    }
-}
-
-/// Tells a file's texts apart cheaply (a collision only costs one unlogged change).
-fn fingerprint(text: Option<&str>) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    text.hash(&mut hasher);
-    hasher.finish()
-}
-
-fn truncate_for_client(text: &str) -> String {
+pub(crate) fn truncate_for_client(text: &str) -> String {
     if text.len() <= CLIENT_OUTPUT_LIMIT {
         return text.to_string();
     }

@@ -10,7 +10,9 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::config::{ApprovalPolicy, Config, SandboxMode};
-use crate::protocol::{ApprovalDecision, ApprovalKind, ApprovalRequestParams, TaskUpdate};
+use crate::protocol::{
+    ApprovalDecision, ApprovalKind, ApprovalRequestParams, TaskUpdate, ViewStrategy,
+};
 use crate::sandbox::run::{self, Finished, Output};
 use crate::sandbox::{HelperSpec, Policy, approval};
 use crate::task::Task;
@@ -250,20 +252,51 @@ impl Commands {
         key: String,
         what: &str,
     ) -> Result<(), String> {
-        if lock(&self.allowed_for_task).contains(&key) {
-            return Ok(());
-        }
-        match task.request_approval(request, self.approval_timeout).await {
-            ApprovalDecision::Allow => Ok(()),
-            ApprovalDecision::AllowForTask => {
-                lock(&self.allowed_for_task).insert(key);
-                Ok(())
-            }
+        match self.decide(task, request, key).await {
+            ApprovalDecision::Allow | ApprovalDecision::AllowForTask => Ok(()),
             ApprovalDecision::Deny => Err(format!(
                 "the user did not approve {what} (denied, unanswered, or the editor cannot ask); do not retry it, find another way or explain what you need"
             )),
             ApprovalDecision::Cancel => Err("the task was cancelled".into()),
         }
+    }
+
+    /// Asks the user, unless something with the same `key` was allowed for the whole task
+    /// already (then `AllowForTask` without asking); remembers a new `AllowForTask`.
+    pub(super) async fn decide(
+        &self,
+        task: &Task,
+        request: ApprovalRequestParams,
+        key: String,
+    ) -> ApprovalDecision {
+        if lock(&self.allowed_for_task).contains(&key) {
+            return ApprovalDecision::AllowForTask;
+        }
+        let decision = task.request_approval(request, self.approval_timeout).await;
+        if decision == ApprovalDecision::AllowForTask {
+            lock(&self.allowed_for_task).insert(key);
+        }
+        decision
+    }
+
+    /// Asks before a command that is not `args` of the model's `shell` tool (an ACP
+    /// agent's terminal), as the policy says for a sandboxed command.
+    pub(super) async fn approve_argv(
+        &self,
+        task: &Task,
+        call_id: &str,
+        argv: Vec<String>,
+        cwd: &str,
+    ) -> Result<(), String> {
+        let args = ShellArgs {
+            argv,
+            workdir: None,
+            timeout: Duration::ZERO,
+            escalation: None,
+        };
+        self.approve_command(task, call_id, &args, cwd)
+            .await
+            .map(drop)
     }
 
     /// Writes the task's edits into its directory and runs the command there.
@@ -276,11 +309,7 @@ impl Commands {
         confine: Confine,
         access: &Access,
     ) -> Result<Finished, String> {
-        let mut dir = self.dir.lock().await;
-        if dir.is_none() {
-            let created = self.create_dir(task, view).await?;
-            *dir = Some(created);
-        }
+        let mut dir = self.open_dir(task, view, None).await?;
         let Some(dir) = dir.as_mut() else {
             return Err("the task's directory is missing".into());
         };
@@ -326,10 +355,26 @@ impl Commands {
         .map_err(|e| format!("cannot start the command: {e}"))
     }
 
+    /// The task's directory, created first if it has none yet: with `strategy`, or the
+    /// one this process chose for views.
+    pub(super) async fn open_dir(
+        &self,
+        task: &Task,
+        view: &Arc<Mutex<TaskView>>,
+        strategy: Option<ViewStrategy>,
+    ) -> Result<tokio::sync::MutexGuard<'_, Option<ViewDir>>, String> {
+        let mut dir = self.dir.lock().await;
+        if dir.is_none() {
+            *dir = Some(self.create_dir(task, view, strategy).await?);
+        }
+        Ok(dir)
+    }
+
     async fn create_dir(
         &self,
         task: &Task,
         view: &Arc<Mutex<TaskView>>,
+        strategy: Option<ViewStrategy>,
     ) -> Result<ViewDir, String> {
         let (root, buffers) = {
             let view = lock(view);
@@ -337,16 +382,18 @@ impl Commands {
         };
         let views = self.views.clone();
         let id = task.id.clone();
-        let created =
-            tokio::task::spawn_blocking(move || ViewDir::create(&views, &id, &root, &buffers))
-                .await
-                .map_err(|e| format!("creating the task's directory crashed: {e}"))?
-                .map_err(|e| {
-                    format!(
-                        "cannot create the task's directory under {}: {e}",
-                        self.views.display()
-                    )
-                })?;
+        let created = tokio::task::spawn_blocking(move || match strategy {
+            Some(strategy) => ViewDir::create_with(strategy, &views, &id, &root, &buffers),
+            None => ViewDir::create(&views, &id, &root, &buffers),
+        })
+        .await
+        .map_err(|e| format!("creating the task's directory crashed: {e}"))?
+        .map_err(|e| {
+            format!(
+                "cannot create the task's directory under {}: {e}",
+                self.views.display()
+            )
+        })?;
         task.emit(TaskUpdate::View {
             strategy: created.strategy(),
             path: created.tree().display().to_string(),
@@ -354,8 +401,13 @@ impl Commands {
         Ok(created)
     }
 
+    /// The task's directory, if it has one.
+    pub(super) async fn lock_dir(&self) -> tokio::sync::MutexGuard<'_, Option<ViewDir>> {
+        self.dir.lock().await
+    }
+
     /// Folds what the command changed into the task's view; true if anything changed.
-    async fn absorb_changes(&self, view: &Arc<Mutex<TaskView>>) -> bool {
+    pub(super) async fn absorb_changes(&self, view: &Arc<Mutex<TaskView>>) -> bool {
         let mut dir = self.dir.lock().await;
         dir.as_mut()
             .is_some_and(|dir| materialize::fold_changes(dir, view))

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::de::DeserializeOwned;
 use toml::{Table, Value};
 
+use super::agents::AGENT_KEYS;
 use super::mcp::{MCP_SERVER_KEYS, MCP_TOOL_KEYS};
 use super::plugins::PLUGIN_KEYS;
 use super::{Config, ConfigError, ConfigSources};
@@ -20,6 +21,7 @@ const CONFIG_KEYS: &[&str] = &[
     "sandbox_mode",
     "sandbox_workspace_write",
     "mcp_servers",
+    "agents",
     "project_doc_max_bytes",
     "project_doc_fallback_filenames",
     "model_reasoning_effort",
@@ -179,7 +181,7 @@ impl Layer {
         })
     }
 
-    /// A repository's own config may not start programs (MCP servers, plugins) unless the
+    /// A repository's own config may not start programs (MCP servers, plugins, agents) unless the
     /// user trusts the project, nor grant that trust itself: those keys are taken out of
     /// an untrusted project layer. Returns the warnings for keys ignored whatever the
     /// trust, and those for what was withheld, each saying how to trust the project.
@@ -205,7 +207,12 @@ impl Layer {
         }
         let hint = super::trust_hint(root, home);
         let mut withheld = Vec::new();
-        for (key, what) in [("mcp_servers", "MCP server"), ("plugins", "plugin")] {
+        let programs = [
+            ("mcp_servers", "MCP server"),
+            ("plugins", "plugin"),
+            ("agents", "agent"),
+        ];
+        for (key, what) in programs {
             if let Some(Value::Table(entries)) = self.table.remove(key) {
                 for name in entries.keys() {
                     withheld.push(format!(
@@ -392,6 +399,13 @@ fn unknown_config_keys(table: &Table, prefix: &str, top_level: bool, unknown: &m
                 for (name, plugin) in plugins {
                     if let Value::Table(plugin) = plugin {
                         unknown_keys(plugin, &format!("{path}.{name}."), PLUGIN_KEYS, unknown);
+                    }
+                }
+            }
+            ("agents", Value::Table(agents)) => {
+                for (name, agent) in agents {
+                    if let Value::Table(agent) = agent {
+                        unknown_keys(agent, &format!("{path}.{name}."), AGENT_KEYS, unknown);
                     }
                 }
             }

@@ -7,12 +7,14 @@
 //! everything else as a [`ConfigError`] that names the source and the key, so the server can
 //! decide between a failed task and an `initialize` warning.
 
+mod agents;
 mod agents_md;
 pub mod edit;
 mod layers;
 mod mcp;
 mod plugins;
 
+pub use agents::{AgentConfig, BUILT_IN_AGENT};
 pub use agents_md::{dirs_from_root, project_docs, project_root};
 pub use mcp::{ApprovalMode, McpSandbox, McpServerConfig, McpToolConfig, ProjectConfig};
 pub use plugins::PluginConfig;
@@ -271,6 +273,9 @@ pub struct Config {
     /// The user's MCP servers by name. Those a project's own `.agentls/config.toml`
     /// defines are here only when the user trusts the project.
     pub mcp_servers: BTreeMap<String, McpServerConfig>,
+    /// `[agents.<name>]`: ACP agents a task may run with. Those a project's own
+    /// `.agentls/config.toml` defines are here only when the user trusts the project.
+    pub agents: BTreeMap<String, AgentConfig>,
     /// `[projects."<path>"]`, from the user's own layers (a project cannot trust itself).
     pub projects: BTreeMap<String, ProjectConfig>,
     /// Installed plugins a task gets, by name (`agentls plugin add` writes these).
@@ -323,6 +328,7 @@ impl Default for Config {
             sandbox_mode: SandboxMode::default(),
             sandbox_workspace_write: SandboxWorkspaceWrite::default(),
             mcp_servers: BTreeMap::new(),
+            agents: BTreeMap::new(),
             projects: BTreeMap::new(),
             plugins: BTreeMap::new(),
             project_trusted: false,

@@ -831,3 +831,44 @@ fn unknown_keys_of_a_plugin_table_are_warned_about() {
         "{warnings:#?}"
     );
 }
+
+#[test]
+fn agents_are_read_with_their_keys_and_a_project_starts_none_unless_trusted() {
+    let agents = r#"
+        [agents.codex]
+        command = "codex-acp"
+        args = ["-c", "sandbox_mode=\"danger-full-access\""]
+        env = { CODEX_HOME = "~/.codex" }
+        description = "Codex"
+        readable_roots = ["~/.nvm"]
+        writable_roots = ["~/.codex"]
+        login_command = "codex login"
+        colour = "blue"
+    "#;
+    let fixture = Fixture::new().with_user(agents);
+    let (config, warnings) = fixture.load().unwrap();
+    let codex = &config.agents["codex"];
+    assert_eq!(codex.command.as_deref(), Some("codex-acp"));
+    assert_eq!(codex.env["CODEX_HOME"], "~/.codex");
+    assert_eq!(codex.writable_roots, [PathBuf::from("~/.codex")]);
+    assert_eq!(codex.login_command.as_deref(), Some("codex login"));
+    assert_eq!(
+        warnings,
+        [format!(
+            "unknown key `agents.codex.colour` in {} — ignored",
+            fixture.user_file().display()
+        )]
+    );
+
+    let project = Fixture::new().with_project("[agents.evil]\ncommand = \"curl\"\n");
+    let (config, warnings) = project.load().unwrap();
+    assert!(config.agents.is_empty(), "{:?}", config.agents);
+    assert!(
+        warnings[0].starts_with("agent `evil` from ") && warnings[0].contains("not trusted"),
+        "{warnings:?}"
+    );
+    let root = project.workspace.path().display().to_string();
+    let trusted = project.with_user(&format!("[projects.{root:?}]\ntrust_level = \"trusted\"\n"));
+    let (config, _) = trusted.load().unwrap();
+    assert_eq!(config.agents["evil"].command.as_deref(), Some("curl"));
+}

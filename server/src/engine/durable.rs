@@ -183,6 +183,7 @@ impl Engine {
             return Err(EngineError::StillRunning(task_id.to_string()));
         }
         self.update_store(|store| store.discard(task_id));
+        self.external.discard(task_id);
         self.tasks.remove(task_id);
         let dir = self.task_dir(task_id);
         if let Err(error) = std::fs::remove_dir_all(&dir)
@@ -208,6 +209,7 @@ impl Engine {
         if !original.status().is_finished() {
             return Err(EngineError::StillRunning(task_id.to_string()));
         }
+        self.built_in_only(&original, "forked")?;
         let turns = original.turns();
         let at = at_turn.unwrap_or(turns);
         if turns == 0 || at == 0 || at > turns {

@@ -126,6 +126,7 @@ impl Printer {
                 input_tokens,
                 output_tokens,
                 total_tokens,
+                ..
             } = update.update
             {
                 print_line(&Line::Turn {
@@ -243,6 +244,12 @@ pub(crate) fn describe(update: &TaskUpdate) -> Option<String> {
     Some(match update {
         TaskUpdate::ToolCall {
             tool,
+            title: Some(title),
+            status: ToolCallStatus::Running,
+            ..
+        } => format!("[{tool}] {title}"),
+        TaskUpdate::ToolCall {
+            tool,
             args,
             status: ToolCallStatus::Running,
             ..
@@ -298,6 +305,19 @@ pub(crate) fn describe(update: &TaskUpdate) -> Option<String> {
             format!("[accepted] batch {batch}: {}", hunk_ids.join(", "))
         }
         TaskUpdate::Undone { hunk_ids } => format!("[undone] {}", hunk_ids.join(", ")),
+        TaskUpdate::AgentSession {
+            agent,
+            session_id,
+            agent_info,
+            resumed,
+        } => format!(
+            "[agent] {agent}{}: {} session {session_id}",
+            agent_info
+                .as_ref()
+                .map(|info| format!(" ({info})"))
+                .unwrap_or_default(),
+            if *resumed { "resumed" } else { "new" }
+        ),
         TaskUpdate::Finished { status, .. } => format!("[{}]", wire_name(status)),
         _ => return None,
     })
@@ -346,6 +366,7 @@ mod tests {
             tool: tool.into(),
             args,
             status: ToolCallStatus::Running,
+            title: None,
         }
     }
 

@@ -108,6 +108,7 @@ pub async fn serve(settings: EngineSettings) -> ExitCode {
     .custom_method("agent/deleteTask", Backend::delete_task)
     .custom_method("agent/compactTask", Backend::compact_task)
     .custom_method(proto::LIST_MCP_SERVERS_METHOD, Backend::list_mcp_servers)
+    .custom_method(proto::LIST_AGENTS_METHOD, Backend::list_agents)
     .finish();
     let stdio = guard::Stdio::start(tokio::io::stdin(), tokio::io::stdout());
     // Handlers never wait on the client, but the default of 4 concurrent requests is
@@ -456,6 +457,15 @@ impl Backend {
                 data: None,
             })?;
         Ok(ListMcpServersResult { servers })
+    }
+
+    async fn list_agents(&self, _params: Empty) -> Result<proto::ListAgentsResult> {
+        let agents = self.engine()?.list_agents().map_err(|message| Error {
+            code: ErrorCode::InternalError,
+            message: message.into(),
+            data: None,
+        })?;
+        Ok(proto::ListAgentsResult { agents })
     }
 
     async fn follow_up(&self, params: FollowUpParams) -> Result<TaskIdResult> {

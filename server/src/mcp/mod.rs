@@ -277,7 +277,7 @@ pub fn check(
             continue;
         }
         if let Some(command) = &config.command
-            && !program_exists(command, env("PATH").as_deref())
+            && crate::sandbox::find_program(command, env("PATH").as_deref()).is_none()
         {
             warnings.push(format!(
                 "MCP server `{name}` will not start: `{command}` is not a file and not on PATH; install it or fix `command` under [mcp_servers.{name}]"
@@ -285,15 +285,6 @@ pub fn check(
         }
     }
     warnings
-}
-
-fn program_exists(command: &str, path: Option<&str>) -> bool {
-    if command.contains('/') {
-        return Path::new(command).is_file();
-    }
-    path.unwrap_or_default()
-        .split(':')
-        .any(|dir| Path::new(dir).join(command).is_file())
 }
 
 #[cfg(test)]

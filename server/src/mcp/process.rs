@@ -1,8 +1,9 @@
-//! A stdio MCP server's process. Every one runs under the sandbox helper (`agentls
-//! __sandbox-helper`), confined or not, because the helper is what guarantees that nothing
-//! outlives agentls: it dies with the server process (`PR_SET_PDEATHSIG`), takes its
-//! command along the same way, and kills whatever the command left behind when it exits.
-//! The helper leads its own process group, so stopping signals the whole group.
+//! A stdio MCP server's process — and a hosted ACP agent's (`agent::external`), the same
+//! kind of long-lived peer on a pair of pipes. Every one runs under the sandbox helper
+//! (`agentls __sandbox-helper`), confined or not, because the helper is what guarantees
+//! that nothing outlives agentls: it dies with the server process (`PR_SET_PDEATHSIG`),
+//! takes its command along the same way, and kills whatever the command left behind when
+//! it exits. The helper leads its own process group, so stopping signals the whole group.
 
 use std::collections::VecDeque;
 use std::io;
@@ -14,7 +15,7 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, ChildStdin, ChildStdout};
 
-use crate::sandbox::{Confinement, HELPER_SUBCOMMAND, HelperSpec, run};
+use crate::sandbox::{Confinement, HelperSpec, run};
 
 /// How long a server has to exit by itself once its stdin is closed (the MCP spec's first
 /// step of a stdio shutdown) before it is signalled.
@@ -57,17 +58,10 @@ impl ServerProcess {
             confine: launch.confine.clone(),
             command: launch.command.clone(),
         };
-        let spec = serde_json::to_string(&spec).map_err(io::Error::other)?;
-        let mut child = tokio::process::Command::new(std::env::current_exe()?)
-            .arg(HELPER_SUBCOMMAND)
-            .arg(spec)
-            .env_clear()
-            .envs(launch.env.iter().cloned())
+        let mut child = run::helper_command(&spec, &launch.env)?
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            .process_group(0)
-            .kill_on_drop(true)
             .spawn()?;
         let (Some(stdout), Some(stdin), Some(stderr)) =
             (child.stdout.take(), child.stdin.take(), child.stderr.take())
@@ -106,6 +100,14 @@ impl ServerProcess {
     pub fn stderr_tail(&self) -> String {
         let lines = self.stderr.lock().unwrap_or_else(|p| p.into_inner());
         lines.iter().cloned().collect::<Vec<_>>().join("\n")
+    }
+
+    /// How the process ended, waiting for it at most `within`; `None` while it runs.
+    pub async fn exit_status(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
+        match tokio::time::timeout(within, self.child.wait()).await {
+            Ok(Ok(status)) => Some(status),
+            _ => None,
+        }
     }
 
     /// Waits briefly for the server to exit by itself (its stdin is closed by then), then

@@ -40,6 +40,14 @@ pub fn before_patch(policy: ApprovalPolicy) -> bool {
     policy == ApprovalPolicy::Untrusted
 }
 
+/// Whether a hosted ACP agent's own request for permission goes to the user: under every
+/// policy but `never`, which answers it with the agent's "allow". The agent asks because
+/// its own policy says so; it runs confined to the task's view either way, and what it
+/// writes is reviewed as hunks.
+pub fn before_agent_tool(policy: ApprovalPolicy) -> bool {
+    policy != ApprovalPolicy::Never
+}
+
 /// What an MCP tool says about itself (its annotations, MCP's defaults filled in: a tool
 /// that says nothing may destroy and may reach the outside world).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -86,6 +86,18 @@ pub const DEVICES_WRITABLE: [&str; 5] = [
     "/dev/ptmx",
 ];
 
+/// Where `command` is: itself when it names a path (`/` in it), else the first file of
+/// that name in the directories of `path` (a `PATH` value), as `execvp` looks.
+pub fn find_program(command: &str, path: Option<&str>) -> Option<PathBuf> {
+    if command.contains('/') {
+        return Path::new(command).is_file().then(|| PathBuf::from(command));
+    }
+    path.unwrap_or_default()
+        .split(':')
+        .map(|dir| Path::new(dir).join(command))
+        .find(|candidate| candidate.is_file())
+}
+
 /// What commands may touch, from the configuration (`sandbox_mode`,
 /// `[sandbox_workspace_write]`, `[shell_environment_policy]`).
 #[derive(Debug, Clone, Default)]

@@ -48,17 +48,8 @@ pub async fn run(
     timeout: Option<Duration>,
     cancel: &CancellationToken,
 ) -> io::Result<Finished> {
-    let exe = std::env::current_exe()?;
-    let spec_json = serde_json::to_string(spec).map_err(io::Error::other)?;
-    let mut command = tokio::process::Command::new(exe);
-    command
-        .arg(HELPER_SUBCOMMAND)
-        .arg(spec_json)
-        .env_clear()
-        .envs(env.iter().cloned())
-        .stdin(Stdio::null())
-        .process_group(0)
-        .kill_on_drop(true);
+    let mut command = helper_command(spec, env)?;
+    command.stdin(Stdio::null());
     let reader = match output {
         Output::Inherit => None,
         Output::Capture(limit) => {
@@ -102,6 +93,24 @@ pub async fn run(
         duration,
         output,
     })
+}
+
+/// The helper running `spec` with exactly `env`, leading a process group of its own (what
+/// `terminate` signals) and killed if dropped; its stdio is the caller's to set.
+pub fn helper_command(
+    spec: &HelperSpec,
+    env: &[(String, String)],
+) -> io::Result<tokio::process::Command> {
+    let spec_json = serde_json::to_string(spec).map_err(io::Error::other)?;
+    let mut command = tokio::process::Command::new(std::env::current_exe()?);
+    command
+        .arg(HELPER_SUBCOMMAND)
+        .arg(spec_json)
+        .env_clear()
+        .envs(env.iter().cloned())
+        .process_group(0)
+        .kill_on_drop(true);
+    Ok(command)
 }
 
 async fn sleep_or_forever(timeout: Option<Duration>) {

@@ -134,6 +134,9 @@ pub struct RunStart {
     pub model: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider: Option<String>,
+    /// The ACP agent (`[agents.<name>]`) that ran it instead of the built-in loop.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<String>,
     /// The follow-up's request, for a follow-up.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub follow_up: Option<String>,

@@ -194,6 +194,28 @@ impl ViewDir {
         found
     }
 
+    /// Makes the directory hold the workspace as it is now, `buffers` in place of their
+    /// files, without replacing the directory itself: a process working in it (an ACP
+    /// agent waiting for a follow-up) keeps its working directory.
+    pub fn reset(&mut self, buffers: &BTreeMap<String, String>) -> io::Result<()> {
+        let layer = self.layer();
+        for entry in fs::read_dir(&layer)? {
+            remove_entry(&entry?.path())?;
+        }
+        if self.strategy == ViewStrategy::Copy {
+            self.copy_tree()?;
+        }
+        self.flush(
+            buffers
+                .iter()
+                .map(|(path, text)| (path.as_str(), Some(text.as_str()))),
+        )?;
+        if self.strategy == ViewStrategy::Copy {
+            self.stamps = self.scan_stamps();
+        }
+        Ok(())
+    }
+
     /// The directory the task's own files live in: the overlay's upper layer, or the copy.
     fn layer(&self) -> PathBuf {
         match self.strategy {
@@ -634,6 +656,33 @@ mod tests {
         assert_eq!(names(&views), ["t1"], "no staging directory is left behind");
         drop(first);
         assert!(names(&views).is_empty());
+    }
+
+    #[test]
+    fn a_reset_brings_the_tree_back_to_the_workspace_in_place() {
+        let (home, root) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        fs::write(root.path().join("a.txt"), "a\n").unwrap();
+        let views = home.path().join("views");
+        let mut view = copy_view(&views, "t1", root.path()).unwrap();
+        let tree = view.tree();
+        fs::write(tree.join("a.txt"), "changed by the agent\n").unwrap();
+        fs::write(tree.join("new.txt"), "made by the agent\n").unwrap();
+        fs::write(root.path().join("b.txt"), "the user's new file\n").unwrap();
+        // A process working in the tree keeps its working directory.
+        let before = fs::metadata(&tree).unwrap();
+        let buffers = BTreeMap::from([("c.txt".to_string(), "unsaved\n".to_string())]);
+        view.reset(&buffers).unwrap();
+        let after = fs::metadata(&tree).unwrap();
+        use std::os::unix::fs::MetadataExt;
+        assert_eq!(before.ino(), after.ino());
+        assert_eq!(fs::read_to_string(tree.join("a.txt")).unwrap(), "a\n");
+        assert!(!tree.join("new.txt").exists());
+        assert_eq!(
+            fs::read_to_string(tree.join("b.txt")).unwrap(),
+            "the user's new file\n"
+        );
+        assert_eq!(fs::read_to_string(tree.join("c.txt")).unwrap(), "unsaved\n");
+        assert!(view.collect(&[]).is_empty(), "nothing counts as changed");
     }
 
     #[test]

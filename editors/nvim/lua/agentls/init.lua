@@ -213,14 +213,60 @@ local function task_ids()
   return ids
 end
 
+--- Splits `--agent=NAME` (or `--agent NAME`) off the front of a command's arguments.
+---@param args string
+---@return string? agent, string prompt
+function M.parse_agent(args)
+  local agent, rest = args:match('^%s*%-%-agent[=%s]+(%S+)%s*(.*)$')
+  if agent then
+    return agent, rest
+  end
+  return nil, args
+end
+
+--- Completes `--agent=NAME` from the server's `agent/listAgents`.
+local function complete_agent(arglead)
+  if not ('--agent='):find(arglead, 1, true) and not arglead:find('^%-%-agent=') then
+    return {}
+  end
+  local client = vim.lsp.get_clients({ bufnr = 0, name = 'agentls' })[1]
+  local reply = client and client:request_sync('agent/listAgents', {}, 2000, 0)
+  local names = {}
+  for _, agent in ipairs(reply and reply.result and reply.result.agents or {}) do
+    local word = '--agent=' .. agent.name
+    if word:find(arglead, 1, true) == 1 then
+      table.insert(names, word)
+    end
+  end
+  return names
+end
+
+--- `:Agent` and `:AgentAsk`: the task, with the agent `--agent=NAME` names.
+local function start_command(mode)
+  return function(opts)
+    local agent, prompt = M.parse_agent(opts.args)
+    if prompt == '' then
+      vim.notify('agentls: say what the agent should do after --agent=' .. agent, vim.log.levels.WARN)
+      return
+    end
+    tasks.start({ prompt = prompt, mode = mode, context = context(opts), agent = agent })
+  end
+end
+
 local function create_commands()
   local command = vim.api.nvim_create_user_command
-  command('Agent', function(opts)
-    tasks.start({ prompt = opts.args, mode = 'code', context = context(opts) })
-  end, { nargs = '+', range = true, desc = 'agentls: start a task that changes code' })
-  command('AgentAsk', function(opts)
-    tasks.start({ prompt = opts.args, mode = 'ask', context = context(opts) })
-  end, { nargs = '+', range = true, desc = 'agentls: ask a question (read-only tools)' })
+  command('Agent', start_command('code'), {
+    nargs = '+',
+    range = true,
+    complete = complete_agent,
+    desc = 'agentls: start a task that changes code (--agent=NAME: with an ACP agent)',
+  })
+  command('AgentAsk', start_command('ask'), {
+    nargs = '+',
+    range = true,
+    complete = complete_agent,
+    desc = 'agentls: ask a question (read-only tools; --agent=NAME: an ACP agent)',
+  })
   command('AgentCancel', function(opts)
     tasks.cancel(opts.args ~= '' and opts.args or nil)
   end, { nargs = '?', complete = task_ids, desc = 'agentls: cancel a task (default: the newest running)' })

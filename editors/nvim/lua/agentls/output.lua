@@ -67,6 +67,10 @@ local function first_line(text)
 end
 
 local function describe_call(update)
+  if update.title then
+    -- An ACP agent's call: its kind and its own words for it.
+    return ('▸ `%s` %s'):format(update.tool, update.title)
+  end
   local args = update.args or {}
   local detail = args.path or args.command or args.pattern
   if type(detail) == 'table' then
@@ -125,6 +129,8 @@ function M.append(task_id, update)
       table.insert(plan, ('- %s %s'):format(box, item.step))
     end
     lines(bufnr, unpack(plan))
+  elseif kind == 'agentSession' then
+    lines(bufnr, ('▸ agent `%s`%s, %s session'):format(update.agent, update.agentInfo and (' (' .. update.agentInfo .. ')') or '', update.resumed and 'resumed' or 'new'))
   elseif kind == 'error' then
     lines(bufnr, ('! %s%s'):format(update.message, update.willRetry and ' (retrying)' or ''))
   elseif kind == 'finished' then

@@ -158,7 +158,7 @@ function M.on_update(_, params, ctx)
 end
 
 --- Starts a task from the current buffer's workspace.
----@param params {prompt: string, mode: string?, context: table[]?}
+---@param params {prompt: string, mode: string?, context: table[]?, agent: string?}
 function M.start(params)
   local bufnr = vim.api.nvim_get_current_buf()
   lsp.with_client(bufnr, function(client)
