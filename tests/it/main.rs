@@ -7,6 +7,7 @@ mod support;
 
 mod acp_host;
 mod apply_cli;
+mod attempts;
 mod cli;
 mod codex_acp;
 mod conformance_apply_patch;
