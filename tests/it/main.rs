@@ -8,6 +8,7 @@ mod support;
 mod acp_host;
 mod apply_cli;
 mod attempts;
+mod attempts_pushed;
 mod cli;
 mod codex_acp;
 mod conformance_apply_patch;

@@ -672,6 +672,9 @@ impl Engine {
         let pushed = PushedAttempt::parse(&message);
         let (status, summary, files) = match placed {
             Ok(placed) => {
+                task.emit(TaskUpdate::Message {
+                    delta: format!("attempt {number} ({}):\n{}", fetched.git_ref, placed.report),
+                });
                 for problem in placed.problems {
                     task.emit(TaskUpdate::Warning {
                         message: format!("attempt {number} ({}): {problem}", fetched.git_ref),
