@@ -13,6 +13,7 @@ mod cli;
 mod codex_acp;
 mod conformance_apply_patch;
 mod crash_during_accept;
+mod examples;
 mod exec_cli;
 mod generic_clients;
 mod guard_fuzz;
