@@ -5,6 +5,7 @@
 -- its hunks become the task's proposal, drawn and reviewed like any other.
 
 local hunks = require('agentls.hunks')
+local list_buffer = require('agentls.list_buffer')
 local lsp = require('agentls.lsp')
 local state = require('agentls.state')
 local tasks = require('agentls.tasks')
@@ -93,12 +94,6 @@ local function scratch(name, filetype)
   return buf
 end
 
-local function set_lines(buf, lines)
-  vim.bo[buf].modifiable = true
-  vim.api.nvim_buf_set_lines(buf, 0, -1, false, lines)
-  vim.bo[buf].modifiable = false
-end
-
 --- The attempt on the cursor's line of the list, or nil elsewhere.
 ---@return integer?
 function M.attempt_at_cursor()
@@ -115,13 +110,13 @@ local function preview(attempt)
     return
   end
   if previews[attempt] then
-    set_lines(preview_buf, previews[attempt])
+    list_buffer.set_lines(preview_buf, previews[attempt])
     return
   end
   tasks.fetch(client, task.id, attempt, function(files)
     previews[attempt] = diff_lines(files)
     if valid(preview_buf) and M.attempt_at_cursor() == attempt then
-      set_lines(preview_buf, previews[attempt])
+      list_buffer.set_lines(preview_buf, previews[attempt])
     end
   end)
 end
@@ -133,16 +128,7 @@ local function render(task)
     table.insert(lines, M.describe(a) .. (a.attempt == task.chosen_attempt and '  (chosen)' or ''))
     line_attempts[#lines] = a.attempt
   end
-  local cursors = {}
-  for _, win in ipairs(vim.fn.win_findbuf(list_buf)) do
-    cursors[win] = vim.api.nvim_win_get_cursor(win)
-  end
-  set_lines(list_buf, lines)
-  for win, cursor in pairs(cursors) do
-    vim.api.nvim_win_set_cursor(win, { math.min(cursor[1], #lines), 0 })
-  end
-  vim.api.nvim_buf_clear_namespace(list_buf, ns, 0, -1)
-  vim.api.nvim_buf_set_extmark(list_buf, ns, 0, 0, { end_row = 1, hl_group = 'Comment', hl_eol = true })
+  list_buffer.redraw(list_buf, ns, lines)
   for row, n in pairs(line_attempts) do
     local a = task.attempts[n]
     local green = a.status == 'completed' and (not a.lastCommand or a.lastCommand.exitCode == 0)

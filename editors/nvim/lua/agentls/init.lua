@@ -162,6 +162,16 @@ local function current_task()
   return id and state.tasks[id]
 end
 
+--- Task `id` of this editor, or with no id the task the command means.
+---@param id string
+---@return agentls.Task?
+local function task_for(id)
+  if id ~= '' then
+    return state.tasks[id]
+  end
+  return current_task()
+end
+
 --- Follows up on (resumes) the task the command means.
 ---@param prompt string
 function M.follow_up(prompt)
@@ -192,12 +202,7 @@ end
 --- Deletes task `id`, else the task the command means, once the user confirms.
 ---@param id string
 function M.delete(id)
-  local task
-  if id ~= '' then
-    task = state.tasks[id]
-  else
-    task = current_task()
-  end
+  local task = task_for(id)
   if not task then
     local what = id ~= '' and ('no task %s in this editor'):format(id) or 'no task to delete'
     vim.notify(('agentls: %s (:AgentTasks lists them)'):format(what), vim.log.levels.INFO)
@@ -209,7 +214,7 @@ end
 --- Shows the attempts of task `id`, else of the task the command means.
 ---@param id string
 function M.attempts(id)
-  local task = id ~= '' and state.tasks[id] or current_task()
+  local task = task_for(id)
   if not task then
     local what = id ~= '' and ('no task %s in this editor'):format(id) or 'no task'
     vim.notify(('agentls: %s; :AgentBestOf {n} {prompt} starts one with attempts'):format(what), vim.log.levels.INFO)
