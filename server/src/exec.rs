@@ -11,6 +11,7 @@
 //! follow-up restarts, with one) — prints them in order, and stops at its `finished`.
 
 mod output;
+mod push;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -22,6 +23,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::documents::PositionEncoding;
 use crate::engine::{Engine, EngineError, EngineSettings};
+use crate::import::attempts::{self, PushedAttempt};
 use crate::json_schema::Schema;
 use crate::model::{Item, Usage};
 use crate::proposal::store::ProposalStore;
@@ -30,8 +32,10 @@ use crate::protocol::{
     TaskUpdateParams,
 };
 use crate::task::{ClientSink, ProgressEvent};
+use crate::tools::shell::CommandWatch;
 use output::Printer;
 pub(crate) use output::{describe, wire_name};
+use push::PushBase;
 
 /// The exit codes of `agentls exec` (docs/exec.md).
 pub mod exit {
@@ -43,6 +47,9 @@ pub mod exit {
     /// The command line was wrong: bad flags, no prompt, an unreadable schema, an unknown
     /// task to resume. No task ran.
     pub const USAGE: u8 = 2;
+    /// The task ended, but `--push` could not write or push its commit (the `result` line
+    /// still says how the task ended).
+    pub const PUSH_FAILED: u8 = 3;
     /// Cancelled by SIGINT (128 + 2), the task ended `cancelled`.
     pub const INTERRUPTED: u8 = 130;
     /// Cancelled by SIGTERM (128 + 15), the task ended `cancelled`.
@@ -112,6 +119,15 @@ pub struct ExecOptions {
     /// output and checked; an answer that does not match fails the task.
     #[arg(long, value_name = "FILE", global = true)]
     pub output_schema: Option<PathBuf>,
+    /// When the task ends, commit its proposal on top of the commit it started from and
+    /// push that commit to REMOTE (an attempt for `agent/importAttempts`). The working
+    /// tree, index and branches are not touched.
+    #[arg(long, value_name = "REMOTE", global = true)]
+    pub push: Option<String>,
+    /// The ref `--push` writes: default `refs/agentls/<taskId>`; a name without `refs/`
+    /// goes under `refs/agentls/`.
+    #[arg(long = "ref", value_name = "REF", requires = "push", global = true)]
+    pub push_ref: Option<String>,
 }
 
 /// Carry on where the task stopped: what `exec resume` asks when given no prompt.
@@ -155,6 +171,27 @@ async fn prepare_and_run(settings: EngineSettings, args: ExecArgs) -> Result<u8,
         .as_deref()
         .map(load_schema)
         .transpose()?;
+    if options.push.is_some() && args.ask {
+        return Err("--push needs a task that changes code; leave out --ask"
+            .to_string()
+            .into());
+    }
+    let push_ref = options
+        .push_ref
+        .as_deref()
+        .map(attempts::full_ref)
+        .transpose()?;
+    // What the task starts from is recorded before it starts.
+    let push_base = match &options.push {
+        Some(_) => {
+            let root = root.clone();
+            let base = tokio::task::spawn_blocking(move || PushBase::prepare(&root))
+                .await
+                .map_err(|e| e.to_string())?;
+            Some(base?)
+        }
+        None => None,
+    };
     let target = match args.resume {
         Some(ExecCommand::Resume {
             last,
@@ -267,11 +304,36 @@ async fn prepare_and_run(settings: EngineSettings, args: ExecArgs) -> Result<u8,
     if mode == TaskMode::Ask && watched.status == TaskStatus::Completed {
         printer.answer(last_message.as_deref().unwrap_or_default());
     }
-    let code = match (watched.status, watched.signal) {
+    let mut code = match (watched.status, watched.signal) {
         (TaskStatus::Completed, _) => exit::COMPLETED,
         (TaskStatus::Cancelled, Some(signal)) => signal,
         _ => exit::FAILED,
     };
+    if let (Some(base), Some(remote)) = (push_base, options.push.clone()) {
+        let diff: String = files.iter().map(|f| f.diff.as_str()).collect();
+        let git_ref = push_ref.unwrap_or_else(|| format!("{}{task_id}", attempts::REF_NAMESPACE));
+        let message = attempts::commit_message(
+            &task.prompt,
+            &PushedAttempt {
+                task_id: Some(task_id.clone()),
+                status: Some(watched.status),
+                summary: task.summary().summary,
+                last_command: watched.commands.last.clone(),
+                usage: watched.usage,
+            },
+        );
+        let pushed =
+            tokio::task::spawn_blocking(move || base.push(&diff, &message, &remote, &git_ref))
+                .await
+                .unwrap_or_else(|e| Err(e.to_string()));
+        match pushed {
+            Ok(pushed) => printer.pushed(&task_id, &pushed),
+            Err(error) => {
+                eprintln!("agentls exec: --push: {error}");
+                code = exit::PUSH_FAILED;
+            }
+        }
+    }
     printer.result(output::Outcome {
         task_id: &task_id,
         status: watched.status,
@@ -292,6 +354,8 @@ struct Watched {
     signal: Option<u8>,
     /// Tokens over the run's turns.
     usage: Usage,
+    /// The run's last command.
+    commands: CommandWatch,
 }
 
 /// Prints the run's updates until it finishes. SIGINT or SIGTERM cancels the task (it
@@ -307,6 +371,7 @@ async fn watch(
         status: TaskStatus::Failed,
         signal: None,
         usage: Usage::default(),
+        commands: CommandWatch::default(),
     };
     let mut started = false;
     loop {
@@ -353,6 +418,7 @@ async fn watch(
             watched.usage.output_tokens += output_tokens;
             watched.usage.total_tokens += total_tokens;
         }
+        watched.commands.observe(&update.update);
         printer.update(&update);
         if let TaskUpdate::Finished { status, .. } = update.update {
             watched.status = status;

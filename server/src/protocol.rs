@@ -59,6 +59,18 @@ impl TaskStatus {
     pub fn is_finished(self) -> bool {
         !matches!(self, TaskStatus::Queued | TaskStatus::Running)
     }
+
+    /// The status as the wire names it (`completed`).
+    pub fn name(self) -> &'static str {
+        match self {
+            TaskStatus::Queued => "queued",
+            TaskStatus::Running => "running",
+            TaskStatus::Completed => "completed",
+            TaskStatus::Failed => "failed",
+            TaskStatus::Cancelled => "cancelled",
+            TaskStatus::Interrupted => "interrupted",
+        }
+    }
 }
 
 /// What the server advertises under `capabilities.experimental.agent`.
@@ -101,6 +113,29 @@ pub struct StartTaskParams {
     /// `agentls` (the default) for the built-in one. `agent/listAgents` lists them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent: Option<String>,
+    /// Run this many attempts of the prompt side by side (2 to [`MAX_BEST_OF`]), each in
+    /// its own view and sandbox; the task's proposal stays empty until one is chosen
+    /// (`agent/chooseAttempt`, or `choose`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub best_of: Option<u32>,
+    /// How an attempt gets chosen (with `bestOf`); default `manual`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub choose: Option<ChooseAttempt>,
+}
+
+/// The most attempts one task may run (`bestOf`).
+pub const MAX_BEST_OF: u32 = 8;
+
+/// How an attempt of a best-of-N task is chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ChooseAttempt {
+    /// The user chooses (`agent/chooseAttempt`).
+    #[default]
+    Manual,
+    /// The first attempt to finish `completed` whose last command exited 0 is chosen by
+    /// itself; the user can still choose another.
+    FirstGreen,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -219,12 +254,107 @@ pub struct ListTasksResult {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct GetTaskResult {
     #[serde(flatten)]
     pub task: TaskSummary,
     /// Every update sent for the task so far, in `seq` order.
     pub events: Vec<TaskUpdateParams>,
+    /// A best-of-N task's attempts (local, or imported by `agent/importAttempts`), in
+    /// order; absent for other tasks.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attempts: Vec<AttemptInfo>,
+    /// The attempt whose hunks are the task's proposal, once one is chosen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chosen_attempt: Option<u32>,
 }
+
+// ----- best-of-N attempts ---------------------------------------------------------------
+
+/// One attempt of a best-of-N task, as a review list shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AttemptInfo {
+    /// Numbered from 1.
+    pub attempt: u32,
+    pub status: TaskStatus,
+    /// The model's last message (first paragraph), or why the attempt failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
+    /// Size of what the attempt changed: files, hunks, lines added and removed.
+    pub files: usize,
+    pub hunks: usize,
+    pub added: usize,
+    pub removed: usize,
+    /// Tokens over the attempt's model turns.
+    pub usage: Usage,
+    /// The last command the attempt ran (its test or build, usually), so the user sees
+    /// which attempts ended green.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_command: Option<LastCommand>,
+    /// Where an imported attempt came from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<AttemptSource>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LastCommand {
+    /// As one line (`cargo test -p core`).
+    pub command: String,
+    pub exit_code: i32,
+}
+
+/// The git ref an attempt was pushed to (`agentls exec --push`) and its commit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AttemptSource {
+    #[serde(rename = "ref")]
+    pub git_ref: String,
+    pub commit: String,
+}
+
+/// Token counts: one model turn's, or summed over several.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Usage {
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub total_tokens: u64,
+}
+
+impl Usage {
+    pub fn add(&mut self, other: Usage) {
+        self.input_tokens += other.input_tokens;
+        self.output_tokens += other.output_tokens;
+        self.total_tokens += other.total_tokens;
+    }
+}
+
+/// `agent/chooseAttempt`: makes the attempt's hunks the task's proposal.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChooseAttemptParams {
+    pub task_id: String,
+    pub attempt: u32,
+}
+
+/// `agent/importAttempts`: attempts pushed by `agentls exec --push`, fetched from
+/// `remote` (default `origin`) as the attempts of one new task. Either `refs` or
+/// `prefix` (every ref of the remote that starts with it).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImportAttemptsParams {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub refs: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<String>,
+}
+
+pub const CHOOSE_ATTEMPT_METHOD: &str = "agent/chooseAttempt";
+pub const IMPORT_ATTEMPTS_METHOD: &str = "agent/importAttempts";
 
 // ----- agent/getProposal ----------------------------------------------------------------
 
@@ -250,6 +380,10 @@ pub struct GetProposalParams {
     pub cursor: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<usize>,
+    /// A best-of-N task's attempt to preview instead of the task's proposal: its hunks as
+    /// choosing it now would place them (read-only; their ids cannot be resolved).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempt: Option<u32>,
 }
 
 pub const DEFAULT_PROPOSAL_PAGE: usize = 5000;
@@ -644,6 +778,16 @@ pub enum TaskUpdate {
         strategy: ViewStrategy,
         path: String,
     },
+    /// An attempt of a best-of-N task changed: it started, finished, ran a command or
+    /// changed more files.
+    Attempt(AttemptInfo),
+    /// An attempt's hunks became the task's proposal: chosen by the user, or by
+    /// `choose: "firstGreen"` (`automatic`).
+    AttemptChosen {
+        attempt: u32,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        automatic: bool,
+    },
 }
 
 /// How a task's view became a real directory (docs/architecture.md compares them).
@@ -724,6 +868,9 @@ pub struct ApprovalRequestParams {
     /// For an MCP tool call: the arguments the model sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub arguments: Option<Value>,
+    /// For an attempt of a best-of-N task: which one asks (`taskId` is the task's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempt: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

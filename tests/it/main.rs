@@ -7,10 +7,13 @@ mod support;
 
 mod acp_host;
 mod apply_cli;
+mod attempts;
+mod attempts_pushed;
 mod cli;
 mod codex_acp;
 mod conformance_apply_patch;
 mod crash_during_accept;
+mod examples;
 mod exec_cli;
 mod generic_clients;
 mod guard_fuzz;

@@ -15,6 +15,14 @@
 //!
 //! When the script runs out the server answers 500 "script exhausted", so a test that
 //! makes one request too many fails with that message instead of hanging.
+//!
+//! Clients running at once (attempts of one task, `agentls exec` processes) each get a
+//! conversation of their own with [`Reply::conversation`]: a request that answers none
+//! of the server's tool calls takes the next script entry, and if that is a
+//! conversation, the requests answering its tool calls get its later replies — whatever
+//! order the clients' requests arrive in. [`ModelServer::set_latency`] makes every reply
+//! wait, and [`ModelServer::max_in_flight`] tells how many requests were answered at
+//! once.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -95,9 +103,17 @@ pub enum Reply {
         content_type: String,
         pieces: Vec<String>,
     },
+    /// The replies of one client's conversation: the first answers the request that
+    /// takes this entry, each later one the next request answering one of the
+    /// conversation's tool calls.
+    Conversation(Vec<Reply>),
 }
 
 impl Reply {
+    pub fn conversation(replies: Vec<Reply>) -> Self {
+        Self::Conversation(replies)
+    }
+
     pub fn text(text: impl Into<String>) -> Self {
         Self::Text(text.into())
     }
@@ -157,6 +173,13 @@ pub struct ModelServer {
 struct Shared {
     script: VecDeque<Reply>,
     requests: Vec<RecordedRequest>,
+    /// The replies left of each conversation started.
+    conversations: Vec<VecDeque<Reply>>,
+    /// Tool call id → the conversation it was made in.
+    call_owner: std::collections::HashMap<String, usize>,
+    latency: Duration,
+    in_flight: usize,
+    max_in_flight: usize,
 }
 
 impl ModelServer {
@@ -169,7 +192,7 @@ impl ModelServer {
             .expect("local address of the model server");
         let shared = Arc::new(Mutex::new(Shared {
             script: script.into(),
-            requests: Vec::new(),
+            ..Shared::default()
         }));
         let app = Router::new()
             .route("/v1/chat/completions", post(answer))
@@ -211,9 +234,26 @@ impl ModelServer {
         self.lock().script.push_back(reply);
     }
 
-    /// How many scripted replies have not been used yet.
+    /// How many scripted replies have not been used yet (conversations' included).
     pub fn remaining(&self) -> usize {
-        self.lock().script.len()
+        let shared = self.lock();
+        shared.script.len()
+            + shared
+                .conversations
+                .iter()
+                .map(VecDeque::len)
+                .sum::<usize>()
+    }
+
+    /// Every reply from now on starts this long after its request arrived, as a remote
+    /// model's would.
+    pub fn set_latency(&self, latency: Duration) {
+        self.lock().latency = latency;
+    }
+
+    /// The most requests that were being answered at the same moment so far.
+    pub fn max_in_flight(&self) -> usize {
+        self.lock().max_in_flight
     }
 
     fn lock(&self) -> MutexGuard<'_, Shared> {
@@ -250,17 +290,51 @@ async fn answer(
         .as_array()
         .is_some_and(|tools| !tools.is_empty());
     let model = body["model"].as_str().unwrap_or("scripted").to_owned();
-    let (plan, request_number) = {
-        let mut shared = shared.lock().expect("model server state poisoned");
-        shared.requests.push(RecordedRequest {
+    let answered = answered_calls(&body);
+    let (plan, request_number, latency) = {
+        let mut state = shared.lock().expect("model server state poisoned");
+        state.requests.push(RecordedRequest {
             path: uri.path().to_owned(),
             query: uri.query().map(str::to_owned),
             headers,
             body,
         });
-        let plan = next_plan(&mut shared.script, streaming && offers_tools);
-        (plan, shared.requests.len())
+        let request_number = state.requests.len();
+        // A conversation that has said everything hands over to the script (a follow-up
+        // of the attempt that held it, say).
+        let owner = answered
+            .iter()
+            .rev()
+            .find_map(|id| state.call_owner.get(id).copied())
+            .filter(|&c| !state.conversations[c].is_empty());
+        let (plan, conversation) = match owner {
+            Some(c) => (state.conversations[c].pop_front().map(flatten), Some(c)),
+            None => match next_plan(&mut state.script, streaming && offers_tools) {
+                Some(Err(mut replies)) => {
+                    let first = replies.pop_front().map(flatten);
+                    state.conversations.push(replies);
+                    (first, Some(state.conversations.len() - 1))
+                }
+                Some(Ok(plan)) => (Some(plan), None),
+                None => (None, None),
+            },
+        };
+        if let (Some(Plan::Turn { turn, .. }), Some(c)) = (&plan, conversation) {
+            let ids = Ids {
+                request: request_number,
+            };
+            for index in 0..turn.tool_calls.len() {
+                state.call_owner.insert(ids.call(index), c);
+            }
+        }
+        state.in_flight += 1;
+        state.max_in_flight = state.max_in_flight.max(state.in_flight);
+        (plan, request_number, state.latency)
     };
+    let guard = InFlight(Arc::clone(&shared));
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
     let Some(plan) = plan else {
         let message = format!("script exhausted: request #{request_number} has no scripted reply");
         return error_response(500, None, &message);
@@ -274,7 +348,7 @@ async fn answer(
             retry_after,
             message,
         } => error_response(status, retry_after, &message),
-        Plan::EmptyStream => send_frames(Vec::new(), "text/event-stream", None, None),
+        Plan::EmptyStream => send_frames(Vec::new(), "text/event-stream", None, None, guard),
         Plan::Raw {
             content_type,
             pieces,
@@ -286,7 +360,7 @@ async fn answer(
                     bytes,
                 })
                 .collect();
-            send_frames(frames, &content_type, None, None)
+            send_frames(frames, &content_type, None, None, guard)
         }
         Plan::Turn { turn, .. } if wire == Wire::Chat && !turn.custom_calls.is_empty() => {
             error_response(
@@ -312,30 +386,65 @@ async fn answer(
             } else {
                 "application/json"
             };
-            send_frames(frames, content_type, cut_after, stall)
+            send_frames(frames, content_type, cut_after, stall, guard)
         }
     }
 }
 
-/// Takes the reply for this request off the script; `None` when it is exhausted.
-fn next_plan(script: &mut VecDeque<Reply>, streaming_with_tools: bool) -> Option<Plan> {
+/// Takes the reply for this request off the script (`Err`: a conversation's replies);
+/// `None` when it is exhausted.
+fn next_plan(
+    script: &mut VecDeque<Reply>,
+    streaming_with_tools: bool,
+) -> Option<Result<Plan, VecDeque<Reply>>> {
     match script.front() {
         Some(Reply::RejectStreamingWithTools) if streaming_with_tools => {
-            return Some(Plan::Error {
+            return Some(Ok(Plan::Error {
                 status: 500,
                 retry_after: None,
                 message: STREAMING_WITH_TOOLS_REFUSAL.to_owned(),
-            });
+            }));
         }
         Some(Reply::EmptyStreamWithTools) if streaming_with_tools => {
-            return Some(Plan::EmptyStream);
+            return Some(Ok(Plan::EmptyStream));
         }
         Some(Reply::RejectStreamingWithTools | Reply::EmptyStreamWithTools) => {
             script.pop_front();
         }
         _ => {}
     }
-    script.pop_front().map(flatten)
+    Some(match script.pop_front()? {
+        Reply::Conversation(replies) => Err(replies.into()),
+        reply => Ok(flatten(reply)),
+    })
+}
+
+/// The tool calls a request gives the results of (both wire formats).
+fn answered_calls(request: &Value) -> Vec<String> {
+    let chat = request["messages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|m| m["role"] == "tool")
+        .filter_map(|m| m["tool_call_id"].as_str());
+    let responses = request["input"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|i| i["type"] == "function_call_output")
+        .filter_map(|i| i["call_id"].as_str());
+    chat.chain(responses).map(str::to_owned).collect()
+}
+
+/// Counts a request as being answered until dropped: when its reply's last byte is sent.
+struct InFlight(Arc<Mutex<Shared>>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        if let Ok(mut shared) = self.0.lock() {
+            shared.in_flight -= 1;
+        }
+    }
 }
 
 /// A reply reduced to what to send and how to misbehave while sending it.
@@ -439,6 +548,11 @@ fn flatten(reply: Reply) -> Plan {
             retry_after: None,
             message: "streaming refusals only work as top-level script entries".to_owned(),
         },
+        Reply::Conversation(_) => Plan::Error {
+            status: 500,
+            retry_after: None,
+            message: "conversations only work as top-level script entries".to_owned(),
+        },
     }
 }
 
@@ -486,15 +600,20 @@ fn send_frames(
     content_type: &str,
     cut_after: Option<usize>,
     stall: Option<Duration>,
+    guard: InFlight,
 ) -> Response {
     let streaming = content_type == "text/event-stream";
     let (sender, receiver) = mpsc::channel::<Result<Bytes, std::io::Error>>(1);
     tokio::spawn(async move {
+        // The request counts as answered once its last frame is handed over, before the
+        // client can read it and send its next request.
+        let mut answering = Some(guard);
+        let last = frames.len().saturating_sub(1);
         if let (Some(silence), false) = (stall, streaming) {
             tokio::time::sleep(silence).await;
         }
         let mut deltas_sent = 0;
-        for frame in frames {
+        for (index, frame) in frames.into_iter().enumerate() {
             let cut_here = match frame.kind {
                 FrameKind::Delta => cut_after == Some(deltas_sent),
                 FrameKind::Terminal => cut_after.is_some(),
@@ -508,6 +627,9 @@ fn send_frames(
             }
             if sender.send(Ok(Bytes::from(frame.bytes))).await.is_err() {
                 return; // the client hung up
+            }
+            if index == last {
+                answering.take();
             }
             if frame.kind == FrameKind::Delta {
                 deltas_sent += 1;

@@ -9,8 +9,10 @@
 -- fork deleted. A fifth task has a patch for "one" and for "nine"/"ten" (reviewed with
 -- :AgentEdit) and a reply to its follow-up, and a sixth a patch that moves a.txt to
 -- b.txt. `:Agent --agent=scripted …` then runs a task with the scripted ACP agent
--- (tests/acp/scripted-agent.mjs), whose edit of greeting.txt is reviewed like any other.
--- Every step is what a user would do; any failure exits with status 1.
+-- (tests/acp/scripted-agent.mjs), whose edit of greeting.txt is reviewed like any other;
+-- :AgentBestOf runs two attempts at colours.txt (one whose check fails), compared in
+-- :AgentAttempts and one chosen. Every step is what a user would do; any failure exits
+-- with status 1.
 -- Proposals are fetched one hunk per page, so every refresh pages.
 
 local env = vim.env
@@ -732,6 +734,87 @@ end, counts) == 0, 'every file has all its hunks: ' .. vim.inspect(counts))
 check(#vim.tbl_filter(function(p)
   return p.taskId == big.id and p.cursor ~= nil
 end, pages) > 0, 'it came in more than one page: ' .. vim.inspect(pages))
+
+-- ----- :AgentBestOf / :AgentAttempts: two attempts compared, the green one chosen --------
+-- Each attempt patches colours.txt its own way and runs the same check: one passes, one fails.
+vim.fn.writefile({ 'red', 'green', 'blue' }, 'colours.txt')
+vim.cmd.edit('colours.txt')
+local colours_buf = vim.api.nvim_get_current_buf()
+vim.cmd('AgentBestOf 2 shout green')
+local best
+wait('both attempts to finish', function()
+  best = task_named('shout green')
+  local rows = best and best.attempts or {}
+  return best ~= nil and best.status == 'completed' and #rows == 2 and rows[1].status == 'completed' and rows[2].status == 'completed'
+end, function()
+  return vim.inspect(best)
+end)
+check(#agentls.hunks(colours_buf) == 0, 'nothing is proposed before an attempt is chosen')
+
+vim.cmd('AgentAttempts')
+local list_buf
+wait('the attempts list to open with the cursor in it', function()
+  list_buf = vim.fn.bufnr('agentls://attempts/' .. best.id)
+  return list_buf ~= -1 and vim.api.nvim_get_current_buf() == list_buf
+end)
+local preview_buf = vim.fn.bufnr('agentls://attempts/' .. best.id .. '/preview')
+check(#vim.fn.win_findbuf(preview_buf) == 1, 'the preview is shown beside the list')
+local function row_saying(text)
+  for row, line in ipairs(lines(list_buf)) do
+    if line:find(text, 1, true) then
+      return row, line
+    end
+  end
+  fail(('no attempt line says %q: %s'):format(text, vim.inspect(lines(list_buf))))
+end
+local green_row, green_line = row_saying('Shouted green.')
+local red_row, red_line = row_saying('Titled green.')
+check(green_line:find('completed · +1 −1 · 1 file · ✓ ', 1, true) and green_line:find('grep -q GREEN colours.txt', 1, true)
+  and not green_line:find('exit', 1, true), 'the green attempt’s line: ' .. green_line)
+check(red_line:find('✗ ', 1, true) and red_line:find('(exit 1)', 1, true), 'the failed check shows its exit code: ' .. red_line)
+
+-- Moving the cursor previews the attempt under it, as a diff.
+local function previewing(line)
+  wait(('the preview to show %q'):format(line), function()
+    return vim.tbl_contains(lines(preview_buf), line)
+  end, function()
+    return vim.inspect(lines(preview_buf))
+  end)
+end
+-- `nvim -l` runs no main loop to fire CursorMoved after a motion: the test fires it.
+local function go_to(row)
+  vim.api.nvim_feedkeys(('%dG'):format(row), 'x', false)
+  check(vim.api.nvim_win_get_cursor(0)[1] == row, 'the cursor moved to line ' .. row)
+  vim.api.nvim_exec_autocmds('CursorMoved', { buffer = list_buf })
+end
+go_to(red_row)
+previewing('+Green')
+check(vim.tbl_contains(lines(preview_buf), '-green'), 'the preview shows the line replaced: ' .. vim.inspect(lines(preview_buf)))
+go_to(green_row)
+previewing('+GREEN')
+
+-- <CR> chooses it: the list closes and its hunk is drawn, reviewed like any other.
+vim.api.nvim_feedkeys(vim.keycode('<CR>'), 'x', false)
+wait('the chosen attempt’s hunk in colours.txt', function()
+  return #agentls.hunks(colours_buf) == 1
+end)
+check(vim.fn.bufwinid(list_buf) == -1 and vim.fn.bufwinid(preview_buf) == -1, 'choosing closes the list and the preview')
+check(vim.api.nvim_get_current_buf() == colours_buf and vim.api.nvim_win_get_cursor(0)[1] == 2,
+  'the cursor is on the chosen hunk: ' .. vim.api.nvim_buf_get_name(0) .. ' ' .. vim.inspect(vim.api.nvim_win_get_cursor(0)))
+check(notified('attempt ' .. best.chosen_attempt .. ' chosen — 1 hunk to review'), 'choosing says what is left to review')
+vim.cmd('AgentAccept')
+wait('GREEN in colours.txt', function()
+  return vim.deep_equal(lines(colours_buf), { 'red', 'GREEN', 'blue' })
+end)
+vim.cmd('write')
+check(vim.deep_equal(vim.fn.readfile('colours.txt'), { 'red', 'GREEN', 'blue' }), 'colours.txt on disk: ' .. vim.inspect(vim.fn.readfile('colours.txt')))
+vim.cmd('AgentAttempts')
+wait('the list to mark the chosen attempt', function()
+  local shown = vim.fn.bufnr('agentls://attempts/' .. best.id)
+  return shown ~= -1 and (lines(shown)[green_row] or ''):find('(chosen)', 1, true) ~= nil
+end)
+vim.cmd('close')
+vim.cmd.edit('notes.txt')
 
 -- ----- approvals: the handler waits for vim.ui.select and maps the choice ----------------
 local handle = require('agentls.lsp').handlers['agent/requestApproval']

@@ -3,6 +3,7 @@
 // the server refused (an undo over edited text, a hunk still stale) in a message.
 
 import * as vscode from 'vscode';
+import { Attempts } from './attempts';
 import { AgentInfo, ContextRef, HunkInfo, ImportDiffParams, isFinished, method, TaskMode } from './protocol';
 import { Review } from './review';
 import { HunkEdits } from './hunkEdit';
@@ -16,6 +17,7 @@ export interface Deps {
   panels: TaskPanels;
   review: Review;
   edits: HunkEdits;
+  attempts: Attempts;
   sendRequest: (name: string, params: unknown) => Promise<unknown>;
   restart: () => Promise<void>;
 }
@@ -80,6 +82,24 @@ export function registerCommands(deps: Deps): vscode.Disposable[] {
       }
     }, 'show the proposed file'),
     command('agentls.importDiff', () => importDiff(deps), 'import the diff'),
+    command('agentls.newTaskWithAttempts', async () => {
+      const taskId = await deps.attempts.start();
+      if (taskId && vscode.workspace.getConfiguration('agentls').get<boolean>('openTaskPanel', true)) {
+        panels.show(taskId, true);
+      }
+    }, 'start the attempts'),
+    command('agentls.compareAttempts', async (arg?: Node) => {
+      const taskId = taskOf(arg) ?? (await pickTask(tasks, 'Compare the attempts of which task?', 'attempts'));
+      if (taskId) {
+        await deps.attempts.compare(taskId);
+      }
+    }, 'compare the attempts'),
+    command('agentls.importAttempts', async () => {
+      const taskId = await deps.attempts.import();
+      if (taskId) {
+        panels.show(taskId, true);
+      }
+    }, 'import the attempts'),
     command('agentls.restartServer', () => deps.restart(), 'restart the server'),
   ];
 }
@@ -169,13 +189,14 @@ function taskOf(arg: unknown): string | undefined {
 }
 
 /** Which tasks a command may act on: running ones (cancel), finished ones (follow up, fork, delete), any. */
-type Candidates = 'running' | 'finished' | 'interrupted' | 'forkable' | 'any';
+type Candidates = 'running' | 'finished' | 'interrupted' | 'forkable' | 'attempts' | 'any';
 
 const CANDIDATES: Record<Candidates, [wanted: (t: TaskState) => boolean, none: string]> = {
   running: [(t) => !isFinished(t.summary.status), 'agentls: no task is running.'],
   finished: [(t) => isFinished(t.summary.status), 'agentls: no finished task yet. Run "Agent: New Task".'],
   interrupted: [(t) => t.summary.status === 'interrupted', 'agentls: no task was interrupted.'],
   forkable: [(t) => isFinished(t.summary.status) && (t.summary.turns ?? 0) > 0, 'agentls: no finished task has model turns to fork from.'],
+  attempts: [(t) => (t.attempts ?? []).length > 0, 'agentls: no task has attempts. Run "Agent: New Task with Attempts…" or "Agent: Import Attempts…".'],
   any: [() => true, 'agentls: no tasks yet. Run "Agent: New Task".'],
 };
 
@@ -186,7 +207,7 @@ async function pickTask(tasks: Tasks, title: string, which: Candidates): Promise
     void vscode.window.showInformationMessage(none);
     return undefined;
   }
-  if (candidates.length === 1 && which === 'running') {
+  if (candidates.length === 1 && (which === 'running' || which === 'attempts')) {
     return candidates[0].summary.taskId;
   }
   const now = Date.now();

@@ -5,6 +5,7 @@
 import * as vscode from 'vscode';
 import { LanguageClient, State } from 'vscode-languageclient/node';
 import { askApproval } from './approvals';
+import { Attempts } from './attempts';
 import { registerCommands } from './commands';
 import { method, RequestApprovalParams, TaskUpdateParams } from './protocol';
 import { Review } from './review';
@@ -22,6 +23,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   const review = new Review(tasks);
   const edits = new HunkEdits(tasks);
   const panels = new TaskPanels(tasks);
+  const attempts = new Attempts(tasks);
   const view = new TasksView(tasks);
   const status = new StatusBar(tasks);
 
@@ -62,6 +64,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     review,
     edits,
     panels,
+    attempts,
     view,
     status,
     vscode.window.registerTreeDataProvider('agentls.tasks', view),
@@ -70,6 +73,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       panels,
       review,
       edits,
+      attempts,
       restart,
       sendRequest: async (name, params) => {
         if (!client?.isRunning()) {

@@ -18,6 +18,10 @@ export interface StartTaskParams {
   context?: ContextRef[];
   /** An ACP agent from `agent/listAgents`; absent: the built-in one. */
   agent?: string;
+  /** Run this many attempts side by side (2 to 8); the user chooses one. */
+  bestOf?: number;
+  /** `firstGreen`: the first attempt whose last command exited 0 is chosen by itself. */
+  choose?: 'manual' | 'firstGreen';
 }
 
 /** One entry of `agent/listAgents`. */
@@ -28,6 +32,28 @@ export interface AgentInfo {
   command?: string[];
   /** Why a task with it would fail now. */
   problem?: string;
+}
+
+/** One attempt of a best-of-N task (local, or pushed from elsewhere and imported). */
+export interface AttemptInfo {
+  attempt: number;
+  status: TaskStatus;
+  summary?: string;
+  files: number;
+  hunks: number;
+  added: number;
+  removed: number;
+  usage: { inputTokens: number; outputTokens: number; totalTokens: number };
+  /** The last command it ran (its test, usually): green when it exited 0. */
+  lastCommand?: { command: string; exitCode: number };
+  /** An imported attempt's git ref and commit. */
+  source?: { ref: string; commit: string };
+}
+
+export interface ImportAttemptsParams {
+  remote?: string;
+  refs?: string[];
+  prefix?: string;
 }
 
 export interface TaskSummary {
@@ -93,6 +119,8 @@ export interface GetProposalParams {
   /** `nextCursor` of the previous page. */
   cursor?: string;
   limit?: number;
+  /** A best-of-N task's attempt, previewed as choosing it would place it (read-only). */
+  attempt?: number;
 }
 
 export interface Proposal {
@@ -165,7 +193,9 @@ export type TaskUpdate =
   | { kind: 'hunks'; hunks: HunkState[] }
   | { kind: 'usage'; turn: number; inputTokens: number; outputTokens: number; totalTokens: number }
   | { kind: 'error'; message: string; willRetry: boolean }
-  | { kind: 'finished'; status: TaskStatus; summary?: string };
+  | { kind: 'finished'; status: TaskStatus; summary?: string }
+  | ({ kind: 'attempt' } & AttemptInfo)
+  | { kind: 'attemptChosen'; attempt: number; automatic?: boolean };
 
 export interface TaskUpdateParams {
   taskId: string;
@@ -175,6 +205,8 @@ export interface TaskUpdateParams {
 
 export interface GetTaskResult extends TaskSummary {
   events: TaskUpdateParams[];
+  attempts?: AttemptInfo[];
+  chosenAttempt?: number;
 }
 
 export interface ImportDiffParams {
@@ -210,6 +242,8 @@ export const method = {
   forkTask: 'agent/forkTask',
   deleteTask: 'agent/deleteTask',
   listAgents: 'agent/listAgents',
+  chooseAttempt: 'agent/chooseAttempt',
+  importAttempts: 'agent/importAttempts',
   taskUpdate: 'agent/taskUpdate',
   requestApproval: 'agent/requestApproval',
 } as const;

@@ -276,7 +276,7 @@ function lines(text: string): string[] {
 }
 
 /** The document text with the hunks' replacements made, last first so ranges stay valid. */
-function applyHunks(document: vscode.TextDocument, hunks: HunkInfo[]): string {
+export function applyHunks(document: vscode.TextDocument, hunks: HunkInfo[]): string {
   let text = document.getText();
   const ordered = [...hunks].sort((a, b) => document.offsetAt(toRange(b).start) - document.offsetAt(toRange(a).start));
   for (const hunk of ordered) {

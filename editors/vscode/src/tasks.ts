@@ -7,11 +7,13 @@ import * as vscode from 'vscode';
 import { LanguageClient } from 'vscode-languageclient/node';
 import { describeError } from './server';
 import {
+  AttemptInfo,
   ForkTaskParams,
   GetProposalParams,
   GetTaskResult,
   HunkId,
   HunkInfo,
+  ImportAttemptsParams,
   isFinished,
   method,
   PlanItem,
@@ -40,6 +42,9 @@ export interface TaskState {
   summary: TaskSummary;
   transcript: TranscriptEntry[];
   proposal?: Proposal;
+  /** A best-of-N task's attempts, in order, and the one chosen. */
+  attempts?: AttemptInfo[];
+  chosenAttempt?: number;
   /** Highest `seq` applied: replays and duplicates are ignored. */
   seq: number;
 }
@@ -208,6 +213,29 @@ export class Tasks implements vscode.Disposable {
     return forkId;
   }
 
+  /** Makes an attempt's hunks the task's proposal (the others stay listed). */
+  async chooseAttempt(taskId: string, attempt: number): Promise<void> {
+    await this.request(method.chooseAttempt, { taskId, attempt });
+    const state = this.tasks.get(taskId);
+    if (state) {
+      state.chosenAttempt = attempt;
+    }
+    await this.refreshProposal(taskId);
+  }
+
+  /** An attempt's hunks as choosing it now would place them, all pages (or one file's). */
+  previewAttempt(taskId: string, attempt: number, uri?: string): Promise<ProposalFile[]> {
+    return this.fetchPages({ taskId, attempt, uri });
+  }
+
+  /** Pulls attempts pushed elsewhere (`agentls exec --push`) in as one new task. */
+  async importAttempts(params: ImportAttemptsParams): Promise<string> {
+    const { taskId } = await this.request<{ taskId: string }>(method.importAttempts, params);
+    await this.load(taskId);
+    this.changed.fire(taskId);
+    return taskId;
+  }
+
   /** Removes a finished task on the server (its hunks, its history) and here. */
   async delete(taskId: string): Promise<void> {
     await this.request(method.deleteTask, { taskId });
@@ -233,9 +261,11 @@ export class Tasks implements vscode.Disposable {
 
   private async load(taskId: string): Promise<void> {
     const full = await this.request<GetTaskResult>(method.getTask, { taskId });
-    const { events, ...summary } = full;
+    const { events, attempts, chosenAttempt, ...summary } = full;
     const state = this.ensure(summary);
     state.summary = summary;
+    state.attempts = attempts;
+    state.chosenAttempt = chosenAttempt;
     // The whole history comes with the answer: rebuild the transcript from it. After a
     // crash a new server may number updates again from where its log ends.
     state.transcript = [];
@@ -324,11 +354,21 @@ export class Tasks implements vscode.Disposable {
         // task finished in this session can be forked without reloading it.
         state.summary.turns = Math.max(state.summary.turns ?? 0, update.turn);
         break;
+      case 'attempt': {
+        const { kind: _, ...info } = update;
+        const attempts = (state.attempts ??= []);
+        attempts[info.attempt - 1] = info;
+        break;
+      }
+      case 'attemptChosen':
+        state.chosenAttempt = update.attempt;
+        break;
       case 'proposal':
       case 'hunks':
         break;
     }
-    if (live && (update.kind === 'proposal' || update.kind === 'hunks' || update.kind === 'finished')) {
+    const refetch = ['proposal', 'hunks', 'finished', 'attemptChosen'].includes(update.kind);
+    if (live && refetch) {
       void this.refreshProposal(params.taskId);
     }
     return true;

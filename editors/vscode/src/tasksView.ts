@@ -100,7 +100,9 @@ function taskItem(tasks: Tasks, taskId: string): vscode.TreeItem {
   const fork = summary.forkedFrom ? `fork at turn ${summary.forkedFrom.atTurn}` : undefined;
   const review = open > 0 ? `${open} to review` : undefined;
   const when = summary.finishedAt ?? summary.createdAt;
-  item.description = [summary.status, fork, age(when, Date.now()), review].filter(Boolean).join(' · ');
+  const count = state.attempts?.length ?? 0;
+  const attempts = count === 0 ? undefined : state.chosenAttempt ? `attempt ${state.chosenAttempt} of ${count}` : `${count} attempts`;
+  item.description = [summary.status, fork, attempts, age(when, Date.now()), review].filter(Boolean).join(' · ');
   item.tooltip = taskTooltip(tasks, state);
   item.iconPath = icon(TASK_ICONS[summary.status]);
   item.contextValue = taskContext(state);
@@ -111,13 +113,16 @@ function taskItem(tasks: Tasks, taskId: string): vscode.TreeItem {
 /**
  * Words package.json's `when` clauses match: `task running`, or `task finished <status>`
  * (Resume for an interrupted one rather than Follow Up) and `forkable` when it has model
- * turns to fork from.
+ * turns to fork from; `attempts` when it has attempts to compare (a fork cannot carry
+ * them).
  */
-function taskContext({ summary }: TaskState): string {
+function taskContext({ summary, attempts }: TaskState): string {
+  const withAttempts = (attempts ?? []).length > 0;
   if (!isFinished(summary.status)) {
-    return 'task running';
+    return withAttempts ? 'task running attempts' : 'task running';
   }
-  return ['task', 'finished', summary.status, (summary.turns ?? 0) > 0 ? 'forkable' : ''].filter(Boolean).join(' ');
+  const forkable = (summary.turns ?? 0) > 0 && !withAttempts;
+  return ['task', 'finished', summary.status, withAttempts ? 'attempts' : '', forkable ? 'forkable' : ''].filter(Boolean).join(' ');
 }
 
 function taskTooltip(tasks: Tasks, { summary }: TaskState): string {

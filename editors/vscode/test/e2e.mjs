@@ -21,8 +21,13 @@
 // [agents.scripted]): "Agent: New Task" offers the agents of agent/listAgents in a quick
 // pick, the agent's edit — made on disk in its own view — arrives as a hunk, and
 // accepting it changes the buffer while the file on disk stays as it was.
+// A fourth runs "Agent: New Task with Attempts…" with two attempts (one whose test passes,
+// one whose test fails), compares them in the quick pick — each row's size, summary and
+// last command, a diff editor previewing the row under the cursor — chooses the green one
+// and accepts its hunk.
 //
 // Usage: node test/e2e.mjs   (run by scripts/test-vscode, which sets the inputs below).
+// E2E_SESSIONS=attempts,approval runs only those sessions (while working on one).
 // On failure: ARTIFACTS_DIR/<session>-failure.png, plus each session's logs.
 // Env: AGENTLS_BIN, SCRIPTED_MODEL_BIN, AGENTLS_VSIX, CODE_SERVER_DIR, ARTIFACTS_DIR,
 //      REVIEW_SCREENSHOT (where to save the picture of the review).
@@ -309,6 +314,114 @@ async function agentSession() {
       }
     },
   });
+}
+
+/** One attempt's conversation: a patch making "two" read `line`, a test, an answer. */
+const attemptConversation = (line, answer) => ({
+  conversation: [
+    { toolCall: { name: 'apply_patch', arguments: { input: `*** Begin Patch\n*** Update File: notes.txt\n@@\n one\n-two\n+${line}\n three\n*** End Patch\n` } } },
+    { toolCall: { name: 'shell', arguments: { command: ['sh', '-c', 'grep -q TWO notes.txt'] } } },
+    { text: answer },
+  ],
+});
+
+/** Best-of-N: two attempts side by side, compared in the quick pick, the green one chosen. */
+async function attemptsSession() {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'agentls-vscode-attempts-'));
+  const script = path.join(dir, 'script.json');
+  // Each attempt gets its own conversation, whichever asks first.
+  fs.writeFileSync(script, JSON.stringify([attemptConversation('TWO', 'Shouted two.'), attemptConversation('Two', 'Titled two.')]));
+  const model = start(scriptedModel, [script]);
+  model.stderr.pipe(fs.createWriteStream(path.join(artifacts, 'attempts-scripted-model.log')));
+  let out = '';
+  let baseUrl;
+  for await (const chunk of model.stdout) {
+    out += chunk;
+    baseUrl = out.match(/listening on (\S+)/)?.[1];
+    if (baseUrl) {
+      break;
+    }
+  }
+  if (!baseUrl) {
+    throw new Error(`the scripted model server exited before listening: ${out}`);
+  }
+  await session('attempts', {
+    workspaceFiles: { 'notes.txt': 'one\ntwo\nthree\n' },
+    agentlsConfig: `model = "m"\nmodel_provider = "scripted"\n[model_providers.scripted]\nbase_url = "${baseUrl}"\nwire_api = "chat"\n`,
+    settings: { 'agentls.serverPath': agentls, 'agentls.openTaskPanel': false },
+    run: attempts,
+  });
+}
+
+async function attempts(page, workspace) {
+  await waitForServer(page);
+  await runCommand(page, 'Go to File', 'notes.txt', { pick: true });
+  await page.waitForSelector('.monaco-editor .view-line:has-text("three")');
+
+  await runCommand(page, 'Agent: New Task with Attempts…', 'shout two');
+  await pickRow(page, '2 attempts');
+  await pickRow(page, 'I choose');
+  await page.locator('.pane-header', { hasText: 'Agent Tasks' }).click();
+  const tree = page.locator('.pane-body .monaco-list-row');
+  await tree.filter({ hasText: 'shout two' }).filter({ hasText: 'completed · 2 attempts' }).waitFor();
+  // Nothing is proposed until an attempt is chosen.
+  const lenses = page.locator('.monaco-editor .codelens-decoration a', { hasText: /^Accept$/ });
+  if ((await lenses.count()) !== 0) {
+    throw new Error('no hunk should be offered before an attempt is chosen');
+  }
+
+  // One row per attempt: status, size, last command (with its exit code when it failed), summary.
+  await runCommand(page, 'Agent: Compare Attempts…');
+  const rows = page.locator('.quick-input-list .monaco-list-row');
+  const green = rows.filter({ hasText: 'Shouted two.' });
+  const red = rows.filter({ hasText: 'Titled two.' });
+  for (const row of [green, red]) {
+    await row.filter({ hasText: /Attempt [12] · completed/ }).filter({ hasText: '+1 −1 · 1 file' }).filter({ hasText: 'grep -q TWO notes.txt' }).waitFor();
+  }
+  await red.filter({ hasText: '(exit 1)' }).waitFor();
+  if ((await green.filter({ hasText: 'exit' }).count()) !== 0) {
+    throw new Error(`the passing attempt's command shows no exit code: ${await green.textContent()}`);
+  }
+
+  // The diff editor previews the attempt under the cursor.
+  const proposed = (line) => page.locator('.monaco-diff-editor .modified .view-line', { hasText: new RegExp(`^${line}$`) });
+  await focusRow(page, 'Titled two.');
+  await proposed('Two').waitFor();
+  await focusRow(page, 'Shouted two.');
+  await proposed('TWO').waitFor();
+  await page.screenshot({ path: path.join(artifacts, 'vscode-attempts.png') });
+
+  // Enter chooses it: its hunk is the task's proposal, reviewed like any other.
+  await page.keyboard.press('Enter');
+  await tree.filter({ hasText: 'shout two' }).filter({ hasText: /attempt [12] of 2/ }).waitFor();
+  await tree.filter({ hasText: 'line 2: TWO' }).filter({ hasText: 'pending' }).waitFor();
+  await runCommand(page, 'Go to File', 'notes.txt', { pick: true });
+  await waitFor('the chosen attempt’s Accept CodeLens', async () => (await lenses.count()) === 1);
+  await lenses.first().click();
+  await waitFor('TWO in the editor', async () => (await page.locator('.monaco-editor .view-line', { hasText: /^TWO$/ }).count()) === 1);
+  await page.keyboard.press('Control+S');
+  await waitFor('notes.txt saved with the chosen attempt', () => fs.readFileSync(path.join(workspace, 'notes.txt'), 'utf8') === 'one\nTWO\nthree\n', 15_000);
+}
+
+/** Picks the quick pick row holding `text` (typing it as the filter). */
+async function pickRow(page, text) {
+  const box = page.locator('.quick-input-widget input');
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: text }).first().waitFor();
+  await box.fill(text);
+  await page.keyboard.press('Enter');
+}
+
+/** Moves the quick pick's cursor (the arrow keys, as a user does) to the row holding `text`. */
+async function focusRow(page, text) {
+  const focused = page.locator('.quick-input-list .monaco-list-row.focused');
+  for (let i = 0; i < 10; i++) {
+    if ((await focused.filter({ hasText: text }).count()) === 1) {
+      return;
+    }
+    await page.keyboard.press('ArrowDown');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`no quick pick row holding ${JSON.stringify(text)} got the cursor`);
 }
 
 /** The extension announces itself in the status bar once the server is up. */
@@ -600,10 +713,14 @@ function stop(child) {
 }
 
 fs.mkdirSync(artifacts, { recursive: true });
+const sessions = { review: reviewSession, approval: approvalSession, acp: agentSession, attempts: attemptsSession };
+const only = process.env.E2E_SESSIONS?.split(',');
 try {
-  await reviewSession();
-  await approvalSession();
-  await agentSession();
+  for (const [name, run] of Object.entries(sessions)) {
+    if (!only || only.includes(name)) {
+      await run();
+    }
+  }
 } finally {
   await browser?.close().catch(() => undefined);
   children.forEach(stop);

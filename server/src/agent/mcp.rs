@@ -229,6 +229,7 @@ impl McpTools {
             server: Some(tool.server.clone()),
             tool: Some(tool.tool.name.to_string()),
             arguments: Some(args.clone()),
+            attempt: None,
         };
         let key = format!("mcp:{}:{}", tool.server, tool.tool.name);
         let what = format!(

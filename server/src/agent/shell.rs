@@ -210,6 +210,7 @@ impl Commands {
             server: None,
             tool: None,
             arguments: None,
+            attempt: None,
         };
         self.ask(task, request, "patch".into(), "this patch").await
     }
@@ -239,6 +240,7 @@ impl Commands {
             server: None,
             tool: None,
             arguments: None,
+            attempt: None,
         };
         let what = format!("running `{}`", args.argv.join(" "));
         self.ask(task, request, key, &what).await

@@ -28,6 +28,7 @@ const CONFIG_KEYS: &[&str] = &[
     "max_turns",
     "approval_timeout_ms",
     "task_history_max",
+    "max_parallel_attempts",
     "model_context_window",
     "model_auto_compact_token_limit",
     "shell_environment_policy",

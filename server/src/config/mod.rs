@@ -303,6 +303,9 @@ pub struct Config {
     /// Ours: how many tasks of a workspace are kept on disk (newest first); 0 keeps none
     /// and writes no task logs.
     pub task_history_max: usize,
+    /// Ours: how many attempts of one best-of-N task (`agent/startTask {bestOf}`) run at
+    /// once; the others wait `queued`.
+    pub max_parallel_attempts: usize,
     /// Tokens the model can take in; unset: known for some models, else unknown.
     pub model_context_window: Option<u64>,
     /// Input tokens past which the conversation is compacted; unset: 90 % of the context
@@ -340,6 +343,7 @@ impl Default for Config {
             approval_timeout_ms: 300_000,
             shell_environment_policy: Default::default(),
             task_history_max: 100,
+            max_parallel_attempts: 4,
             model_context_window: None,
             model_auto_compact_token_limit: None,
             profile: None,
@@ -393,6 +397,9 @@ impl Config {
     fn value_problem(&self) -> Option<(String, String)> {
         if self.max_turns == 0 {
             return Some(("max_turns".into(), "must be at least 1".into()));
+        }
+        if self.max_parallel_attempts == 0 {
+            return Some(("max_parallel_attempts".into(), "must be at least 1".into()));
         }
         self.mcp_servers.iter().find_map(|(name, server)| {
             let (key, problem) = server.value_problem()?;

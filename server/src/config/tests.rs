@@ -586,6 +586,26 @@ fn null_in_init_options_leaves_the_key_unset() {
 }
 
 #[test]
+fn max_parallel_attempts_defaults_to_four_and_must_be_at_least_one() {
+    let (config, warnings) = Fixture::new().load().unwrap();
+    assert_eq!(config.max_parallel_attempts, 4);
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let (config, _) = Fixture::new()
+        .with_user("max_parallel_attempts = 2\n")
+        .load()
+        .unwrap();
+    assert_eq!(config.max_parallel_attempts, 2);
+    let fixture = Fixture::new().with_user("max_parallel_attempts = 0\n");
+    assert_eq!(
+        error_text(fixture.load()),
+        format!(
+            "{}: invalid `max_parallel_attempts`: must be at least 1",
+            fixture.user_file().display()
+        )
+    );
+}
+
+#[test]
 fn zero_max_turns_is_rejected_naming_the_file_and_key() {
     let fixture = Fixture::new().with_user("max_turns = 0\n");
     let message = error_text(fixture.load());

@@ -90,6 +90,7 @@ impl Engine {
             return;
         };
         for (task, restored) in &loaded {
+            self.restore_attempts(restored, task, blobs);
             if let Some(proposal) = &task.proposal {
                 let files = saved_files(proposal, blobs, &restored.id);
                 self.update_store(|store| store.restore(&restored.id, proposal.next_hunk, files));
@@ -185,6 +186,7 @@ impl Engine {
         self.update_store(|store| store.discard(task_id));
         self.external.discard(task_id);
         self.tasks.remove(task_id);
+        self.attempt_sets().remove(task_id);
         let dir = self.task_dir(task_id);
         if let Err(error) = std::fs::remove_dir_all(&dir)
             && error.kind() != std::io::ErrorKind::NotFound
@@ -210,6 +212,12 @@ impl Engine {
             return Err(EngineError::StillRunning(task_id.to_string()));
         }
         self.built_in_only(&original, "forked")?;
+        if self.attempts_of(task_id).is_some() {
+            return Err(EngineError::Invalid(format!(
+                "task {task_id} has attempts, which a fork cannot carry yet; follow up on \
+                 the chosen attempt instead"
+            )));
+        }
         let turns = original.turns();
         let at = at_turn.unwrap_or(turns);
         if turns == 0 || at == 0 || at > turns {

@@ -44,6 +44,14 @@ enum Line<'a> {
         task_id: &'a str,
         files: Vec<JsonFile<'a>>,
     },
+    /// `--push`: the commit the proposal became and where it went.
+    Push {
+        task_id: &'a str,
+        remote: &'a str,
+        #[serde(rename = "ref")]
+        git_ref: &'a str,
+        commit: &'a str,
+    },
     /// Always the last line.
     Result(&'a Outcome<'a>),
 }
@@ -209,6 +217,22 @@ impl Printer {
         eprintln!("agentls exec: proposal: {changed} files (the diff is on stdout)");
     }
 
+    /// `--push` went through: a `push` line, or a line on stderr.
+    pub fn pushed(&mut self, task_id: &str, pushed: &super::push::Pushed) {
+        if self.json {
+            return print_line(&Line::Push {
+                task_id,
+                remote: &pushed.remote,
+                git_ref: &pushed.git_ref,
+                commit: &pushed.commit,
+            });
+        }
+        eprintln!(
+            "agentls exec: pushed {} to {} {}",
+            pushed.commit, pushed.remote, pushed.git_ref
+        );
+    }
+
     /// `--ask`: the answer is the product.
     pub fn answer(&mut self, text: &str) {
         if self.json {
@@ -253,12 +277,8 @@ pub(crate) fn describe(update: &TaskUpdate) -> Option<String> {
             args,
             status: ToolCallStatus::Running,
             ..
-        } => match (tool.as_str(), args.get("command")) {
-            (tools::shell::NAME, Some(Value::Array(argv))) => {
-                let words: Vec<String> = argv.iter().map(word).collect();
-                format!("$ {}", words.join(" "))
-            }
-            (tools::shell::NAME, Some(Value::String(line))) => format!("$ {line}"),
+        } => match (tool.as_str(), tools::shell::command_line(args)) {
+            (tools::shell::NAME, Some(line)) => format!("$ {line}"),
             (tools::APPLY_PATCH, _) => {
                 let input = args
                     .get("input")
@@ -324,21 +344,6 @@ pub(crate) fn describe(update: &TaskUpdate) -> Option<String> {
 }
 
 /// A command word as a shell would need it quoted.
-fn word(value: &Value) -> String {
-    let text = value
-        .as_str()
-        .map_or_else(|| value.to_string(), str::to_string);
-    if !text.is_empty()
-        && text
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c))
-    {
-        text
-    } else {
-        format!("'{}'", text.replace('\'', "'\\''"))
-    }
-}
-
 /// A status as the protocol names it (`completed`, `stale`, …).
 pub(crate) fn wire_name(value: impl Serialize) -> String {
     match serde_json::to_value(value) {

@@ -9,6 +9,7 @@
 //! is dropped: what cannot be placed is reported
 //! as a conflict with both sides.
 
+pub mod attempts;
 pub mod cli;
 pub mod merge;
 pub mod parse;

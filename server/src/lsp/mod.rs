@@ -30,15 +30,17 @@ use tower_lsp_server::{Client, LanguageServer, LspService, Server};
 
 use crate::documents::PositionEncoding;
 use crate::engine::{Engine, EngineError, EngineSettings};
+use crate::import::attempts::Selection;
 use crate::import::source::Source;
 use crate::proposal::store::ProposalStore;
 use crate::protocol::{
-    self as proto, ACCEPT_CODE_ACTION_KIND, AgentCapability, CancelTaskParams, Empty,
-    FollowUpParams, ForkTaskParams, GetProposalParams, GetTaskResult, ImportDiffParams,
-    ListMcpServersResult, ListTasksResult, REFRESH_CODE_ACTION_KIND, REJECT_CODE_ACTION_KIND,
-    RefreshProposalParams, RefreshProposalResult, ResolveHunksParams, ResolveHunksResult,
-    StartTaskParams, TaskIdParams, TaskIdResult, UNDO_CODE_ACTION_KIND, UndoHunksParams,
-    UndoHunksResult,
+    self as proto, ACCEPT_CODE_ACTION_KIND, AgentCapability, CHOOSE_ATTEMPT_METHOD,
+    CancelTaskParams, ChooseAttemptParams, Empty, FollowUpParams, ForkTaskParams,
+    GetProposalParams, GetTaskResult, IMPORT_ATTEMPTS_METHOD, ImportAttemptsParams,
+    ImportDiffParams, ListMcpServersResult, ListTasksResult, REFRESH_CODE_ACTION_KIND,
+    REJECT_CODE_ACTION_KIND, RefreshProposalParams, RefreshProposalResult, ResolveHunksParams,
+    ResolveHunksResult, StartTaskParams, TaskIdParams, TaskIdResult, UNDO_CODE_ACTION_KIND,
+    UndoHunksParams, UndoHunksResult,
 };
 use crate::uri;
 use convert::range_from_lsp;
@@ -109,6 +111,8 @@ pub async fn serve(settings: EngineSettings) -> ExitCode {
     .custom_method("agent/compactTask", Backend::compact_task)
     .custom_method(proto::LIST_MCP_SERVERS_METHOD, Backend::list_mcp_servers)
     .custom_method(proto::LIST_AGENTS_METHOD, Backend::list_agents)
+    .custom_method(CHOOSE_ATTEMPT_METHOD, Backend::choose_attempt)
+    .custom_method(IMPORT_ATTEMPTS_METHOD, Backend::import_attempts)
     .finish();
     let stdio = guard::Stdio::start(tokio::io::stdin(), tokio::io::stdout());
     // Handlers never wait on the client, but the default of 4 concurrent requests is
@@ -393,6 +397,9 @@ impl Backend {
                 "agent/startTask needs a non-empty `prompt`".into(),
             ));
         }
+        if let Some(problem) = crate::engine::best_of_problem(&params) {
+            return Err(invalid_params(problem));
+        }
         let task_id = self.engine()?.start_task(params);
         Ok(TaskIdResult { task_id })
     }
@@ -400,6 +407,28 @@ impl Backend {
     async fn import_diff(&self, params: ImportDiffParams) -> Result<TaskIdResult> {
         let source = Source::from_params(params).map_err(invalid_params)?;
         let task_id = self.engine()?.import_diff(source);
+        Ok(TaskIdResult { task_id })
+    }
+
+    async fn choose_attempt(&self, params: ChooseAttemptParams) -> Result<Empty> {
+        self.engine()?
+            .choose_attempt(&params.task_id, params.attempt)
+            .map_err(engine_error)?;
+        Ok(Empty {})
+    }
+
+    async fn import_attempts(&self, params: ImportAttemptsParams) -> Result<TaskIdResult> {
+        let selection = match (params.refs.is_empty(), params.prefix) {
+            (false, None) => Selection::Refs(params.refs),
+            (true, Some(prefix)) if !prefix.trim().is_empty() => Selection::Prefix(prefix),
+            _ => {
+                return Err(invalid_params(format!(
+                    "{IMPORT_ATTEMPTS_METHOD} takes either `refs` (a non-empty list) or \
+                     `prefix`, not both"
+                )));
+            }
+        };
+        let task_id = self.engine()?.import_attempts(params.remote, selection);
         Ok(TaskIdResult { task_id })
     }
 
@@ -418,10 +447,14 @@ impl Backend {
     }
 
     async fn get_task(&self, params: TaskIdParams) -> Result<GetTaskResult> {
-        let task = self.engine()?.task(&params.task_id).map_err(engine_error)?;
+        let engine = self.engine()?;
+        let task = engine.task(&params.task_id).map_err(engine_error)?;
+        let (attempts, chosen_attempt) = engine.attempt_infos(&params.task_id);
         Ok(GetTaskResult {
             task: task.summary(),
             events: task.events(),
+            attempts,
+            chosen_attempt,
         })
     }
 

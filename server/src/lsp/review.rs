@@ -58,29 +58,33 @@ pub fn get_proposal(engine: &Engine, params: GetProposalParams) -> Result<proto:
         None => None,
     };
     let limit = params.limit.unwrap_or(DEFAULT_PROPOSAL_PAGE).max(1);
-    let page = engine.store().view_page(
-        &params.task_id,
-        path.as_deref(),
-        params.cursor.as_deref(),
-        limit,
-    );
-    let page = match page {
-        Ok(page) => page,
-        // A task that changed nothing (yet) has an empty proposal.
-        Err(PageError::NoProposal { .. }) => {
-            return Ok(proto::Proposal {
-                task_id: params.task_id,
-                files: Vec::new(),
-                next_cursor: None,
-                total_files: 0,
-                total_hunks: 0,
-            });
-        }
-        Err(problem) => {
-            return Err(invalid_params(format!(
-                "{problem}; pass the `nextCursor` of the previous page, or no cursor to start over"
-            )));
-        }
+    let (path, cursor) = (path.as_deref(), params.cursor.as_deref());
+    let page = match params.attempt {
+        Some(attempt) => engine
+            .attempt_page(&params.task_id, attempt, path, cursor, limit)
+            .map_err(engine_error)?,
+        None => match engine
+            .store()
+            .view_page(&params.task_id, path, cursor, limit)
+        {
+            Ok(page) => Some(page),
+            // A task that changed nothing (yet) has an empty proposal.
+            Err(PageError::NoProposal { .. }) => None,
+            Err(problem) => {
+                return Err(invalid_params(format!(
+                    "{problem}; pass the `nextCursor` of the previous page, or no cursor to start over"
+                )));
+            }
+        },
+    };
+    let Some(page) = page else {
+        return Ok(proto::Proposal {
+            task_id: params.task_id,
+            files: Vec::new(),
+            next_cursor: None,
+            total_files: 0,
+            total_hunks: 0,
+        });
     };
     Ok(proto::Proposal {
         task_id: params.task_id,

@@ -137,14 +137,8 @@ pub struct Prompt<'a> {
     pub output_schema: Option<&'a serde_json::Value>,
 }
 
-/// Token counts the provider reported for one turn.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Usage {
-    pub input_tokens: u64,
-    pub output_tokens: u64,
-    pub total_tokens: u64,
-}
+/// Token counts the provider reported for one turn (the protocol shows them as they are).
+pub use crate::protocol::Usage;
 
 /// What a turn reports while it runs.
 #[derive(Clone, Debug, PartialEq)]

@@ -13,7 +13,9 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
 use super::journal::{self, log_path};
-use super::log::{self, ChangeRecord, Decision, Event, FileCheckpoint, FileText, Header, ReadLog};
+use super::log::{
+    self, AttemptRecord, ChangeRecord, Decision, Event, FileCheckpoint, FileText, Header, ReadLog,
+};
 use crate::model::{Item, ToolCall};
 use crate::protocol::{TaskStatus, TaskUpdate, TaskUpdateParams};
 
@@ -35,6 +37,10 @@ pub struct LoadedTask {
     pub proposal: Option<LoggedProposal>,
     /// The last run never finished (its server died): what it had changed by then.
     pub unfinished: Option<UnfinishedRun>,
+    /// A best-of-N task's attempts that ended (or were imported), by number.
+    pub attempts: Vec<AttemptRecord>,
+    /// The attempt chosen last.
+    pub chosen_attempt: Option<u32>,
     pub warnings: Vec<String>,
 }
 
@@ -170,6 +176,8 @@ pub fn rebuild(log: ReadLog) -> LoadedTask {
         batches: 0,
         proposal: None,
         unfinished: None,
+        attempts: Vec::new(),
+        chosen_attempt: None,
         warnings: log.warnings,
         header,
     };
@@ -237,6 +245,24 @@ pub fn rebuild(log: ReadLog) -> LoadedTask {
                 }
             }
             Event::Decision(decision) => route_decision(&mut files, decision),
+            Event::Attempt(record) => {
+                match task
+                    .attempts
+                    .iter_mut()
+                    .find(|a| a.info.attempt == record.info.attempt)
+                {
+                    Some(known) => *known = record,
+                    None => task.attempts.push(record),
+                }
+            }
+            Event::AttemptChosen { attempt, .. } => {
+                // The follow-ups that come after continue the chosen attempt's conversation.
+                if let Some(record) = task.attempts.iter().find(|a| a.info.attempt == attempt) {
+                    task.items = record.items.iter().cloned().map(Item::from).collect();
+                    task.turns = task.turns.max(record.turns);
+                    task.chosen_attempt = Some(attempt);
+                }
+            }
             Event::Update { at, seq, update } => {
                 match &update {
                     TaskUpdate::Status { status } => task.status = *status,

@@ -29,8 +29,8 @@ use super::blobs::BlobText;
 use crate::model::{Item, ToolCall, Usage};
 use crate::proposal::Hunk;
 use crate::protocol::{
-    ApprovalDecision, ApprovalKind, FileKind, HunkEdit, HunkRef, HunkStatus, StartTaskParams,
-    TaskMode, TaskUpdate,
+    ApprovalDecision, ApprovalKind, AttemptInfo, FileKind, HunkEdit, HunkRef, HunkStatus,
+    StartTaskParams, TaskMode, TaskUpdate,
 };
 
 /// Written in every header; a reader refuses logs of a newer major format.
@@ -78,6 +78,18 @@ pub enum Event {
     Proposal(ProposalCheckpoint),
     Decision(Decision),
     Compacted(Compaction),
+    /// An attempt of a best-of-N task ended, or an attempt pushed from elsewhere was
+    /// placed (`agent/importAttempts`): everything needed to list, preview, choose and
+    /// follow it up after a restart. A later record of the same attempt replaces it.
+    Attempt(AttemptRecord),
+    /// An attempt's hunks became the task's proposal (its checkpoint comes before this);
+    /// from here on the task's conversation is that attempt's.
+    AttemptChosen {
+        at: u64,
+        attempt: u32,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        automatic: bool,
+    },
     /// A task update as the client got it.
     Update {
         at: u64,
@@ -186,6 +198,40 @@ pub struct ChangeRecord {
     pub base: Option<BlobText>,
     /// None: the task deleted it.
     pub new: Option<BlobText>,
+}
+
+/// One attempt as it ended: how it is listed, what it changed (per file, its text
+/// before and after, plus what could not be placed of an imported one), and its
+/// conversation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AttemptRecord {
+    pub at: u64,
+    #[serde(flatten)]
+    pub info: AttemptInfo,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<ChangeRecord>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conflicts: Vec<ConflictRecord>,
+    /// The attempt's conversation, as the model saw it (none for an imported one).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub items: Vec<ItemRecord>,
+    /// Its model turns.
+    #[serde(default)]
+    pub turns: u32,
+}
+
+/// A change of an imported attempt that could not be placed: char offsets in the base
+/// text of its file's [`ChangeRecord`], and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConflictRecord {
+    pub path: String,
+    pub start: usize,
+    pub end: usize,
+    pub old_text: String,
+    pub new_text: String,
+    pub reason: String,
 }
 
 /// The task's hunks as they stood, positioned in a stated text.
@@ -434,10 +480,12 @@ impl Event {
                 .iter()
                 .filter_map(|f| f.text.as_ref())
                 .collect(),
-            Event::Changes { files } => files
-                .iter()
-                .flat_map(|f| f.base.iter().chain(f.new.iter()))
-                .collect(),
+            Event::Changes { files } | Event::Attempt(AttemptRecord { changes: files, .. }) => {
+                files
+                    .iter()
+                    .flat_map(|f| f.base.iter().chain(f.new.iter()))
+                    .collect()
+            }
             Event::Proposal(checkpoint) => checkpoint
                 .files
                 .iter()
@@ -563,6 +611,39 @@ mod tests {
                     status: TaskStatus::Running,
                 },
             },
+            Event::Attempt(AttemptRecord {
+                at: 6,
+                info: crate::protocol::AttemptInfo {
+                    attempt: 2,
+                    status: TaskStatus::Completed,
+                    summary: Some("done".into()),
+                    files: 1,
+                    hunks: 1,
+                    added: 1,
+                    removed: 0,
+                    usage: Usage::default(),
+                    last_command: Some(crate::protocol::LastCommand {
+                        command: "make test".into(),
+                        exit_code: 0,
+                    }),
+                    source: None,
+                },
+                changes: vec![ChangeRecord {
+                    path: "a.txt".into(),
+                    base: None,
+                    new: Some(BlobText::from_text("new\n")),
+                }],
+                conflicts: Vec::new(),
+                items: vec![ItemRecord::Assistant {
+                    text: "done".into(),
+                }],
+                turns: 1,
+            }),
+            Event::AttemptChosen {
+                at: 7,
+                attempt: 2,
+                automatic: true,
+            },
         ]
     }
 
@@ -581,14 +662,15 @@ mod tests {
         let bytes: Vec<u8> = sample().iter().flat_map(encode).collect();
         let cut = bytes.len() - 5;
         let log = parse(&bytes[..cut], "t1.jsonl");
-        assert_eq!(log.events, sample()[..3]);
+        let last = sample().len() - 1;
+        assert_eq!(log.events, sample()[..last]);
         assert_eq!(log.warnings.len(), 1);
         assert!(
-            log.warnings[0].contains("line 4 is incomplete"),
+            log.warnings[0].contains(&format!("line {} is incomplete", last + 1)),
             "{:?}",
             log.warnings
         );
-        let intact: usize = sample()[..3].iter().map(|e| encode(e).len()).sum();
+        let intact: usize = sample()[..last].iter().map(|e| encode(e).len()).sum();
         assert_eq!(log.intact_len, intact as u64);
     }
 

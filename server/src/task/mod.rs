@@ -153,6 +153,27 @@ impl Task {
         }
     }
 
+    /// A task no registry lists and no log records: an attempt of a best-of-N task, which
+    /// runs under its parent's `cancel` and reports through `sink` (the engine's, which
+    /// folds it into the parent). Starts `queued`.
+    pub fn unlisted(
+        id: String,
+        prompt: String,
+        mode: TaskMode,
+        sink: Arc<dyn ClientSink>,
+        cancel: CancellationToken,
+    ) -> Arc<Task> {
+        let task = Task {
+            cancel: Mutex::new(cancel),
+            ..Task::new(id, prompt, mode, now_ms(), sink.clone(), None)
+        };
+        let task = with_emitter(task, sink, 0);
+        task.emit(TaskUpdate::Status {
+            status: TaskStatus::Queued,
+        });
+        task
+    }
+
     /// Queues an update for the client. Deltas are merged with their neighbours of the
     /// same kind; everything else keeps its order.
     pub fn emit(&self, update: TaskUpdate) {
@@ -385,6 +406,17 @@ impl Task {
     }
 }
 
+/// Starts the task's update emitter, which owns the receiving end of its queue.
+fn with_emitter(task: Task, sink: Arc<dyn ClientSink>, last_seq: u64) -> Arc<Task> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let task = Arc::new(Task {
+        updates: tx,
+        ..task
+    });
+    emitter::spawn(Arc::downgrade(&task), rx, sink, last_seq);
+    task
+}
+
 /// A panic elsewhere must not take the task list down with it.
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex
@@ -467,12 +499,7 @@ impl TaskRegistry {
     }
 
     fn insert(&self, task: Task, sink: Arc<dyn ClientSink>, last_seq: u64) -> Arc<Task> {
-        let (tx, rx) = mpsc::unbounded_channel();
-        let task = Arc::new(Task {
-            updates: tx,
-            ..task
-        });
-        emitter::spawn(Arc::downgrade(&task), rx, sink, last_seq);
+        let task = with_emitter(task, sink, last_seq);
         self.tasks_lock().insert(task.id.clone(), task.clone());
         task
     }

@@ -1,13 +1,16 @@
 //! The `shell` tool's contract with the model: its schema, its arguments, and how a
-//! finished command is reported (exit code, wall time, capped output). Running it —
+//! finished command is reported (exit code, wall time, capped output), and how a command
+//! reads as one line (`CommandWatch` follows a task's last one). Running it —
 //! approvals, the view directory, the sandbox — is the agent's job (`agent::shell`),
 //! because it waits on processes and on the user.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::protocol::{LastCommand, TaskUpdate, ToolCallStatus};
 use crate::sandbox::run::Finished;
 
 pub const NAME: &str = "shell";
@@ -79,6 +82,76 @@ pub struct ShellArgs {
     pub timeout: Duration,
     /// The model's reason for running outside the sandbox, when it asks to.
     pub escalation: Option<String>,
+}
+
+/// A `shell` call's command as one line, the way a person would type it: a command
+/// line as given, an argv with each word quoted where a shell would need it. None when
+/// the arguments hold no command.
+pub fn command_line(args: &Value) -> Option<String> {
+    match args.get("command")? {
+        Value::Array(argv) => Some(argv.iter().map(word).collect::<Vec<_>>().join(" ")),
+        Value::String(line) => Some(line.clone()),
+        _ => None,
+    }
+}
+
+/// Follows a task's updates to know the last `shell` command that ran to its end and how
+/// it exited: what tells a reviewer whether an attempt ended green.
+#[derive(Debug, Default)]
+pub struct CommandWatch {
+    /// Calls under way: call id → the command as one line.
+    running: HashMap<String, String>,
+    pub last: Option<LastCommand>,
+}
+
+impl CommandWatch {
+    /// Takes one update in; true when it changed `last`.
+    pub fn observe(&mut self, update: &TaskUpdate) -> bool {
+        match update {
+            TaskUpdate::ToolCall {
+                call_id,
+                tool,
+                args,
+                status: ToolCallStatus::Running,
+                ..
+            } if tool == NAME => {
+                if let Some(line) = command_line(args) {
+                    self.running.insert(call_id.clone(), line);
+                }
+                false
+            }
+            TaskUpdate::ToolResult {
+                call_id,
+                exit_code: Some(exit_code),
+                ..
+            } => match self.running.remove(call_id) {
+                Some(command) => {
+                    self.last = Some(LastCommand {
+                        command,
+                        exit_code: *exit_code,
+                    });
+                    true
+                }
+                None => false,
+            },
+            _ => false,
+        }
+    }
+}
+
+fn word(value: &Value) -> String {
+    let text = value
+        .as_str()
+        .map_or_else(|| value.to_string(), str::to_string);
+    if !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c))
+    {
+        text
+    } else {
+        format!("'{}'", text.replace('\'', "'\\''"))
+    }
 }
 
 pub fn parse(args: &Value) -> Result<ShellArgs, String> {

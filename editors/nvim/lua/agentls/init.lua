@@ -10,6 +10,7 @@ local tasks = require('agentls.tasks')
 local task_list = require('agentls.task_list')
 local approval = require('agentls.approval')
 local edit = require('agentls.edit')
+local attempts = require('agentls.attempts')
 
 local M = {}
 
@@ -161,6 +162,16 @@ local function current_task()
   return id and state.tasks[id]
 end
 
+--- Task `id` of this editor, or with no id the task the command means.
+---@param id string
+---@return agentls.Task?
+local function task_for(id)
+  if id ~= '' then
+    return state.tasks[id]
+  end
+  return current_task()
+end
+
 --- Follows up on (resumes) the task the command means.
 ---@param prompt string
 function M.follow_up(prompt)
@@ -191,18 +202,37 @@ end
 --- Deletes task `id`, else the task the command means, once the user confirms.
 ---@param id string
 function M.delete(id)
-  local task
-  if id ~= '' then
-    task = state.tasks[id]
-  else
-    task = current_task()
-  end
+  local task = task_for(id)
   if not task then
     local what = id ~= '' and ('no task %s in this editor'):format(id) or 'no task to delete'
     vim.notify(('agentls: %s (:AgentTasks lists them)'):format(what), vim.log.levels.INFO)
     return
   end
   task_list.delete(task)
+end
+
+--- Shows the attempts of task `id`, else of the task the command means.
+---@param id string
+function M.attempts(id)
+  local task = task_for(id)
+  if not task then
+    local what = id ~= '' and ('no task %s in this editor'):format(id) or 'no task'
+    vim.notify(('agentls: %s; :AgentBestOf {n} {prompt} starts one with attempts'):format(what), vim.log.levels.INFO)
+    return
+  end
+  attempts.show(task)
+end
+
+--- Starts a task that runs `n` attempts side by side (the first word of `args`).
+---@param args string `{n} {prompt}`
+function M.best_of(args)
+  local n, prompt = args:match('^%s*(%d+)%s+(.+)$')
+  n = tonumber(n)
+  if not n or n < 2 or n > 8 then
+    vim.notify('agentls: :AgentBestOf takes a number of attempts (2 to 8), then the prompt', vim.log.levels.ERROR)
+    return
+  end
+  tasks.start({ prompt = prompt, mode = 'code', bestOf = n })
 end
 
 local function task_ids()
@@ -311,6 +341,16 @@ local function create_commands()
   command('AgentRestart', function()
     lsp.restart(vim.api.nvim_get_current_buf())
   end, { nargs = 0, desc = 'agentls: restart the workspace’s server; its tasks come back' })
+  command('AgentBestOf', function(opts)
+    M.best_of(opts.args)
+  end, { nargs = '+', desc = 'agentls: run {n} attempts of a prompt side by side, then choose one (:AgentAttempts)' })
+  command('AgentAttempts', function(opts)
+    M.attempts(opts.args)
+  end, {
+    nargs = '?',
+    complete = task_ids,
+    desc = 'agentls: compare a best-of-N task’s attempts (a preview of each) and choose one',
+  })
   command('AgentImport', function(opts)
     tasks.import(opts.args)
   end, { nargs = 1, complete = 'file', desc = 'agentls: review a diff from a file, a URL or git:REF' })
@@ -386,6 +426,7 @@ function M.setup(opts)
     task_list.redraw()
   end
   tasks.on_change = task_list.redraw
+  tasks.on_attempts = attempts.redraw
   hunks.define_highlights()
   create_commands()
   create_autocmds()

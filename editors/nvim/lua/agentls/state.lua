@@ -33,6 +33,8 @@ local M = {}
 ---@field finished_at integer?
 ---@field turns integer? model turns so far: what a fork's turn counts
 ---@field forked_from {taskId: string, atTurn: integer}? set on a task made by agent/forkTask
+---@field attempts table[]? a best-of-N task's attempts (AttemptInfo), by number
+---@field chosen_attempt integer? the attempt whose hunks are the proposal
 
 ---@type table<string, agentls.Task>
 M.tasks = {}

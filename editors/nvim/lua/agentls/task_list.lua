@@ -3,6 +3,7 @@
 -- status, age and what is left to review. Keys on a line open, follow up (resume), fork
 -- or delete that task; :AgentFollowUp, :AgentFork and :AgentDelete there mean it too.
 
+local list_buffer = require('agentls.list_buffer')
 local lsp = require('agentls.lsp')
 local state = require('agentls.state')
 local tasks = require('agentls.tasks')
@@ -121,18 +122,7 @@ local function render(list)
   if #list == 0 then
     table.insert(lines, 'No tasks yet; start one with :Agent {prompt}')
   end
-  local cursors = {}
-  for _, win in ipairs(vim.fn.win_findbuf(buf)) do
-    cursors[win] = vim.api.nvim_win_get_cursor(win)
-  end
-  vim.bo[buf].modifiable = true
-  vim.api.nvim_buf_set_lines(buf, 0, -1, false, lines)
-  vim.bo[buf].modifiable = false
-  for win, cursor in pairs(cursors) do
-    vim.api.nvim_win_set_cursor(win, { math.min(cursor[1], #lines), 0 })
-  end
-  vim.api.nvim_buf_clear_namespace(buf, ns, 0, -1)
-  vim.api.nvim_buf_set_extmark(buf, ns, 0, 0, { end_row = 1, hl_group = 'Comment', hl_eol = true })
+  list_buffer.redraw(buf, ns, lines)
   for row, id in pairs(line_tasks) do
     local status = state.tasks[id].status
     vim.api.nvim_buf_set_extmark(buf, ns, row - 1, 0, { end_col = #status, hl_group = STATUS_HL[status] or 'Normal' })

@@ -1,8 +1,9 @@
 -- Tasks from the editor's side: starting and following them up, following their
 -- `agent/taskUpdate` notifications, refetching the proposal (page by page) when its hunks
 -- may have moved or changed status, and sending the user's decisions: accept, reject with
--- a reason, undo an accept, re-place stale hunks. Also the task history: listing a
--- server's tasks (it brings back the workspace's earlier ones), forking and deleting.
+-- a reason, undo an accept, re-place stale hunks, choose one of a best-of-N task's
+-- attempts. Also the task history: listing a server's tasks (it brings back the
+-- workspace's earlier ones), forking and deleting.
 
 local lsp = require('agentls.lsp')
 local state = require('agentls.state')
@@ -20,6 +21,10 @@ M.page_limit = nil
 ---@type fun()?
 M.on_change = nil
 
+--- Called after a best-of-N task's attempts changed (one finished, one was chosen).
+---@type fun(task: agentls.Task)?
+M.on_attempts = nil
+
 local function changed()
   if M.on_change then
     M.on_change()
@@ -27,7 +32,7 @@ local function changed()
 end
 
 -- Update kinds after which the proposal on the server differs from our copy.
-local REFETCH = { proposal = true, hunks = true, finished = true }
+local REFETCH = { proposal = true, hunks = true, finished = true, attemptChosen = true }
 
 -- Tasks with a getProposal already scheduled, so a burst of updates costs one request.
 ---@type table<string, boolean>
@@ -41,14 +46,16 @@ local function uris_of(task)
   return uris
 end
 
---- Fetches a whole proposal, following `nextCursor` to the last page. A file that goes on
---- over a page boundary comes back once, its hunks in order. When the task's hunks change
---- between two pages (a follow-up finished), the server refuses the old cursor and the
---- listing starts over.
+--- Fetches a whole proposal, following `nextCursor` to the last page: the task's, or with
+--- `attempt` that attempt's hunks as choosing it would place them (a preview). A file that
+--- goes on over a page boundary comes back once, its hunks in order. When the task's hunks
+--- change between two pages (a follow-up finished), the server refuses the old cursor and
+--- the listing starts over.
 ---@param client vim.lsp.Client
 ---@param task_id string
+---@param attempt integer?
 ---@param on_done fun(files: agentls.File[])
-local function fetch_proposal(client, task_id, on_done)
+function M.fetch(client, task_id, attempt, on_done)
   local files, by_uri = {}, {}
   local restarts = 0
   local page
@@ -63,7 +70,7 @@ local function fetch_proposal(client, task_id, on_done)
     return true
   end
   function page(cursor)
-    local params = { taskId = task_id, cursor = cursor, limit = M.page_limit }
+    local params = { taskId = task_id, cursor = cursor, limit = M.page_limit, attempt = attempt }
     lsp.request(client, 'agent/getProposal', params, function(result)
       for _, file in ipairs(result.files or {}) do
         local seen = by_uri[file.uri]
@@ -99,7 +106,7 @@ function M.refresh(task_id, on_done)
   if not client then
     return
   end
-  fetch_proposal(client, task_id, function(files)
+  M.fetch(client, task_id, nil, function(files)
     local before = uris_of(task)
     task.files = files
     hunks.render_uris(before)
@@ -136,6 +143,24 @@ local function on_finished(task, update)
   end)
 end
 
+--- Keeps a best-of-N task's attempt rows and its choice as the server reports them.
+---@param task agentls.Task
+---@param update table an `attempt` (an AttemptInfo) or `attemptChosen` update
+local function on_attempt(task, update)
+  task.attempts = task.attempts or {}
+  if update.kind == 'attempt' then
+    local info = vim.deepcopy(update)
+    info.kind = nil
+    task.attempts[update.attempt] = info
+  else
+    task.chosen_attempt = update.attempt
+  end
+  changed()
+  if M.on_attempts then
+    M.on_attempts(task)
+  end
+end
+
 --- The `agent/taskUpdate` notification handler.
 function M.on_update(_, params, ctx)
   if type(params) ~= 'table' or type(params.update) ~= 'table' then
@@ -144,6 +169,9 @@ function M.on_update(_, params, ctx)
   local task = state.task(params.taskId, ctx.client_id)
   local update = params.update
   output.append(task.id, update)
+  if update.kind == 'attempt' or update.kind == 'attemptChosen' then
+    on_attempt(task, update)
+  end
   if update.kind == 'status' then
     task.status = update.status
     changed()
@@ -170,6 +198,44 @@ function M.start(params)
       output.begin(task)
       output.show(task.id)
     end, bufnr)
+  end)
+end
+
+--- Asks the server for a task's attempts (and which one is chosen).
+---@param client vim.lsp.Client
+---@param task agentls.Task
+---@param on_done fun()
+function M.load_attempts(client, task, on_done)
+  lsp.request(client, 'agent/getTask', { taskId = task.id }, function(result)
+    task.prompt = result.prompt or task.prompt
+    task.attempts = result.attempts or {}
+    task.chosen_attempt = result.chosenAttempt
+    on_done()
+  end)
+end
+
+--- Makes an attempt's hunks the task's proposal, draws them and goes to its first one
+--- in the current window.
+---@param task agentls.Task
+---@param attempt integer
+function M.choose_attempt(task, attempt)
+  local client = lsp.client(task.client_id)
+  if not client then
+    return
+  end
+  lsp.request(client, 'agent/chooseAttempt', { taskId = task.id, attempt = attempt }, function()
+    task.chosen_attempt = attempt
+    state.focused = task.id
+    M.refresh(task.id, function()
+      local open = state.task_hunks(task, state.open_status)
+      local count = #open
+      vim.notify(('agentls: attempt %d chosen — %d hunk%s to review (]h)'):format(attempt, count, count == 1 and '' or 's'))
+      local first = open[1]
+      if first then
+        vim.cmd.edit(vim.fn.fnameescape(vim.uri_to_fname(first.file.uri)))
+        vim.api.nvim_win_set_cursor(0, { math.min(first.hunk.range.start.line + 1, vim.api.nvim_buf_line_count(0)), 0 })
+      end
+    end)
   end)
 end
 

@@ -473,6 +473,7 @@ impl Host {
                 server: None,
                 tool: None,
                 arguments: None,
+                attempt: None,
             };
             self.commands.decide(&self.task, question, key).await
         } else {

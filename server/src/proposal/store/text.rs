@@ -142,6 +142,12 @@ impl ProposalStore {
             .collect()
     }
 
+    /// The text and version of `path` when the editor has it open.
+    pub fn open_document(&self, path: &str) -> Option<(String, i32)> {
+        let entry = self.docs.get(path).filter(|entry| entry.open)?;
+        Some((entry.doc.text(), entry.doc.version))
+    }
+
     /// Moves every task's hunks in `path` through `changes`; statuses changed go to the
     /// outbox.
     fn rebase(&mut self, path: &str, changes: &[Change]) {

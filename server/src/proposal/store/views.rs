@@ -136,6 +136,17 @@ impl ProposalStore {
             .unwrap_or_default()
     }
 
+    /// How many of the task's hunks are accepted (their text is in the files).
+    pub fn accepted_count(&self, task_id: &str) -> usize {
+        self.tasks.get(task_id).map_or(0, |task| {
+            task.files
+                .iter()
+                .flat_map(|f| f.hunks.hunks())
+                .filter(|h| h.status == HunkStatus::Accepted)
+                .count()
+        })
+    }
+
     /// Ids of the task's hunks in `path` with `status`.
     pub fn ids_in_file(&self, task_id: &str, path: &str, status: HunkStatus) -> Vec<String> {
         self.file(task_id, path)
