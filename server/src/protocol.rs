@@ -574,6 +574,9 @@ pub const IMPORT_DIFF_COMMAND: &str = "agent.importDiff";
 pub const REFRESH_PROPOSAL_COMMAND: &str = "agent.refreshProposal";
 /// `agent.showProposal`: [`TaskCommandArgs`]; answers [`ShowProposalResult`].
 pub const SHOW_PROPOSAL_COMMAND: &str = "agent.showProposal";
+/// `agent.chooseAttempt`: [`ChooseAttemptCommandArgs`], or a plain number (the attempt,
+/// of the latest best-of-N task); answers [`ChooseAttemptCommandResult`].
+pub const CHOOSE_ATTEMPT_COMMAND: &str = "agent.chooseAttempt";
 
 /// `agent.startTask`'s argument: `agent/startTask`'s params (every field, `agent`
 /// included), plus where the user is: with `uri` and `range` the selection is context as
@@ -620,6 +623,30 @@ pub struct RefreshCommandArgs {
     /// Empty: every stale hunk of the task.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub hunk_ids: Vec<String>,
+}
+
+/// `agent.chooseAttempt`'s argument. Without `attempt` nothing is chosen: the attempts
+/// are listed (in the answer and in a `window/showMessage`), so that a user who can only
+/// type commands sees what there is to choose from.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChooseAttemptCommandArgs {
+    /// Default: the latest best-of-N task.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempt: Option<u32>,
+}
+
+/// What `agent.chooseAttempt` answers: the task's attempts as `agent/getTask` lists them,
+/// and the chosen one (the one just chosen, when the command chose).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChooseAttemptCommandResult {
+    pub task_id: String,
+    pub attempts: Vec<AttemptInfo>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chosen_attempt: Option<u32>,
 }
 
 /// Where `agent.showProposal` wrote the task's proposal (a unified diff `git apply`

@@ -722,3 +722,69 @@ async fn commands_default_to_the_latest_task_import_cancel_and_follow_up() {
     assert!(asked.contains("go on"), "{asked}");
     assert!(client.shutdown().await.success());
 }
+
+#[tokio::test]
+async fn a_plain_client_lists_a_best_of_n_tasks_attempts_and_chooses_one_by_number() {
+    let attempt = |body: &str, summary: &str| Reply::conversation(patch_then_done(body, summary));
+    let fixture = Fixture::new(
+        "chat",
+        &[("notes.txt", TEN_LINES)],
+        vec![
+            attempt(CAPS_TWO, "Shouted two."),
+            attempt(CAPS_TWO_AND_EIGHT, "Shouted two and eight."),
+        ],
+    )
+    .await;
+    let mut client = fixture.client(plain()).await;
+    client.open("notes.txt", TEN_LINES).await;
+    let task = start_and_finish(
+        &mut client,
+        json!({"prompt": "shout", "bestOf": 2, "choose": "manual"}),
+    )
+    .await;
+    let nothing = command(&mut client, "agent.chooseAttempt", json!({"taskId": "t0"}))
+        .await
+        .unwrap_err();
+    assert!(
+        nothing["message"].as_str().unwrap().contains("t0"),
+        "{nothing}"
+    );
+
+    // No attempt named: the attempts are listed, in the answer and to the user.
+    let listed = command(&mut client, "agent.chooseAttempt", json!({}))
+        .await
+        .unwrap();
+    assert_eq!(listed["taskId"], task);
+    let attempts = listed["attempts"].as_array().unwrap();
+    assert_eq!(attempts.len(), 2, "{listed}");
+    assert_eq!(listed["chosenAttempt"], Value::Null);
+    let shown = wait_message(&client, "attempts of “shout”").await;
+    assert!(
+        shown.contains("+2 −2 in 1 file") && shown.contains("+1 −1 in 1 file"),
+        "{shown}"
+    );
+    assert_eq!(
+        proposal(&mut client, &task).await["totalHunks"],
+        0,
+        "nothing chosen yet"
+    );
+
+    // A plain number chooses that attempt of the latest best-of-N task.
+    let both = attempts
+        .iter()
+        .find(|a| a["summary"] == "Shouted two and eight.")
+        .unwrap()["attempt"]
+        .clone();
+    let chosen = command(&mut client, "agent.chooseAttempt", both.clone())
+        .await
+        .unwrap();
+    assert_eq!(chosen["chosenAttempt"], both);
+    wait_message(&client, &format!("chose attempt {both} of “shout”")).await;
+    let uri = client.uri("notes.txt");
+    wait_diagnostics(&client, &uri, "the chosen attempt's two hunks", |d| {
+        d.len() == 2
+    })
+    .await;
+    let ids = hunk_ids(&proposal(&mut client, &task).await);
+    assert_eq!(ids.len(), 2);
+}

@@ -21,11 +21,12 @@ use tower_lsp_server::ls_types::{MessageType, ShowDocumentParams, Uri};
 use super::{Backend, engine_error, invalid_params, review, to_value};
 use crate::engine::{Engine, plural};
 use crate::protocol::{
-    ACCEPT_HUNKS_COMMAND, CANCEL_TASK_COMMAND, CancelTaskParams, ContextRef, FOLLOW_UP_COMMAND,
-    FollowUpCommandArgs, FollowUpParams, HunkStatus, IMPORT_DIFF_COMMAND, ImportDiffParams,
-    REFRESH_PROPOSAL_COMMAND, REJECT_HUNKS_COMMAND, RefreshCommandArgs, RefreshProposalParams,
-    SHOW_PROPOSAL_COMMAND, START_TASK_COMMAND, ShowProposalResult, StartTaskCommandArgs,
-    StartTaskParams, TaskCommandArgs, UNDO_HUNKS_COMMAND,
+    ACCEPT_HUNKS_COMMAND, AttemptInfo, CANCEL_TASK_COMMAND, CHOOSE_ATTEMPT_COMMAND,
+    CancelTaskParams, ChooseAttemptCommandArgs, ChooseAttemptCommandResult, ContextRef,
+    FOLLOW_UP_COMMAND, FollowUpCommandArgs, FollowUpParams, HunkStatus, IMPORT_DIFF_COMMAND,
+    ImportDiffParams, REFRESH_PROPOSAL_COMMAND, REJECT_HUNKS_COMMAND, RefreshCommandArgs,
+    RefreshProposalParams, SHOW_PROPOSAL_COMMAND, START_TASK_COMMAND, ShowProposalResult,
+    StartTaskCommandArgs, StartTaskParams, TaskCommandArgs, UNDO_HUNKS_COMMAND,
 };
 use crate::uri;
 
@@ -37,6 +38,7 @@ pub const COMMANDS: &[&str] = &[
     IMPORT_DIFF_COMMAND,
     REFRESH_PROPOSAL_COMMAND,
     SHOW_PROPOSAL_COMMAND,
+    CHOOSE_ATTEMPT_COMMAND,
     ACCEPT_HUNKS_COMMAND,
     REJECT_HUNKS_COMMAND,
     UNDO_HUNKS_COMMAND,
@@ -125,6 +127,7 @@ pub async fn execute(backend: &Backend, command: &str, arguments: Vec<Value>) ->
             let task_id = task_or_latest(engine, args.task_id, Latest::Any)?;
             show_proposal(backend, engine, &task_id).await
         }
+        CHOOSE_ATTEMPT_COMMAND => choose_attempt(backend, engine, argument),
         other => Err(invalid_params(format!(
             "unknown command `{other}`; agentls runs {}",
             COMMANDS.join(", ")
@@ -159,6 +162,80 @@ async fn start_task(backend: &Backend, engine: &Engine, argument: Value) -> Resu
     let result = backend.start_task(params).await?;
     told(backend, engine, &result.task_id, "started");
     Ok(to_value(&result))
+}
+
+/// `agent.chooseAttempt`: chooses an attempt of a best-of-N task, or without one lists
+/// them, since a plain client has no other way to see them.
+fn choose_attempt(backend: &Backend, engine: &Engine, argument: Value) -> Result<Value> {
+    let args: ChooseAttemptCommandArgs = match argument {
+        Value::Number(number) => ChooseAttemptCommandArgs {
+            task_id: None,
+            attempt: number.as_u64().and_then(|n| u32::try_from(n).ok()),
+        },
+        other => object(
+            CHOOSE_ATTEMPT_COMMAND,
+            other,
+            "{taskId?, attempt?} or an attempt's number",
+        )?,
+    };
+    let task_id = task_or_latest(engine, args.task_id, Latest::WithAttempts)?;
+    let name = engine.task(&task_id).map_err(engine_error)?.short_name();
+    if let Some(attempt) = args.attempt {
+        engine
+            .choose_attempt(&task_id, attempt)
+            .map_err(engine_error)?;
+        backend.sink.tell(
+            MessageType::INFO,
+            format!("agentls: chose attempt {attempt} of “{name}”; its hunks are yours to review"),
+        );
+    }
+    let (attempts, chosen_attempt) = engine.attempt_infos(&task_id);
+    if attempts.is_empty() {
+        return Err(invalid_params(format!(
+            "task “{name}” ({task_id}) has no attempts; start one with agent.startTask {{\"prompt\": …, \"bestOf\": 3}}"
+        )));
+    }
+    if args.attempt.is_none() {
+        let rows: Vec<String> = attempts
+            .iter()
+            .map(|a| attempt_line(a, chosen_attempt))
+            .collect();
+        backend.sink.tell(
+            MessageType::INFO,
+            format!(
+                "agentls: attempts of “{name}”:\n{}\nchoose one with agent.chooseAttempt and its number",
+                rows.join("\n")
+            ),
+        );
+    }
+    Ok(to_value(&ChooseAttemptCommandResult {
+        task_id,
+        attempts,
+        chosen_attempt,
+    }))
+}
+
+/// One attempt as a line of text: `2: completed, +3 −1 in 1 file, `cargo test` exited 0 —
+/// Fixed the parser. (chosen)`.
+fn attempt_line(attempt: &AttemptInfo, chosen: Option<u32>) -> String {
+    let mut line = format!(
+        "{}: {}, +{} −{} in {}",
+        attempt.attempt,
+        attempt.status.name(),
+        attempt.added,
+        attempt.removed,
+        plural(attempt.files, "file")
+    );
+    if let Some(last) = &attempt.last_command {
+        line.push_str(&format!(", `{}` exited {}", last.command, last.exit_code));
+    }
+    if let Some(summary) = &attempt.summary {
+        line.push_str(&format!(" — {summary}"));
+    }
+    if chosen == Some(attempt.attempt) {
+        line.push_str(" (chosen)");
+    }
+    line
 }
 
 /// `agent.showProposal`: the task's proposal as a unified diff (`git apply` takes it) in
@@ -256,6 +333,8 @@ fn told(backend: &Backend, engine: &Engine, task_id: &str, what: &str) {
 enum Latest {
     Any,
     Running,
+    /// A best-of-N task, finished or not.
+    WithAttempts,
 }
 
 /// The task a command names, else the most recent one (still running, for a cancel).
@@ -268,12 +347,17 @@ fn task_or_latest(engine: &Engine, task_id: Option<String>, latest: Latest) -> R
         .list()
         .into_iter()
         .rev()
-        .find(|task| latest == Latest::Any || !task.status.is_finished())
+        .find(|task| match latest {
+            Latest::Any => true,
+            Latest::Running => !task.status.is_finished(),
+            Latest::WithAttempts => !engine.attempt_infos(&task.task_id).0.is_empty(),
+        })
         .map(|task| task.task_id)
         .ok_or_else(|| {
             invalid_params(match latest {
                 Latest::Any => "there is no task yet; start one with agent.startTask".into(),
                 Latest::Running => "no task is running".into(),
+                Latest::WithAttempts => "no task has attempts; start one with agent.startTask {\"prompt\": …, \"bestOf\": 3}".into(),
             })
         })
 }

@@ -153,7 +153,7 @@ fn progress_event(update: &TaskUpdate, task: &Task) -> Option<ProgressEvent> {
                 (TaskStatus::Failed, Some(error)) => {
                     format!("failed: {}", one_line(error, ACTIVITY_CHARS))
                 }
-                _ => format!("{status:?}").to_lowercase(),
+                _ => status.name().to_string(),
             },
         }),
         _ => None,
