@@ -19,8 +19,11 @@ fn tree(files: &[(&str, &str)]) -> tempfile::TempDir {
     dir
 }
 
+/// `agentls apply ARGS…` in `cwd`, with a home of its own (so that what agentls keeps
+/// there is not mistaken for something written in the tree).
 fn apply(cwd: &Path, args: &[&str], stdin: &str) -> Output {
-    crate::support::cli::agentls(cwd, cwd, &[&["apply"], args].concat(), stdin)
+    let home = tempfile::tempdir().unwrap();
+    crate::support::cli::agentls(cwd, home.path(), &[&["apply"], args].concat(), stdin)
 }
 
 fn read(dir: &Path, path: &str) -> String {
