@@ -411,10 +411,10 @@ fn apply_patch_in(
 ) -> Result<String, agentls::patch::PatchError> {
     use agentls::patch;
     let parsed = patch::parse_patch(text)?;
-    let source = patch::DirSource::new(root)?;
+    let source = patch::DirSource::keeping_reads(root)?;
     let changes = patch::apply_patch(&parsed, &source)?;
     let summary = patch::summarize(&changes, &source);
-    patch::commit_to_dir(root, &changes)?;
+    source.commit(&changes, patch::Durability::Synced)?;
     Ok(summary)
 }
 

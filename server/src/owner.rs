@@ -82,7 +82,8 @@ impl OwnerFile {
         Ok(OwnerFile { file })
     }
 
-    /// Adds a line to the owner file (the directories a write record lists).
+    /// Adds a line to the owner file (the directories a write record lists), or several
+    /// joined by newlines, in one write.
     pub fn append(&mut self, line: &str) -> io::Result<()> {
         self.file.write_all(format!("{line}\n").as_bytes())
     }

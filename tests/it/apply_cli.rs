@@ -19,8 +19,11 @@ fn tree(files: &[(&str, &str)]) -> tempfile::TempDir {
     dir
 }
 
+/// `agentls apply ARGS…` in `cwd`, with a home of its own (so that what agentls keeps
+/// there is not mistaken for something written in the tree).
 fn apply(cwd: &Path, args: &[&str], stdin: &str) -> Output {
-    crate::support::cli::agentls(cwd, cwd, &[&["apply"], args].concat(), stdin)
+    let home = tempfile::tempdir().unwrap();
+    crate::support::cli::agentls(cwd, home.path(), &[&["apply"], args].concat(), stdin)
 }
 
 fn read(dir: &Path, path: &str) -> String {
@@ -182,5 +185,84 @@ fn urls_are_downloaded_with_bounded_redirects() {
     assert!(
         String::from_utf8_lossy(&missing.stderr).contains("404"),
         "{missing:?}"
+    );
+}
+
+/// Every file and directory under `root`, with its text (symlinks as `-> target`).
+fn listing(root: &Path) -> Vec<(String, String)> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, String)>) {
+        for entry in fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.strip_prefix(root).unwrap().display().to_string();
+            let kind = fs::symlink_metadata(&path).unwrap().file_type();
+            if kind.is_symlink() {
+                let target = fs::read_link(&path).unwrap();
+                out.push((name, format!("-> {}", target.display())));
+            } else if kind.is_dir() {
+                out.push((name, "/".into()));
+                walk(root, &path, out);
+            } else {
+                out.push((name, fs::read_to_string(&path).unwrap()));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(root, root, &mut out);
+    out.sort();
+    out
+}
+
+#[cfg(unix)]
+#[test]
+fn a_directory_symlink_leading_outside_refuses_the_whole_diff() {
+    let outside = tree(&[("secret.txt", "x\ny\n")]);
+    let dir = tree(&[("good.txt", "0\na\nb\n")]);
+    std::os::unix::fs::symlink(outside.path(), dir.path().join("link")).unwrap();
+    let before = (listing(dir.path()), listing(outside.path()));
+    let through_link = "--- a/good.txt\n+++ b/good.txt\n@@ -2,2 +2,2 @@\n a\n-b\n+B\n\
+--- a/link/secret.txt\n+++ b/link/secret.txt\n@@ -1,2 +1,2 @@\n x\n-y\n+Y\n\
+--- /dev/null\n+++ b/link/new.txt\n@@ -0,0 +1 @@\n+new\n";
+    let output = apply(dir.path(), &["-"], through_link);
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let report = stdout(&output);
+    assert!(
+        report
+            .contains("link/secret.txt: cannot read it: link/secret.txt: refusing a path outside"),
+        "{report}"
+    );
+    assert!(report.contains("nothing written"), "{report}");
+    assert_eq!((listing(dir.path()), listing(outside.path())), before);
+}
+
+/// Enough files that several threads write them, and one that cannot be written (its
+/// directory would be where a file is) in the middle of the diff.
+#[test]
+fn a_write_failing_midway_through_a_large_diff_puts_every_file_back() {
+    let dir = tree(&[("blocker", "a file, not a directory\n")]);
+    let mut diff = String::new();
+    for i in 0..300 {
+        let path = format!("d{}/f{i}.txt", i % 30);
+        fs::create_dir_all(dir.path().join(format!("d{}", i % 30))).unwrap();
+        fs::write(dir.path().join(&path), format!("{i}\nold\n")).unwrap();
+        diff.push_str(&format!(
+            "--- a/{path}\n+++ b/{path}\n@@ -1,2 +1,2 @@\n {i}\n-old\n+new\n"
+        ));
+        if i == 150 {
+            diff.push_str("--- /dev/null\n+++ b/fresh/dir/g.txt\n@@ -0,0 +1 @@\n+g\n");
+            diff.push_str("--- /dev/null\n+++ b/blocker/c.txt\n@@ -0,0 +1 @@\n+c\n");
+        }
+    }
+    let before = listing(dir.path());
+    let output = apply(dir.path(), &["-"], &diff);
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("blocker/c.txt: could not create its directory"),
+        "{stderr}"
+    );
+    assert_eq!(
+        listing(dir.path()),
+        before,
+        "every file as it was, and no temp file or new directory left"
     );
 }

@@ -3,8 +3,9 @@
 //!
 //! All files or none: everything is placed in memory first and written only if every
 //! change places, each file through a temp file renamed over it, and files already
-//! written are put back if a later write fails ([`crate::patch::commit_to_dir_with`];
-//! unsynced, like `git apply`, so a large diff is not one disk flush per file). With
+//! written are put back if a later write fails ([`crate::patch::DirSource::commit`], from
+//! the bytes the plan read; unsynced, like `git apply`, so a large diff is not one disk
+//! flush per file). With
 //! `--reject`, what places is written and every other hunk goes to `<file>.rej`, as
 //! `git apply --reject` does.
 
@@ -54,14 +55,29 @@ impl Tree for DiskTree {
 /// write that failed; hunks that do not place are in the report.
 pub fn apply(root: &Path, diff: &str, options: Options) -> Result<Report, String> {
     let patches = parse_diff(diff).map_err(|e| e.to_string())?;
-    let files = DirSource::new(root).map_err(|e| e.to_string())?;
+    // An apply keeps what it reads: the commit puts those bytes back if a write fails.
+    let files = if options.check {
+        DirSource::new(root)
+    } else {
+        DirSource::keeping_reads(root)
+    };
+    let files = files.map_err(|e| e.to_string())?;
     let tree = DiskTree {
         root: root.to_path_buf(),
         files,
     };
-    let outcomes = plan::plan(&patches, &tree, options.three_way);
-    let clean = outcomes.iter().all(FileOutcome::is_clean);
-    let mut text = report(&patches, &outcomes);
+    let mut text = String::new();
+    let mut clean = true;
+    let mut writes = Writes::default();
+    // Each file's report line and writes are taken as it is placed; its texts are dropped
+    // then (what is left to write is the new texts).
+    plan::plan_each(&patches, &tree, options.three_way, |mut outcome| {
+        report_outcome(&patches, &outcome, &mut text);
+        clean &= outcome.is_clean();
+        if !options.check {
+            writes.add(&patches, &mut outcome);
+        }
+    });
     if options.check {
         return Ok(Report { text, clean });
     }
@@ -71,46 +87,59 @@ pub fn apply(root: &Path, diff: &str, options: Options) -> Result<Report, String
         );
         return Ok(Report { text, clean });
     }
-    let changes = changes(&patches, &outcomes);
-    patch::commit_to_dir_with(root, &changes, patch::Durability::Unsynced)
+    tree.files
+        .commit(&writes.changes, patch::Durability::Unsynced)
         .map_err(|e| e.to_string())?;
-    set_modes(root, &patches, &outcomes, &mut text);
+    set_modes(root, &writes.modes, &mut text);
     Ok(Report { text, clean })
 }
 
-/// The files to write: every write of the plan, plus `.rej` files for what did not place.
-fn changes(patches: &[FilePatch], outcomes: &[FileOutcome]) -> Vec<patch::FileWrite> {
-    let mut changes: Vec<patch::FileWrite> = Vec::new();
-    // A later section of the diff may write a path again; its text is the final one.
-    let mut position: HashMap<String, usize> = HashMap::new();
-    for outcome in outcomes {
-        for write in &outcome.writes {
-            let change = match &write.new {
+/// The files to write, gathered section by section: every write of the plan, plus `.rej`
+/// files for what did not place.
+#[derive(Default)]
+struct Writes {
+    changes: Vec<patch::FileWrite>,
+    /// Where each path's change is in `changes`: a later section of the diff may write a
+    /// path again, and its text is the final one.
+    position: HashMap<String, usize>,
+    /// The git modes to set (target, mode), of sections that applied cleanly.
+    modes: Vec<(String, String)>,
+}
+
+impl Writes {
+    /// Takes `outcome`'s writes (and their texts) and mode.
+    fn add(&mut self, patches: &[FilePatch], outcome: &mut FileOutcome) {
+        let patch = &patches[outcome.patch];
+        for write in &mut outcome.writes {
+            let change = match write.new.take() {
                 Some(contents) => patch::FileWrite::Write {
                     path: write.path.clone(),
-                    contents: contents.clone(),
+                    contents,
                 },
                 None => patch::FileWrite::Delete {
                     path: write.path.clone(),
                 },
             };
-            match position.get(&write.path) {
-                Some(&at) => changes[at] = change,
+            match self.position.get(&write.path) {
+                Some(&at) => self.changes[at] = change,
                 None => {
-                    position.insert(write.path.clone(), changes.len());
-                    changes.push(change);
+                    self.position.insert(write.path.clone(), self.changes.len());
+                    self.changes.push(change);
                 }
             }
         }
         if !outcome.conflicts.is_empty() {
-            let patch = &patches[outcome.patch];
-            changes.push(patch::FileWrite::Write {
+            self.changes.push(patch::FileWrite::Write {
                 path: format!("{}.rej", patch.target()),
                 contents: rejects(patch, outcome),
             });
         }
+        if outcome.is_clean()
+            && let Some(mode) = outcome.mode.take()
+        {
+            self.modes.push((patch.target().to_string(), mode));
+        }
     }
-    changes
 }
 
 /// The hunks that did not place, in unified form under a `diff a/… b/…` line, as
@@ -134,10 +163,8 @@ fn rejects(patch: &FilePatch, outcome: &FileOutcome) -> String {
 }
 
 /// Git's executable bit; other modes (symlinks, submodules) are reported, not set.
-fn set_modes(root: &Path, patches: &[FilePatch], outcomes: &[FileOutcome], report: &mut String) {
-    for outcome in outcomes.iter().filter(|o| o.is_clean()) {
-        let Some(mode) = &outcome.mode else { continue };
-        let path = patches[outcome.patch].target();
+fn set_modes(root: &Path, modes: &[(String, String)], report: &mut String) {
+    for (path, mode) in modes {
         if let Err(problem) = set_mode(&root.join(path), mode) {
             let _ = writeln!(report, "mode {mode} of {path} not set: {problem}");
         }
@@ -182,25 +209,30 @@ fn set_mode(_path: &Path, mode: &str) -> Result<(), String> {
 pub fn report(patches: &[FilePatch], outcomes: &[FileOutcome]) -> String {
     let mut text = String::new();
     for outcome in outcomes {
-        let patch = &patches[outcome.patch];
-        let _ = writeln!(text, "{}", file_line(patch, outcome));
-        if let Some(mode) = &outcome.mode {
-            let _ = writeln!(text, "  mode {mode}");
-        }
-        if let Some(problem) = &outcome.problem {
-            let _ = writeln!(text, "  error: {problem}");
-        }
-        for conflict in &outcome.conflicts {
-            let _ = writeln!(
-                text,
-                "  conflict at {}:{}: {}",
-                outcome.conflict_path,
-                conflict.start + 1,
-                conflict.reason
-            );
-        }
+        report_outcome(patches, outcome, &mut text);
     }
     text
+}
+
+/// [`report`]'s lines for one file.
+fn report_outcome(patches: &[FilePatch], outcome: &FileOutcome, text: &mut String) {
+    let patch = &patches[outcome.patch];
+    let _ = writeln!(text, "{}", file_line(patch, outcome));
+    if let Some(mode) = &outcome.mode {
+        let _ = writeln!(text, "  mode {mode}");
+    }
+    if let Some(problem) = &outcome.problem {
+        let _ = writeln!(text, "  error: {problem}");
+    }
+    for conflict in &outcome.conflicts {
+        let _ = writeln!(
+            text,
+            "  conflict at {}:{}: {}",
+            outcome.conflict_path,
+            conflict.start + 1,
+            conflict.reason
+        );
+    }
 }
 
 fn file_line(patch: &FilePatch, outcome: &FileOutcome) -> String {

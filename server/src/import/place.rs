@@ -59,15 +59,26 @@ impl Placed {
 
 /// Replaces line ranges of `text`; `edits` sorted and non-overlapping.
 pub fn apply_edits(text: &str, edits: &[LineEdit]) -> String {
-    let lines: Vec<&str> = text.split_inclusive('\n').collect();
     let mut out = String::with_capacity(text.len());
-    let mut at = 0;
+    let mut lines = text.split_inclusive('\n');
+    // The line `lines` yields next, and the byte where it starts.
+    let (mut line, mut offset) = (0, 0);
+    let mut advance = |to: usize, line: &mut usize, offset: &mut usize| {
+        *offset += lines
+            .by_ref()
+            .take(to.saturating_sub(*line))
+            .map(str::len)
+            .sum::<usize>();
+        *line = to;
+    };
     for edit in edits {
-        out.extend(lines[at..edit.start].iter().copied());
+        let kept = offset;
+        advance(edit.start, &mut line, &mut offset);
+        out.push_str(&text[kept..offset]);
         out.push_str(&edit.text);
-        at = edit.end;
+        advance(edit.end, &mut line, &mut offset);
     }
-    out.extend(lines[at.min(lines.len())..].iter().copied());
+    out.push_str(&text[offset..]);
     out
 }
 
@@ -96,6 +107,13 @@ struct Spot {
     outcome: Outcome,
 }
 
+/// `text` split into lines (endings kept), in a vector sized once.
+fn lines_of(text: &str) -> Vec<&str> {
+    let mut lines = Vec::with_capacity(text.bytes().filter(|&b| b == b'\n').count() + 1);
+    lines.extend(text.split_inclusive('\n'));
+    lines
+}
+
 /// A text split into lines (endings kept), with whitespace-free copies made on demand.
 struct Lines<'a> {
     lines: Vec<&'a str>,
@@ -105,7 +123,7 @@ struct Lines<'a> {
 impl<'a> Lines<'a> {
     fn new(text: &'a str) -> Self {
         Lines {
-            lines: text.split_inclusive('\n').collect(),
+            lines: lines_of(text),
             squeezed: OnceCell::new(),
         }
     }

@@ -2,7 +2,7 @@
 //! now (an open buffer or the disk, whatever [`Tree`] says), in diff order, so a series of
 //! patches touching one file applies one after the other.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use super::place::{self, Conflict, Outcome, Placed};
 use super::{FileOp, FilePatch};
@@ -27,7 +27,7 @@ pub struct FileOutcome {
     /// Changes that could not be made, in the lines of `conflict_path`'s current text.
     pub conflicts: Vec<Conflict>,
     pub conflict_path: String,
-    /// The text of `conflict_path` the conflicts' lines refer to.
+    /// The text of `conflict_path` the conflicts' lines refer to (empty without conflicts).
     pub conflict_text: String,
     pub outcomes: Vec<Outcome>,
     /// The section cannot be applied at all (binary, unreadable file); why.
@@ -45,26 +45,58 @@ impl FileOutcome {
 /// Places every section of `patches` against `tree`; `three_way` allows merging against
 /// the base blob named by a section's `index` line.
 pub fn plan(patches: &[FilePatch], tree: &dyn Tree, three_way: bool) -> Vec<FileOutcome> {
+    let mut outcomes = Vec::with_capacity(patches.len());
+    plan_each(patches, tree, three_way, |outcome| outcomes.push(outcome));
+    outcomes
+}
+
+/// [`plan`], handing each section's outcome to `each` as soon as it is placed, in diff
+/// order: a caller that reports or gathers writes as it goes never holds every file's
+/// text at once (which, for a diff of thousands of files, is most of the time spent:
+/// memory the kernel must hand over page by page).
+pub fn plan_each(
+    patches: &[FilePatch],
+    tree: &dyn Tree,
+    three_way: bool,
+    mut each: impl FnMut(FileOutcome),
+) {
+    let again = touched_again(patches);
     let mut staged = Staged {
         tree,
         written: HashMap::new(),
     };
-    patches
-        .iter()
-        .enumerate()
-        .map(|(i, patch)| {
-            let outcome = plan_file(i, patch, &staged, three_way);
-            for write in &outcome.writes {
+    for (i, patch) in patches.iter().enumerate() {
+        let outcome = plan_file(i, patch, &staged, three_way);
+        for write in &outcome.writes {
+            if again.contains(write.path.as_str()) {
                 staged.written.insert(write.path.clone(), write.new.clone());
             }
-            outcome
-        })
-        .collect()
+        }
+        each(outcome);
+    }
+}
+
+/// The paths more than one section reads or writes: only their texts must be kept for
+/// the sections after.
+fn touched_again(patches: &[FilePatch]) -> HashSet<&str> {
+    let mut seen = HashSet::new();
+    let mut again = HashSet::new();
+    for patch in patches {
+        let target = patch.target();
+        let source = patch.source().filter(|&source| source != target);
+        for path in source.into_iter().chain([target]) {
+            if !seen.insert(path) {
+                again.insert(path);
+            }
+        }
+    }
+    again
 }
 
 /// The tree as earlier sections of the diff left it.
 struct Staged<'a> {
     tree: &'a dyn Tree,
+    /// What earlier sections left at the paths a later one touches again.
     written: HashMap<String, Option<String>>,
 }
 
@@ -110,6 +142,10 @@ fn plan_file(index: usize, patch: &FilePatch, tree: &Staged, three_way: bool) ->
         }
     };
     let existing_target = match patch.source() {
+        // A file modified or deleted in place is not written over another path.
+        Some(source) if source == target && matches!(patch.op, FileOp::Modify | FileOp::Delete) => {
+            Ok(None)
+        }
         Some(source) if source == target => Ok(source_text.clone()),
         _ => tree.read(&target),
     };
@@ -121,17 +157,19 @@ fn plan_file(index: usize, patch: &FilePatch, tree: &Staged, three_way: bool) ->
         }
     };
     let current = match patch.op {
-        FileOp::Create => String::new(),
-        _ => source_text.clone().unwrap_or_default(),
+        FileOp::Create => "",
+        _ => source_text.as_deref().unwrap_or_default(),
     };
     let base = three_way
         .then(|| patch.old_blob.as_deref().and_then(|id| tree.tree.blob(id)))
         .flatten();
-    let placed = place::place(&current, &patch.hunks, base.as_deref());
-    let result = placed.apply(&current);
+    let placed = place::place(current, &patch.hunks, base.as_deref());
+    let result = placed.apply(current);
     outcome.outcomes = placed.outcomes.clone();
     outcome.conflicts = placed.conflicts.clone();
-    outcome.conflict_text = current;
+    if !outcome.conflicts.is_empty() {
+        outcome.conflict_text = current.to_string();
+    }
     if patch.source().is_some() && source_text.is_none() {
         mark_missing(&mut outcome, &placed);
     }
@@ -188,6 +226,7 @@ fn writes(
         },
         FileOp::Delete if !result.is_empty() && outcome.conflicts.is_empty() => {
             let current = source_text.unwrap_or_default();
+            outcome.conflict_text = current.clone();
             outcome.conflicts.push(whole_file_conflict(
                 &current,
                 String::new(),

@@ -24,13 +24,15 @@
 //! ```
 
 mod apply;
+mod confine;
 mod disk;
 mod error;
+mod parallel;
 mod parse;
 mod seek;
 
 pub use apply::{FileWrite, PatchSource, apply_patch, summarize};
-pub use disk::{DirSource, Durability, apply_to_dir, commit_to_dir, commit_to_dir_with};
+pub use disk::{DirSource, Durability, apply_to_dir};
 pub use error::PatchError;
 pub use parse::parse_patch;
 /// The grammar's markers, for the `apply_patch` tool's description of it.
