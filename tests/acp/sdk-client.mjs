@@ -130,15 +130,19 @@ const scenarios = {
     return { ...result, ...client.seen, exit: await client.exited };
   },
 
-  // Two patches under approval_policy = "untrusted": the first allowed, the second rejected.
+  // Patches under approval_policy = "untrusted": the first allowed, the second rejected;
+  // in a second turn the question is cancelled, which cancels the turn.
   async permissions() {
+    const answers = ["allow_once", "reject_once"];
     const client = connect({
-      permission: (_params, n) => ({ outcome: { outcome: "selected", optionId: n === 1 ? "allow_once" : "reject_once" } }),
+      permission: (_params, n) =>
+        n <= answers.length ? { outcome: { outcome: "selected", optionId: answers[n - 1] } } : { outcome: { outcome: "cancelled" } },
     });
     const result = await client.run(async (ctx) => {
       const session = await ctx.request(methods.agent.session.new, { cwd: workspace, mcpServers: [] });
       const stop = await prompt(ctx, session.sessionId, "two edits");
-      return { stop };
+      const cancelled = await prompt(ctx, session.sessionId, "one more edit");
+      return { stop, cancelled };
     });
     client.child.stdin.end();
     return { ...result, ...client.seen, disk: { a: text("a.txt"), b: text("b.txt") }, exit: await client.exited };

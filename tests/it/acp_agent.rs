@@ -274,6 +274,8 @@ async fn permissions_go_through_request_permission_with_the_diff() {
             patch("a.txt", "one", "ONE"),
             patch("b.txt", "two", "TWO"),
             Reply::text("Done."),
+            patch("a.txt", "ONE", "uno"),
+            Reply::text("never read"),
         ],
     )
     .await;
@@ -281,7 +283,7 @@ async fn permissions_go_through_request_permission_with_the_diff() {
     let seen = play(&fixture, "permissions", &[]).await;
     let root = fixture.root();
     let asked = seen["permissions"].as_array().unwrap();
-    assert_eq!(asked.len(), 2, "{asked:?}");
+    assert_eq!(asked.len(), 3, "{asked:?}");
     let options: Vec<&Value> = asked[0]["options"]
         .as_array()
         .unwrap()
@@ -302,6 +304,10 @@ async fn permissions_go_through_request_permission_with_the_diff() {
     let outputs = tool_outputs(&fixture.model.requests()[2]);
     assert!(outputs[1].to_lowercase().contains("denied"), "{outputs:?}");
     assert_eq!(seen["stop"]["stopReason"], "end_turn");
+    // A question the client cancels cancels the turn: nothing more is asked of the model.
+    assert_eq!(seen["cancelled"]["stopReason"], "cancelled");
+    assert_eq!(fixture.model.requests().len(), 4);
+    assert_eq!(seen["writes"].as_array().unwrap().len(), 1);
 }
 
 #[tokio::test]

@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
+use tokio_util::sync::CancellationToken;
 
 use crate::acp::rpc::Connection;
 use crate::acp::types::{
@@ -51,6 +52,8 @@ pub struct SessionFeed {
     /// The model's context window, for `usage_update` (none is sent when unknown).
     context_window: Option<u64>,
     turn: Mutex<Turn>,
+    /// Cancels the run in progress (a `cancelled` permission outcome cancels the turn).
+    run: Mutex<Option<CancellationToken>>,
 }
 
 /// What the prompt in progress has seen so far.
@@ -107,7 +110,13 @@ impl SessionFeed {
             root,
             context_window,
             turn: Mutex::default(),
+            run: Mutex::default(),
         })
+    }
+
+    /// The run in progress is cancelled with `token`.
+    pub fn running(&self, token: CancellationToken) {
+        *lock(&self.run) = Some(token);
     }
 
     /// A prompt starts a run from `buffers`; its end is told on the receiver.
@@ -374,6 +383,11 @@ impl ClientSink for AcpSink {
                     ApprovalDecision::Deny
                 }
             };
+            if decision == ApprovalDecision::Cancel
+                && let Some(run) = lock(&feed.run).as_ref()
+            {
+                run.cancel();
+            }
             let _ = answer.send(decision);
         });
         receiver
