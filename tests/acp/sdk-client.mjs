@@ -177,6 +177,19 @@ const scenarios = {
     return { ...result, ...client.seen, disk: { a: text("a.txt") }, exit: await client.exited };
   },
 
+  // The client's own MCP server (session/new's mcpServers) joins the configured ones.
+  async mcp() {
+    const client = connect();
+    const result = await client.run(async (ctx) => {
+      const server = { name: "everything", command: "node", args: [process.argv[3]], env: [] };
+      const session = await ctx.request(methods.agent.session.new, { cwd: workspace, mcpServers: [server] });
+      const stop = await prompt(ctx, session.sessionId, "add 2 and 3");
+      return { stop };
+    });
+    client.child.stdin.end();
+    return { ...result, ...client.seen, exit: await client.exited };
+  },
+
   // The client disappears while a command runs: agentls must exit and leave nothing behind.
   async vanish() {
     const client = connect();

@@ -379,3 +379,37 @@ async fn a_client_that_vanishes_mid_turn_leaves_nothing_running() {
         .unwrap_or_default();
     assert!(left.is_empty(), "views left behind: {left:?}");
 }
+
+#[tokio::test]
+async fn the_clients_mcp_servers_join_the_configured_ones() {
+    let fixture = Fixture::new(
+        "chat",
+        &[("a.txt", "a\n")],
+        vec![
+            Reply::tool_call("mcp__everything__get-sum", json!({"a": 2, "b": 3})),
+            Reply::text("5."),
+        ],
+    )
+    .await;
+    let seen = play(&fixture, "mcp", &[&crate::mcp::everything()]).await;
+    assert_eq!(seen["stop"]["stopReason"], "end_turn");
+    let requests = fixture.model.requests();
+    let offered = requests[0]["tools"].as_array().unwrap();
+    assert!(
+        offered
+            .iter()
+            .any(|t| t["function"]["name"] == "mcp__everything__get-sum"),
+        "the client's server's tools are offered"
+    );
+    assert!(
+        tool_outputs(&requests[1])[0].contains('5'),
+        "{:?}",
+        tool_outputs(&requests[1])
+    );
+    let call = updates(&seen, "tool_call")[0].clone();
+    assert_eq!(call["title"], "get-sum (MCP everything)");
+    assert!(
+        !processes_running(&crate::mcp::everything()),
+        "the server stops with agentls"
+    );
+}
