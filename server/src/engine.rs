@@ -185,7 +185,20 @@ impl Engine {
         // The snapshot is taken now, not when the task gets to run: the user's next
         // keystrokes are not part of what they asked about.
         let buffers = self.store().open_buffers();
+        self.start_task_seeing(self.tasks.new_id(), params, buffers)
+    }
+
+    /// [`Engine::start_task`] with the task's id chosen by the caller (an ACP session's,
+    /// from [`TaskRegistry::new_id`]) and the unsaved `buffers` it sees
+    /// (workspace-relative path → text) given rather than taken from the open documents.
+    pub fn start_task_seeing(
+        self: &Arc<Self>,
+        id: String,
+        params: StartTaskParams,
+        buffers: HashMap<String, String>,
+    ) -> String {
         let task = self.create_task(
+            id,
             TaskKind::Agent,
             params.prompt.clone(),
             params.mode,
@@ -232,25 +245,42 @@ impl Engine {
                  (agent/chooseAttempt), then follow up to continue it"
             )));
         }
-        if !task.restart() {
-            return Err(EngineError::StillRunning(task_id.to_string()));
-        }
         let (review, buffers) = {
             let store = self.store();
             (store.follow_up_state(task_id), store.open_buffers())
         };
-        task.begin_run(None);
-        task.emit(TaskUpdate::FollowUp {
-            prompt: prompt.clone(),
-        });
         let mut params = StartTaskParams {
             prompt: prompt.clone(),
             mode: task.mode,
+            // The first request's selections were quoted with it; a follow-up has its own.
+            context: Vec::new(),
             ..task.history().params.unwrap_or_default()
         };
         if output_schema.is_some() {
             params.output_schema = output_schema;
         }
+        self.follow_up_seeing(&task, params, review, buffers)
+    }
+
+    /// A follow-up run of `params` (its prompt, mode and context) from `review` and the
+    /// unsaved `buffers` given by the caller: an ACP session tells what the user kept of
+    /// the files it wrote, and starts from the text the editor holds now.
+    pub fn follow_up_seeing(
+        self: &Arc<Self>,
+        task: &Arc<Task>,
+        params: StartTaskParams,
+        review: FollowUpState,
+        buffers: HashMap<String, String>,
+    ) -> Result<(), EngineError> {
+        if !task.restart() {
+            return Err(EngineError::StillRunning(task.id.clone()));
+        }
+        let task = task.clone();
+        let prompt = params.prompt.clone();
+        task.begin_run(None);
+        task.emit(TaskUpdate::FollowUp {
+            prompt: prompt.clone(),
+        });
         let engine = self.clone();
         self.runs.spawn(async move {
             let follow_up = FollowUp { prompt, review };
@@ -264,6 +294,7 @@ impl Engine {
     /// the current text (open buffers included); no model is involved. Returns its id.
     pub fn import_diff(self: &Arc<Self>, source: Source) -> String {
         let task = self.create_task(
+            self.tasks.new_id(),
             TaskKind::Import,
             format!("import {}", source.describe()),
             TaskMode::Code,
@@ -551,7 +582,10 @@ impl Engine {
         let mut items = task.history().items;
         let (message, explicit_skills) = match &follow_up {
             Some(follow_up) => (
-                prompt::follow_up_message(&follow_up.prompt, &follow_up.review),
+                prompt::follow_up_message(
+                    &prompt::user_message(&follow_up.prompt, None, &snippets),
+                    &follow_up.review,
+                ),
                 &[][..],
             ),
             None => (

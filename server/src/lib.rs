@@ -9,6 +9,7 @@
 #![deny(clippy::print_stdout, clippy::dbg_macro)]
 
 pub mod acp;
+pub mod acp_agent;
 pub mod agent;
 pub mod config;
 pub mod documents;

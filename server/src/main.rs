@@ -30,6 +30,9 @@ struct Cli {
 enum Command {
     /// Speak LSP on stdin/stdout (the default; this is how editors start agentls).
     Serve,
+    /// Speak the Agent Client Protocol on stdin/stdout: agentls as the agent of an editor
+    /// that hosts agents (Zed, JetBrains, codecompanion, avante, agent-shell).
+    Acp,
     /// Run one task headless in the current directory and print its proposal as a diff
     /// (stdout: the diff alone; stderr: what happens). Nothing is written to the working
     /// tree. `exec resume` continues a recorded task.
@@ -195,6 +198,14 @@ fn run(command: Command, settings: EngineSettings) -> ExitCode {
             journal.flush();
             // The stdin reader may still sit in a blocking read the client will never
             // satisfy; do not wait for it.
+            runtime.shutdown_background();
+            status
+        }
+        Command::Acp => {
+            let runtime = runtime();
+            let status = runtime.block_on(agentls::acp_agent::serve(settings));
+            journal.flush();
+            // As for `serve`: the stdin reader may sit in a read that never returns.
             runtime.shutdown_background();
             status
         }

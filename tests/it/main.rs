@@ -5,6 +5,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod acp_agent;
 mod acp_host;
 mod apply_cli;
 mod attempts;

@@ -43,6 +43,7 @@ impl ChangeReports {
             files: changes.len(),
             hunks,
         });
+        task.emit_changes(changes);
     }
 
     fn log(&self, task: &Task, changes: &[FileChange]) {

@@ -41,14 +41,17 @@ const KNOWN_WINDOWS: &[(&str, u64)] = &[
 
 /// The input size past which the conversation is compacted, if any.
 pub fn token_limit(model: &str, context_window: Option<u64>, limit: Option<u64>) -> Option<u64> {
-    limit.or_else(|| {
-        let window = context_window.or_else(|| {
-            KNOWN_WINDOWS
-                .iter()
-                .find(|(prefix, _)| model.starts_with(prefix))
-                .map(|(_, window)| *window)
-        })?;
-        Some(window / 10 * 9)
+    limit.or_else(|| Some(context_window_of(model, context_window)? / 10 * 9))
+}
+
+/// The tokens `model` can take in: `configured` (`model_context_window`), else what is
+/// known for the model, else unknown.
+pub fn context_window_of(model: &str, configured: Option<u64>) -> Option<u64> {
+    configured.or_else(|| {
+        KNOWN_WINDOWS
+            .iter()
+            .find(|(prefix, _)| model.starts_with(prefix))
+            .map(|(_, window)| *window)
     })
 }
 

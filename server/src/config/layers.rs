@@ -37,6 +37,7 @@ const CONFIG_KEYS: &[&str] = &[
     "profile",
     "hunk_diagnostics",
     "hunk_code_lens",
+    "acp_write",
 ];
 const PROVIDER_KEYS: &[&str] = &[
     "name",

@@ -111,6 +111,19 @@ pub enum SandboxMode {
     DangerFullAccess,
 }
 
+/// Ours: where `agentls acp` puts a turn's changes when the editor cannot take them
+/// through `fs/write_text_file`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AcpWrite {
+    /// Into the files, atomically: all of them or none, and only while each still holds
+    /// the text the task saw.
+    #[default]
+    Disk,
+    /// Nowhere: the diff is only reported.
+    None,
+}
+
 /// `model_reasoning_effort`, passed to reasoning models as is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -319,6 +332,8 @@ pub struct Config {
     pub hunk_diagnostics: bool,
     /// Ours: `Accept | Reject` code lenses over each undecided hunk.
     pub hunk_code_lens: bool,
+    /// Ours: where `agentls acp` writes when the editor has no `fs/write_text_file`.
+    pub acp_write: AcpWrite,
 }
 
 impl Default for Config {
@@ -349,6 +364,7 @@ impl Default for Config {
             profile: None,
             hunk_diagnostics: true,
             hunk_code_lens: true,
+            acp_write: AcpWrite::default(),
         }
     }
 }

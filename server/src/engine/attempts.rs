@@ -614,6 +614,7 @@ impl Engine {
             Selection::Prefix(prefix) => format!("{prefix}*"),
         };
         let task = self.create_task(
+            self.tasks.new_id(),
             TaskKind::Import,
             format!("import attempts {what} from {remote}"),
             TaskMode::Code,

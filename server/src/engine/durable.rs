@@ -28,9 +28,12 @@ use crate::task::{Task, now_ms};
 use crate::workspace::FileChange;
 
 impl Engine {
-    /// Creates a task and, when history is on, its log (header first).
+    /// Creates the task `id` (from [`crate::task::TaskRegistry::new_id`]) and, when
+    /// history is on, its log (header first).
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn create_task(
         &self,
+        id: String,
         kind: TaskKind,
         prompt: String,
         mode: TaskMode,
@@ -38,7 +41,6 @@ impl Engine {
         buffers: &HashMap<String, String>,
         forked_from: Option<ForkOrigin>,
     ) -> Arc<Task> {
-        let id = self.tasks.new_id();
         let journal = if self.history_max > 0 {
             let header = Event::Header(log::Header {
                 version: log::FORMAT_VERSION,
@@ -246,6 +248,7 @@ impl Engine {
             (Some(events), items, proposal)
         };
         let fork = self.create_task(
+            self.tasks.new_id(),
             TaskKind::Agent,
             original.prompt.clone(),
             original.mode,

@@ -17,13 +17,16 @@ use serde_json::Value;
 use crate::protocol::{
     PlanItem, PlanStatus, TaskStatus, TaskUpdate, TaskUpdateParams, ToolCallStatus,
 };
+use crate::workspace::FileChange;
 
 pub const FLUSH_HZ: u64 = 20;
 
-/// What the emitter receives: an update, or a request to say when everything before it
-/// has gone out.
+/// What the emitter receives: an update, the files a run has changed so far (for sinks
+/// that show them, in order with the updates), or a request to say when everything before
+/// it has gone out.
 pub(super) enum Emit {
     Update(TaskUpdate),
+    Changes(Vec<FileChange>),
     Sent(tokio::sync::oneshot::Sender<()>),
 }
 
@@ -64,6 +67,16 @@ pub(super) fn spawn(
                     let _ = answer.send(());
                     if !alive {
                         return;
+                    }
+                    continue;
+                }
+                Some(Emit::Changes(changes)) => {
+                    deadline = None;
+                    if !flush(&task, &sink, &mut seq, &mut pending) {
+                        return;
+                    }
+                    if let Some(task) = task.upgrade() {
+                        sink.files_changed(&task.id, &changes);
                     }
                     continue;
                 }

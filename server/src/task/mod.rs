@@ -25,6 +25,7 @@ use crate::protocol::{
     ApprovalDecision, ApprovalRequestParams, ForkOrigin, StartTaskParams, TaskMode, TaskStatus,
     TaskSummary, TaskUpdate, TaskUpdateParams,
 };
+use crate::workspace::FileChange;
 use journal::TaskJournal;
 
 pub use emitter::FLUSH_HZ;
@@ -57,6 +58,10 @@ pub trait ClientSink: Send + Sync + 'static {
         &self,
         request: ApprovalRequestParams,
     ) -> oneshot::Receiver<ApprovalDecision>;
+    /// Every file the current run has changed so far, each with the text it started from,
+    /// after a tool call changed one; in order with [`ClientSink::task_update`]. For a
+    /// client that shows each edit's diff (ACP's `tool_call_update`); others ignore it.
+    fn files_changed(&self, _task_id: &str, _changes: &[FileChange]) {}
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -179,6 +184,11 @@ impl Task {
     pub fn emit(&self, update: TaskUpdate) {
         // The emitter only goes away after `finish`; later updates have nowhere to go.
         let _ = self.updates.send(emitter::Emit::Update(update));
+    }
+
+    /// Tells the client which files the run has changed so far ([`ClientSink::files_changed`]).
+    pub fn emit_changes(&self, changes: Vec<FileChange>) {
+        let _ = self.updates.send(emitter::Emit::Changes(changes));
     }
 
     /// Asks the user and waits for the decision. No answer within `timeout`, or a client
