@@ -137,7 +137,7 @@ pub async fn write_back(
                 .await
                 .map(drop)
                 .map_err(|e| e.to_string()),
-            None => patch::commit_to_dir(
+            None => commit_to_disk(
                 files.root,
                 &[FileWrite::Delete {
                     path: change.path.clone(),
@@ -157,6 +157,11 @@ pub async fn write_back(
         }
     }
     done
+}
+
+/// Writes `writes` under `root` all or none, each file synced, as `agentls apply` does.
+fn commit_to_disk(root: &Path, writes: &[FileWrite]) -> Result<(), patch::PatchError> {
+    patch::DirSource::new(root)?.commit(writes, patch::Durability::Synced)
 }
 
 /// `acp_write = "disk"`: every file, atomically, or none when one of them no longer
@@ -186,7 +191,7 @@ fn write_disk(root: &Path, changes: Vec<FileChange>, done: &mut WriteBack) {
             },
         })
         .collect();
-    match patch::commit_to_dir(root, &writes) {
+    match commit_to_disk(root, &writes) {
         Ok(()) => {
             done.notes
                 .push(format!("written to disk: {}", names(&changes)));
