@@ -14,6 +14,8 @@
 #[path = "../../tests/support/mod.rs"]
 mod support;
 
+use support::bench::median;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -46,7 +48,7 @@ const SMOKE: Scale = Scale {
 };
 
 fn scale() -> &'static Scale {
-    if std::env::args().any(|arg| arg == "--bench") {
+    if support::bench::full_run() {
         &FULL
     } else {
         &SMOKE
@@ -59,11 +61,6 @@ fn main() {
         four_attempts_against_one().await;
         import_against_git().await;
     });
-}
-
-fn median(mut samples: Vec<Duration>) -> Duration {
-    samples.sort();
-    samples[samples.len() / 2]
 }
 
 fn ms(d: Duration) -> f64 {

@@ -12,6 +12,8 @@
 #[path = "../../tests/support/mod.rs"]
 mod support;
 
+use support::bench::median;
+
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -48,7 +50,7 @@ const SMOKE: Scale = Scale {
 };
 
 fn scale() -> &'static Scale {
-    if std::env::args().any(|arg| arg == "--bench") {
+    if support::bench::full_run() {
         &FULL
     } else {
         &SMOKE
@@ -61,11 +63,6 @@ fn main() {
         start_with_history().await;
         log_cost_per_turn().await;
     });
-}
-
-fn median(mut samples: Vec<Duration>) -> Duration {
-    samples.sort();
-    samples[samples.len() / 2]
 }
 
 /// Writes `tasks` task logs for `root` (one file each, `hunks` pending hunks in it), the

@@ -14,6 +14,8 @@
 #[path = "../../tests/support/mod.rs"]
 mod support;
 
+use support::bench::median;
+
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -26,10 +28,6 @@ use serde_json::json;
 use support::fixture::Fixture;
 use support::lsp_client::ClientOptions;
 use support::model_server::Reply;
-
-fn full() -> bool {
-    std::env::args().any(|arg| arg == "--bench")
-}
 
 fn everything() -> PathBuf {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -55,17 +53,12 @@ fn main() {
     runtime.block_on(first_request());
 }
 
-fn median(mut samples: Vec<Duration>) -> Duration {
-    samples.sort();
-    samples[samples.len() / 2]
-}
-
 fn ms(duration: Duration) -> String {
     format!("{:.3} ms", duration.as_secs_f64() * 1000.0)
 }
 
 async fn call_overhead() {
-    let calls = if full() { 500 } else { 5 };
+    let calls = if support::bench::full_run() { 500 } else { 5 };
     let server = everything().display().to_string();
 
     let mut child = tokio::process::Command::new("node")
@@ -147,7 +140,7 @@ async fn time_to_first_request(servers: usize) -> Duration {
 }
 
 async fn first_request() {
-    let rounds = if full() { 5 } else { 1 };
+    let rounds = if support::bench::full_run() { 5 } else { 1 };
     let mut results = Vec::new();
     for servers in [0, 1, 3] {
         let mut samples = Vec::new();

@@ -2,6 +2,7 @@
 //! file-tree helpers, and the property tests' generators.
 #![allow(dead_code)]
 
+pub mod bench;
 pub mod cli;
 pub mod fixture;
 pub mod lsp_client;
