@@ -28,6 +28,7 @@ use crate::proposal::store::{
 use crate::protocol::{
     ContextRef, HunkState, McpServerInfo, StartTaskParams, TaskMode, TaskStatus, TaskUpdate,
 };
+use crate::review::ReportedFinding;
 use crate::task::blobs::BlobText;
 use crate::task::journal::Journal;
 use crate::task::log::{self, TaskKind};
@@ -39,6 +40,7 @@ use durable::checkpoint;
 
 mod attempts;
 mod durable;
+mod findings;
 mod hosted;
 
 pub use attempts::{DEFAULT_REMOTE, best_of_problem};
@@ -185,9 +187,13 @@ impl Engine {
         // The snapshot is taken now, not when the task gets to run: the user's next
         // keystrokes are not part of what they asked about.
         let buffers = self.store().open_buffers();
+        let title = match params.mode {
+            TaskMode::Review => crate::review::title(&params),
+            _ => params.prompt.clone(),
+        };
         let task = self.create_task(
             TaskKind::Agent,
-            params.prompt.clone(),
+            title,
             params.mode,
             Some(&params),
             &buffers,
@@ -465,6 +471,13 @@ impl Engine {
         buffers: HashMap<String, String>,
         follow_up: Option<FollowUp>,
     ) -> Run {
+        if let Some(agent) = hosted::agent_of(&params)
+            && params.mode == TaskMode::Review
+        {
+            return Run::failed(format!(
+                "a review runs on agentls's own agent, not `{agent}`: leave `agent` out"
+            ));
+        }
         if let Some(agent) = hosted::agent_of(&params) {
             let agent = agent.to_string();
             return self
@@ -498,6 +511,18 @@ impl Engine {
         let client = match ModelClient::new(provider) {
             Ok(client) => client,
             Err(error) => return Run::failed(error.to_string()),
+        };
+        let review = match (params.mode, &params.target) {
+            (TaskMode::Review, Some(target)) => {
+                match crate::review::load(target, &self.root, &buffers).await {
+                    Ok(change) => Some(Arc::new(change)),
+                    Err(message) => return Run::failed(message),
+                }
+            }
+            (TaskMode::Review, None) => {
+                return Run::failed("a review needs a `target`: {\"uncommitted\": true}, {\"baseBranch\": \"main\"}, {\"commit\": \"<sha>\"} or {\"diff\": \"…\"}".into());
+            }
+            _ => None,
         };
         let view = match self.open_view(buffers, follow_up.as_ref()) {
             Ok(view) => view,
@@ -538,6 +563,7 @@ impl Engine {
             mcp: &self.mcp,
             output_schema,
             extensions: &extensions,
+            review: review.clone(),
         };
         for message in config.withheld.iter().chain(&extensions.warnings) {
             task.emit(TaskUpdate::Warning {
@@ -554,10 +580,20 @@ impl Engine {
                 prompt::follow_up_message(&follow_up.prompt, &follow_up.review),
                 &[][..],
             ),
-            None => (
-                prompt::user_message(&params.prompt, cwd_rel.as_deref(), &snippets),
-                &params.skills[..],
-            ),
+            None => match &review {
+                Some(change) => (
+                    crate::review::user_message(
+                        change,
+                        params.instructions.as_deref(),
+                        &params.prompt,
+                    ),
+                    &params.skills[..],
+                ),
+                None => (
+                    prompt::user_message(&params.prompt, cwd_rel.as_deref(), &snippets),
+                    &params.skills[..],
+                ),
+            },
         };
         let request = follow_up.as_ref().map_or(&params.prompt, |f| &f.prompt);
         let (message, skill_warnings) = prompt::invoke_skills(
@@ -584,7 +620,13 @@ impl Engine {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .changes();
-        Run { outcome, changes }
+        let findings =
+            std::mem::take(&mut *agent.findings.lock().unwrap_or_else(|p| p.into_inner()));
+        Run {
+            outcome,
+            changes,
+            findings,
+        }
     }
 
     /// The view a run starts from: the workspace with the unsaved `buffers`, and for a
@@ -712,6 +754,13 @@ impl Engine {
         } else {
             !run.changes.is_empty()
         };
+        // A review's findings are shown even when it failed later: each was checked.
+        if keep && !run.findings.is_empty() {
+            let findings = self.install_findings(task, run.findings);
+            task.emit(TaskUpdate::Findings { findings });
+        } else if keep && task.mode == TaskMode::Review && !failed {
+            task.emit(TaskUpdate::Findings { findings: 0 });
+        }
         if keep && install {
             let how = if follow_up {
                 InstallAs::FollowUp
@@ -800,6 +849,8 @@ pub fn plural(n: usize, noun: &str) -> String {
 struct Run {
     outcome: Outcome,
     changes: Vec<crate::workspace::FileChange>,
+    /// What a review reported.
+    findings: Vec<ReportedFinding>,
 }
 
 /// A diff placed against the current text, ready to install.
@@ -820,6 +871,7 @@ impl Run {
         Run {
             outcome: Outcome::Failed(message),
             changes: Vec::new(),
+            findings: Vec::new(),
         }
     }
 }

@@ -154,7 +154,7 @@ pub async fn run(settings: EngineSettings, args: ExecArgs) -> ExitCode {
 
 /// What this run does to which task.
 enum Target {
-    Start(StartTaskParams),
+    Start(Box<StartTaskParams>),
     Resume {
         task: Option<String>,
         prompt: String,
@@ -224,7 +224,7 @@ async fn prepare_and_run(settings: EngineSettings, args: ExecArgs) -> Result<u8,
         }
         None => {
             let prompt = read_prompt(args.prompt.unwrap_or_default())?;
-            Target::Start(StartTaskParams {
+            Target::Start(Box::new(StartTaskParams {
                 prompt,
                 mode: if args.ask {
                     TaskMode::Ask
@@ -236,7 +236,7 @@ async fn prepare_and_run(settings: EngineSettings, args: ExecArgs) -> Result<u8,
                 output_schema: schema.as_ref().map(|s| s.value().clone()),
                 agent: args.agent,
                 ..StartTaskParams::default()
-            })
+            }))
         }
     };
     let (queue, updates) = mpsc::unbounded_channel();
@@ -250,7 +250,7 @@ async fn prepare_and_run(settings: EngineSettings, args: ExecArgs) -> Result<u8,
     let (task_id, prompt, resumed, before) = match target {
         Target::Start(params) => {
             let prompt = params.prompt.clone();
-            (engine.start_task(params), prompt, false, (0, 0))
+            (engine.start_task(*params), prompt, false, (0, 0))
         }
         Target::Resume { task, prompt } => {
             let task_id = match task {

@@ -21,11 +21,12 @@ use tower_lsp_server::ls_types::{MessageType, ShowDocumentParams, Uri};
 use super::{Backend, engine_error, invalid_params, review, to_value};
 use crate::engine::{Engine, plural};
 use crate::protocol::{
-    ACCEPT_HUNKS_COMMAND, CANCEL_TASK_COMMAND, CancelTaskParams, ContextRef, FOLLOW_UP_COMMAND,
-    FollowUpCommandArgs, FollowUpParams, HunkStatus, IMPORT_DIFF_COMMAND, ImportDiffParams,
-    REFRESH_PROPOSAL_COMMAND, REJECT_HUNKS_COMMAND, RefreshCommandArgs, RefreshProposalParams,
-    SHOW_PROPOSAL_COMMAND, START_TASK_COMMAND, ShowProposalResult, StartTaskCommandArgs,
-    StartTaskParams, TaskCommandArgs, UNDO_HUNKS_COMMAND,
+    ACCEPT_HUNKS_COMMAND, APPLY_FIX_COMMAND, ApplyFixResult, CANCEL_TASK_COMMAND, CancelTaskParams,
+    ContextRef, DISMISS_FINDING_COMMAND, DismissFindingParams, FOLLOW_UP_COMMAND,
+    FindingCommandArgs, FollowUpCommandArgs, FollowUpParams, HunkStatus, IMPORT_DIFF_COMMAND,
+    ImportDiffParams, REFRESH_PROPOSAL_COMMAND, REJECT_HUNKS_COMMAND, RefreshCommandArgs,
+    RefreshProposalParams, SHOW_PROPOSAL_COMMAND, START_TASK_COMMAND, ShowProposalResult,
+    StartTaskCommandArgs, StartTaskParams, TaskCommandArgs, UNDO_HUNKS_COMMAND,
 };
 use crate::uri;
 
@@ -40,6 +41,8 @@ pub const COMMANDS: &[&str] = &[
     ACCEPT_HUNKS_COMMAND,
     REJECT_HUNKS_COMMAND,
     UNDO_HUNKS_COMMAND,
+    APPLY_FIX_COMMAND,
+    DISMISS_FINDING_COMMAND,
 ];
 
 /// How long `agent.showProposal` waits for the editor to say it opened the diff.
@@ -124,6 +127,38 @@ pub async fn execute(backend: &Backend, command: &str, arguments: Vec<Value>) ->
             let args: TaskCommandArgs = object(command, argument, "{taskId?}")?;
             let task_id = task_or_latest(engine, args.task_id, Latest::Any)?;
             show_proposal(backend, engine, &task_id).await
+        }
+        APPLY_FIX_COMMAND => {
+            let args: FindingCommandArgs = object(command, argument, "{taskId, findingId}")?;
+            let hunk_ids = engine
+                .apply_fix(&args.task_id, &args.finding_id)
+                .map_err(engine_error)?;
+            backend.sink.hunks_changed(&args.task_id);
+            backend.sink.tell(
+                MessageType::INFO,
+                format!(
+                    "agentls: the fix of {} is {} to review: {}",
+                    args.finding_id,
+                    plural(hunk_ids.len(), "pending hunk"),
+                    hunk_ids.join(", ")
+                ),
+            );
+            Ok(to_value(&ApplyFixResult {
+                task_id: args.task_id,
+                hunk_ids,
+            }))
+        }
+        DISMISS_FINDING_COMMAND => {
+            let args: FindingCommandArgs =
+                object(command, argument, "{taskId, findingId, reason?}")?;
+            backend
+                .dismiss_finding(DismissFindingParams {
+                    task_id: args.task_id,
+                    finding_id: args.finding_id,
+                    reason: args.reason,
+                })
+                .await?;
+            Ok(json!({}))
         }
         other => Err(invalid_params(format!(
             "unknown command `{other}`; agentls runs {}",

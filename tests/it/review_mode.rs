@@ -1,0 +1,435 @@
+//! Review mode end to end (real `agentls` over stdio, scripted editor, scripted model on
+//! loopback, a real git repository): findings as diagnostics anchored like hunks, their
+//! fixes as hunks, dismissals fed back on a follow-up, every target kind, and a review
+//! that finds nothing.
+
+use serde_json::{Value, json};
+
+use crate::support::fixture::Fixture;
+use crate::support::lsp_client::{ClientOptions, LspClient};
+use crate::support::model_server::Reply;
+use crate::support::review::{hunk_ids, proposal, resolve, wait_text};
+use crate::support::tree::git;
+
+/// What HEAD holds.
+const COMMITTED: &str = "def add(a, b):\n    return a + b\n\n\ndef div(a, b):\n    return a / b\n\n\ndef mean(xs):\n    return sum(xs) / len(xs)\n";
+/// On disk, uncommitted: `div` floors.
+const ON_DISK: &str = "def add(a, b):\n    return a + b\n\n\ndef div(a, b):\n    return a // b\n\n\ndef mean(xs):\n    return sum(xs) / len(xs)\n";
+/// In the editor, unsaved: `add` subtracts too.
+const IN_BUFFER: &str = "def add(a, b):\n    return a - b\n\n\ndef div(a, b):\n    return a // b\n\n\ndef mean(xs):\n    return sum(xs) / len(xs)\n";
+
+const FIX_ADD: &str = "*** Begin Patch\n*** Update File: calc.py\n@@\n def add(a, b):\n-    return a - b\n+    return a + b\n*** End Patch\n";
+
+fn finding(line: u32, severity: &str, title: &str, fix: Option<&str>) -> (String, Value) {
+    let mut args = json!({
+        "path": "calc.py", "startLine": line, "endLine": line, "severity": severity,
+        "title": title, "body": format!("{title}, because reasons."),
+    });
+    if let Some(fix) = fix {
+        args["fix"] = json!(fix);
+    }
+    ("report_finding".to_string(), args)
+}
+
+/// Three findings — `add` (line 2, with a fix), `div` (line 6), `mean` (line 10, outside
+/// the change) — then a summary.
+fn three_findings() -> Vec<Reply> {
+    vec![
+        Reply::ToolCalls(vec![
+            finding(2, "error", "add subtracts", Some(FIX_ADD)),
+            finding(6, "warning", "div floors", None),
+            finding(10, "info", "mean of nothing divides by zero", None),
+        ]),
+        Reply::text("Three problems: add, div and mean."),
+    ]
+}
+
+/// A repository with calc.py committed, then changed on disk (uncommitted) and in the
+/// editor (unsaved), plus an untracked file.
+async fn repository(script: Vec<Reply>) -> (Fixture, LspClient) {
+    let fixture = Fixture::new("chat", &[("calc.py", COMMITTED)], script).await;
+    let root = fixture.root();
+    git(&root, &["init", "-q", "-b", "main"]);
+    git(&root, &["add", "-A"]);
+    git(&root, &["commit", "-q", "-m", "calc"]);
+    fixture.write("calc.py", ON_DISK);
+    fixture.write("notes.md", "an untracked note\n");
+    let client = fixture.client(ClientOptions::default()).await;
+    client.open("calc.py", IN_BUFFER).await;
+    (fixture, client)
+}
+
+async fn review(client: &mut LspClient, target: Value) -> (String, Value) {
+    let task = client
+        .start_task(json!({"prompt": "", "mode": "review", "target": target}))
+        .await;
+    let finished = client.wait_finished(&task).await;
+    (task, finished)
+}
+
+/// The user messages of a model request (chat API).
+fn user_texts(request: &Value) -> Vec<String> {
+    request["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["role"] == "user")
+        .map(|m| m["content"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+/// Asserts what the user messages of model request `n` hold, and what they do not.
+fn model_saw(fixture: &Fixture, n: usize, holds: &[&str], lacks: &[&str]) {
+    let text = user_texts(&fixture.model.requests()[n]).join("\n");
+    for expected in holds {
+        assert!(text.contains(expected), "{expected:?} not in {text}");
+    }
+    for unexpected in lacks {
+        assert!(!text.contains(unexpected), "{unexpected:?} in {text}");
+    }
+}
+
+/// The review's diagnostics in `uri` once `check` holds for them: (line, severity, code,
+/// message) each.
+async fn wait_findings(
+    client: &LspClient,
+    uri: &str,
+    what: &str,
+    check: impl Fn(&[(u64, u64, String)]) -> bool,
+) -> Vec<Value> {
+    client
+        .wait_until(&format!("review diagnostics of {uri}: {what}"), |c| {
+            let last = c
+                .notifications("textDocument/publishDiagnostics")
+                .into_iter()
+                .rev()
+                .find(|p| p["uri"] == uri)?;
+            let list: Vec<Value> = last["diagnostics"]
+                .as_array()?
+                .iter()
+                .filter(|d| d["source"] == "agentls review")
+                .cloned()
+                .collect();
+            let summary: Vec<(u64, u64, String)> = list
+                .iter()
+                .map(|d| {
+                    (
+                        d["range"]["start"]["line"].as_u64().unwrap(),
+                        d["severity"].as_u64().unwrap(),
+                        d["code"].as_str().unwrap().to_string(),
+                    )
+                })
+                .collect();
+            check(&summary).then_some(list)
+        })
+        .await
+}
+
+async fn findings(client: &mut LspClient, task: &str) -> Vec<Value> {
+    let result = client
+        .request("agent/getTask", json!({"taskId": task}))
+        .await
+        .unwrap();
+    result["findings"].as_array().cloned().unwrap_or_default()
+}
+
+fn at_line(uri: &str, line: u32) -> Value {
+    json!({"textDocument": {"uri": uri}, "range": {"start": {"line": line, "character": 0}, "end": {"line": line, "character": 0}}, "context": {"diagnostics": []}})
+}
+
+#[tokio::test]
+async fn findings_follow_the_text_and_their_fixes_become_hunks() {
+    let mut script = three_findings();
+    script.push(Reply::text("Nothing else."));
+    let (fixture, mut client) = repository(script).await;
+    let (task, finished) = review(&mut client, json!({"uncommitted": true})).await;
+    assert_eq!(finished["status"], "completed", "{finished}");
+    assert_eq!(finished["summary"], "Three problems: add, div and mean.");
+
+    // The model saw the whole uncommitted change: the disk's, the unsaved buffer's and
+    // the untracked file.
+    model_saw(
+        &fixture,
+        0,
+        &[
+            "+    return a - b",
+            "+    return a // b",
+            "+an untracked note",
+        ],
+        &[],
+    );
+    let tools: Vec<String> = fixture.model.requests()[0]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["function"]["name"].as_str().unwrap().to_string())
+        .collect();
+    assert!(tools.contains(&"report_finding".to_string()), "{tools:?}");
+    assert!(!tools.contains(&"apply_patch".to_string()), "{tools:?}");
+
+    let uri = client.uri("calc.py");
+    let ids = [1, 2, 3].map(|n| format!("{task}-f{n}"));
+    let shown = wait_findings(&client, &uri, "three at lines 2, 6, 10", |list| {
+        list == [
+            (1, 1, ids[0].clone()),
+            (5, 2, ids[1].clone()),
+            (9, 3, ids[2].clone()),
+        ]
+    })
+    .await;
+    assert!(
+        shown[0]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("add subtracts")
+    );
+    assert!(
+        shown[2]["message"]
+            .as_str()
+            .unwrap()
+            .contains("outside the reviewed change")
+    );
+    let listed = findings(&mut client, &task).await;
+    assert_eq!(listed.len(), 3);
+    assert_eq!(listed[0]["fix"], FIX_ADD);
+    assert_eq!(listed[2]["outsideChange"], true);
+    assert_eq!(listed[1]["outsideChange"], Value::Null);
+
+    // A line typed above moves them all down.
+    client.edit("calc.py", (0, 0), (0, 0), "# calc\n").await;
+    wait_findings(&client, &uri, "moved down one line", |list| {
+        list.iter().map(|(line, ..)| *line).collect::<Vec<_>>() == [2, 6, 10]
+    })
+    .await;
+
+    // Editing div's line makes its finding go away.
+    client.edit("calc.py", (6, 13), (6, 15), "/").await;
+    wait_findings(&client, &uri, "div's finding gone", |list| {
+        list.iter()
+            .map(|(_, _, code)| code.clone())
+            .collect::<Vec<_>>()
+            == [ids[0].clone(), ids[2].clone()]
+    })
+    .await;
+    assert_eq!(findings(&mut client, &task).await.len(), 2);
+
+    // "Apply fix" on add's finding makes a pending hunk; accepting it fixes the buffer.
+    let actions = client
+        .request("textDocument/codeAction", at_line(&uri, 2))
+        .await
+        .unwrap();
+    let apply = actions
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| {
+            a["title"]
+                .as_str()
+                .unwrap()
+                .starts_with("Apply fix: add subtracts")
+        })
+        .unwrap_or_else(|| panic!("no Apply fix in {actions}"))
+        .clone();
+    assert_eq!(apply["kind"], "quickfix.agent.fix");
+    let command = &apply["command"];
+    let applied = client
+        .request(
+            "workspace/executeCommand",
+            json!({"command": command["command"], "arguments": command["arguments"]}),
+        )
+        .await
+        .unwrap();
+    let fix_hunks: Vec<String> = applied["hunkIds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(fix_hunks.len(), 1, "{applied}");
+    assert_eq!(hunk_ids(&proposal(&mut client, &task).await), fix_hunks);
+    let before = client.text("calc.py");
+    resolve(&mut client, json!({"taskId": task, "accept": fix_hunks}))
+        .await
+        .unwrap();
+    let fixed = before.replace("    return a - b\n", "    return a + b\n");
+    wait_text(&client, "calc.py", &fixed).await;
+    // Its lines changed, so the finding is gone too.
+    wait_findings(&client, &uri, "only mean's finding", |list| {
+        list.iter()
+            .map(|(_, _, code)| code.clone())
+            .collect::<Vec<_>>()
+            == [ids[2].clone()]
+    })
+    .await;
+
+    // Dismissing the last one clears the file, and a follow-up hears why.
+    client
+        .request(
+            "agent/dismissFinding",
+            json!({"taskId": task, "findingId": ids[2], "reason": "callers never pass an empty list"}),
+        )
+        .await
+        .unwrap();
+    wait_findings(&client, &uri, "none", <[_]>::is_empty).await;
+    assert!(findings(&mut client, &task).await.is_empty());
+    let again = client
+        .request(
+            "agent/dismissFinding",
+            json!({"taskId": task, "findingId": ids[2]}),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        again["message"]
+            .as_str()
+            .unwrap()
+            .contains("shows no finding"),
+        "{again}"
+    );
+
+    client
+        .request(
+            "agent/followUp",
+            json!({"taskId": task, "prompt": "anything else?"}),
+        )
+        .await
+        .unwrap();
+    let finished = client
+        .wait_until("the follow-up to finish", |c| {
+            c.updates(&task)
+                .into_iter()
+                .filter(|u| u["update"]["kind"] == "finished")
+                .nth(1)
+        })
+        .await;
+    assert_eq!(finished["update"]["status"], "completed", "{finished}");
+    let follow_up = user_texts(&fixture.model.requests()[2]);
+    let last = follow_up.last().unwrap();
+    assert!(last.contains("mean of nothing divides by zero"), "{last}");
+    assert!(last.contains("callers never pass an empty list"), "{last}");
+}
+
+#[tokio::test]
+async fn findings_survive_a_restart() {
+    let (fixture, mut client) = repository(three_findings()).await;
+    let (task, _) = review(&mut client, json!({"uncommitted": true})).await;
+    let uri = client.uri("calc.py");
+    wait_findings(&client, &uri, "three", |list| list.len() == 3).await;
+    client
+        .request(
+            "agent/dismissFinding",
+            json!({"taskId": task, "findingId": format!("{task}-f2")}),
+        )
+        .await
+        .unwrap();
+    // The user saves, then the server goes away; the next one reads the findings' lines
+    // from disk. (Lines only an unsaved buffer held are gone for it, as stale hunks are.)
+    fixture.write("calc.py", IN_BUFFER);
+    client.shutdown().await;
+
+    let mut client = fixture.client(ClientOptions::default()).await;
+    client.open("calc.py", IN_BUFFER).await;
+    let listed = findings(&mut client, &task).await;
+    let ids: Vec<&str> = listed
+        .iter()
+        .map(|f| f["findingId"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [format!("{task}-f1"), format!("{task}-f3")]);
+    wait_findings(&client, &uri, "the two not dismissed", |list| {
+        list.iter().map(|(line, ..)| *line).collect::<Vec<_>>() == [1, 9]
+    })
+    .await;
+    // Deleting the review takes its findings away.
+    client
+        .request("agent/deleteTask", json!({"taskId": task}))
+        .await
+        .unwrap();
+    wait_findings(&client, &uri, "none", <[_]>::is_empty).await;
+}
+
+#[tokio::test]
+async fn every_target_reviews_its_own_change_and_no_findings_is_a_review() {
+    let script = (0..3).map(|_| Reply::text("Looks good to me.")).collect();
+    let (fixture, mut client) = repository(script).await;
+    let root = fixture.root();
+    // A branch with one commit of its own, checked out; calc.py's changes stay uncommitted.
+    git(&root, &["stash", "-q"]);
+    git(&root, &["checkout", "-q", "-b", "feature"]);
+    fixture.write("feature.txt", "a feature\n");
+    git(&root, &["add", "feature.txt"]);
+    git(&root, &["commit", "-q", "-m", "feature"]);
+    let commit = git(&root, &["rev-parse", "HEAD"]).trim().to_string();
+    git(&root, &["stash", "pop", "-q"]);
+
+    let (task, finished) = review(&mut client, json!({"baseBranch": "main"})).await;
+    assert_eq!(finished["status"], "completed", "{finished}");
+    assert_eq!(finished["summary"], "Looks good to me.");
+    model_saw(
+        &fixture,
+        0,
+        &[
+            "changes since main",
+            "+a feature",
+            "+    return a - b",
+            "+    return a // b",
+        ],
+        &[],
+    );
+    assert!(findings(&mut client, &task).await.is_empty());
+    let counted: Vec<Value> = client
+        .updates(&task)
+        .into_iter()
+        .filter(|u| u["update"]["kind"] == "findings")
+        .collect();
+    assert_eq!(counted.len(), 1);
+    assert_eq!(counted[0]["update"]["findings"], 0);
+
+    let (_, finished) = review(&mut client, json!({"commit": commit})).await;
+    assert_eq!(finished["status"], "completed", "{finished}");
+    // A commit is only itself.
+    model_saw(&fixture, 1, &["+a feature"], &["return a - b"]);
+
+    let diff = "diff --git a/calc.py b/calc.py\n--- a/calc.py\n+++ b/calc.py\n@@ -9,2 +9,2 @@\n def mean(xs):\n-    return sum(xs) / len(xs)\n+    return sum(xs) / max(len(xs), 1)\n";
+    let (_, finished) = review(&mut client, json!({"diff": diff})).await;
+    assert_eq!(finished["status"], "completed", "{finished}");
+    model_saw(&fixture, 2, &["max(len(xs), 1)"], &["feature"]);
+}
+
+#[tokio::test]
+async fn a_review_without_a_usable_target_says_what_to_send() {
+    let (_fixture, mut client) = repository(vec![]).await;
+    let error = client
+        .request("agent/startTask", json!({"prompt": "", "mode": "review"}))
+        .await
+        .unwrap_err();
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("needs a `target`"),
+        "{error}"
+    );
+    let error = client
+        .request(
+            "agent/startTask",
+            json!({"prompt": "x", "target": {"uncommitted": true}}),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("\"mode\": \"review\""),
+        "{error}"
+    );
+    let (_, finished) = review(&mut client, json!({"commit": "no-such-commit"})).await;
+    assert_eq!(finished["status"], "failed");
+    assert!(
+        finished["summary"]
+            .as_str()
+            .unwrap()
+            .contains("no-such-commit"),
+        "{finished}"
+    );
+}
