@@ -3,8 +3,12 @@
 //! fixes as hunks, dismissals fed back on a follow-up, every target kind, and a review
 //! that finds nothing.
 
+use std::path::Path;
+use std::process::{Command, Output};
+
 use serde_json::{Value, json};
 
+use crate::support::cli::agentls;
 use crate::support::fixture::Fixture;
 use crate::support::lsp_client::{ClientOptions, LspClient};
 use crate::support::model_server::Reply;
@@ -44,16 +48,22 @@ fn three_findings() -> Vec<Reply> {
     ]
 }
 
-/// A repository with calc.py committed, then changed on disk (uncommitted) and in the
-/// editor (unsaved), plus an untracked file.
-async fn repository(script: Vec<Reply>) -> (Fixture, LspClient) {
+/// A repository with calc.py committed, then changed on disk (`on_disk`, uncommitted),
+/// plus an untracked file.
+async fn git_repository(on_disk: &str, script: Vec<Reply>) -> Fixture {
     let fixture = Fixture::new("chat", &[("calc.py", COMMITTED)], script).await;
     let root = fixture.root();
     git(&root, &["init", "-q", "-b", "main"]);
     git(&root, &["add", "-A"]);
     git(&root, &["commit", "-q", "-m", "calc"]);
-    fixture.write("calc.py", ON_DISK);
+    fixture.write("calc.py", on_disk);
     fixture.write("notes.md", "an untracked note\n");
+    fixture
+}
+
+/// [`git_repository`] with calc.py open in the editor, changed again there (unsaved).
+async fn repository(script: Vec<Reply>) -> (Fixture, LspClient) {
+    let fixture = git_repository(ON_DISK, script).await;
     let client = fixture.client(ClientOptions::default()).await;
     client.open("calc.py", IN_BUFFER).await;
     (fixture, client)
@@ -431,5 +441,251 @@ async fn a_review_without_a_usable_target_says_what_to_send() {
             .unwrap()
             .contains("no-such-commit"),
         "{finished}"
+    );
+}
+
+// ----- agentls exec --review, for CI ----------------------------------------------------
+
+fn repo() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn test_dep(path: &str) -> std::path::PathBuf {
+    let path = repo().join("target/test-deps").join(path);
+    assert!(
+        path.exists(),
+        "{} is missing: run scripts/install-test-deps.sh",
+        path.display()
+    );
+    path
+}
+
+/// `agentls exec ARGS…` in the fixture's workspace, off the async workers.
+async fn exec(fixture: &Fixture, args: &[&str]) -> Output {
+    let (root, home) = (fixture.root(), fixture.home().to_path_buf());
+    let args: Vec<String> = ["exec"].iter().chain(args).map(|s| s.to_string()).collect();
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        agentls(&root, &home, &args, "")
+    })
+    .await
+    .unwrap()
+}
+
+/// Validates `sarif` against the official SARIF 2.1.0 schema (draft 2020-12); Err holds
+/// the validator's complaints.
+fn validate_sarif(sarif: &Value) -> Result<(), String> {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("log.sarif");
+    std::fs::write(&file, serde_json::to_vec(sarif).unwrap()).unwrap();
+    let schema = repo().join("tests/fixtures/sarif/sarif-2.1.0.json");
+    let script = "import json, sys\n\
+from jsonschema import Draft202012Validator\n\
+schema = json.load(open(sys.argv[1]))\n\
+errors = [f'{list(e.absolute_path)}: {e.message}' for e in Draft202012Validator(schema).iter_errors(json.load(open(sys.argv[2])))]\n\
+print('\\n'.join(errors))\n\
+sys.exit(1 if errors else 0)\n";
+    let output = Command::new(test_dep("sarif/bin/python3"))
+        .args(["-c", script])
+        .arg(&schema)
+        .arg(&file)
+        .output()
+        .unwrap();
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        ))
+    }
+}
+
+#[tokio::test]
+async fn exec_review_writes_sarif_that_the_official_schema_accepts() {
+    // In CI the change is on disk: the buffer's edit is saved.
+    let fixture = git_repository(IN_BUFFER, three_findings()).await;
+    let out = exec(
+        &fixture,
+        &[
+            "--review",
+            "--uncommitted",
+            "--format",
+            "sarif",
+            "-o",
+            "review.sarif",
+        ],
+    )
+    .await;
+    let said = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{said}");
+    assert!(out.stdout.is_empty(), "the report went to the file");
+    let sarif: Value =
+        serde_json::from_str(&fixture.disk("review.sarif").expect("-o wrote the report")).unwrap();
+    validate_sarif(&sarif).unwrap();
+
+    let run = &sarif["runs"][0];
+    assert_eq!(run["tool"]["driver"]["name"], "agentls");
+    let results = run["results"].as_array().unwrap();
+    let summary: Vec<(String, u64)> = results
+        .iter()
+        .map(|r| {
+            let region = &r["locations"][0]["physicalLocation"]["region"];
+            (
+                r["level"].as_str().unwrap().to_string(),
+                region["startLine"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("error".into(), 2),
+            ("warning".into(), 6),
+            ("note".into(), 10)
+        ]
+    );
+    assert_eq!(
+        results[0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+        "calc.py"
+    );
+    assert!(
+        results[0]["message"]["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("add subtracts")
+    );
+    // The fix, as the replacement of line 2 by the patched line.
+    let change = &results[0]["fixes"][0]["artifactChanges"][0];
+    assert_eq!(change["artifactLocation"]["uri"], "calc.py");
+    let replacement = &change["replacements"][0];
+    assert_eq!(replacement["deletedRegion"]["startLine"], 2);
+    assert_eq!(replacement["deletedRegion"]["startColumn"], 1);
+    assert_eq!(replacement["deletedRegion"]["endLine"], 3);
+    assert_eq!(replacement["insertedContent"]["text"], "    return a + b\n");
+    assert!(results[1].get("fixes").is_none());
+
+    // The validator is not a rubber stamp: a level SARIF does not have is refused.
+    let mut broken = sarif.clone();
+    broken["runs"][0]["results"][0]["level"] = json!("fatal");
+    let refused = validate_sarif(&broken).unwrap_err();
+    assert!(refused.contains("level"), "{refused}");
+}
+
+#[tokio::test]
+async fn fail_on_sets_the_exit_status_by_the_worst_finding() {
+    // Two reviews of the same change: one finds a warning, one an error.
+    let warning_only = || {
+        vec![
+            Reply::ToolCalls(vec![finding(6, "warning", "div floors", None)]),
+            Reply::text("One warning."),
+        ]
+    };
+    let mut script = warning_only();
+    script.extend(warning_only());
+    script.extend(three_findings());
+    let fixture = git_repository(IN_BUFFER, script).await;
+
+    let out = exec(
+        &fixture,
+        &["--review", "--uncommitted", "--fail-on", "error"],
+    )
+    .await;
+    let said = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "a warning is not an error: {said}"
+    );
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        text.starts_with("calc.py:6: warning: div floors\n"),
+        "{text}"
+    );
+    assert!(text.contains("1 finding\nOne warning.\n"), "{text}");
+
+    let out = exec(
+        &fixture,
+        &["--review", "--uncommitted", "--fail-on", "warning"],
+    )
+    .await;
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let out = exec(
+        &fixture,
+        &[
+            "--review",
+            "--uncommitted",
+            "--format",
+            "json",
+            "--fail-on",
+            "error",
+        ],
+    )
+    .await;
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["status"], "completed");
+    assert_eq!(report["findings"].as_array().unwrap().len(), 3);
+    assert_eq!(report["findings"][0]["severity"], "error");
+
+    let out = exec(&fixture, &["--review"]).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("--uncommitted, --base BRANCH or --commit SHA")
+    );
+}
+
+#[test]
+fn the_pull_request_workflow_passes_actionlint() {
+    let actionlint = test_dep("validators/bin/actionlint");
+    let workflow = repo().join("examples/ci/review-pr.yml");
+    let checked = Command::new(&actionlint).arg(&workflow).output().unwrap();
+    let said = |o: &Output| {
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    };
+    assert!(checked.status.success(), "{}", said(&checked));
+    let text = std::fs::read_to_string(&workflow).unwrap();
+    for expected in [
+        "pull_request:",
+        "BASE_REF: ${{ github.base_ref }}",
+        r#"agentls exec --review --base "origin/$BASE_REF""#,
+        "--format sarif -o agentls.sarif",
+        "OPENAI_API_KEY: ${{ secrets.OPENAI_API_KEY }}",
+        "github/codeql-action/upload-sarif@v4",
+        "sarif_file: agentls.sarif",
+    ] {
+        assert!(text.contains(expected), "the workflow lacks {expected:?}");
+    }
+    // actionlint does check: the upload's permission misspelt is refused.
+    let dir = tempfile::tempdir().unwrap();
+    let broken = dir.path().join("broken.yml");
+    std::fs::write(
+        &broken,
+        text.replace("security-events: write", "security-event: write"),
+    )
+    .unwrap();
+    let refused = Command::new(&actionlint).arg(&broken).output().unwrap();
+    assert!(!refused.status.success(), "{}", said(&refused));
+    assert!(
+        said(&refused).contains("security-event"),
+        "{}",
+        said(&refused)
     );
 }
