@@ -318,6 +318,7 @@ async fn prepare_and_run(settings: EngineSettings, args: ExecArgs) -> Result<u8,
             Item::Assistant(text) => Some(text.clone()),
             _ => None,
         });
+    let mut files = Vec::new();
     let reviewed = if mode == TaskMode::Review {
         let findings = engine.findings(&task_id);
         let report = review::Report {
@@ -340,7 +341,7 @@ async fn prepare_and_run(settings: EngineSettings, args: ExecArgs) -> Result<u8,
         {
             eprintln!("agentls exec: --output-last-message: {error}");
         }
-        let files = engine.store().git_diff(&task_id).unwrap_or_default();
+        files = engine.store().git_diff(&task_id).unwrap_or_default();
         printer.proposal(&task_id, &files, watched.status);
         None
     };
