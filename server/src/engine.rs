@@ -749,7 +749,11 @@ impl Engine {
         // A revert that raced the task's own ending still wins: the user asked for nothing.
         let keep = !task.revert_on_cancel.load(Ordering::SeqCst);
         let failed = matches!(run.outcome, Outcome::Failed(_));
-        let install = if follow_up {
+        // A review proposes nothing itself (what its commands wrote is dropped with its
+        // view); its hunks are the fixes the user applied, which a follow-up keeps.
+        let install = if task.mode == TaskMode::Review {
+            false
+        } else if follow_up {
             !failed
         } else {
             !run.changes.is_empty()

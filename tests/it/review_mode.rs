@@ -320,6 +320,50 @@ async fn findings_follow_the_text_and_their_fixes_become_hunks() {
 }
 
 #[tokio::test]
+async fn a_follow_up_keeps_the_fixes_applied_and_a_review_may_run_commands() {
+    let mut script = three_findings();
+    script.push(Reply::tool_call(
+        "shell",
+        json!({"command": ["sh", "-c", "echo ran > ran.txt; cat calc.py | head -1"]}),
+    ));
+    script.push(Reply::text("The tests pass."));
+    let (fixture, mut client) = repository(script).await;
+    let (task, _) = review(&mut client, json!({"uncommitted": true})).await;
+    let applied = client
+        .request(
+            "workspace/executeCommand",
+            json!({"command": "agent.applyFix", "arguments": [{"taskId": task, "findingId": format!("{task}-f1")}]}),
+        )
+        .await
+        .unwrap();
+    let fix = applied["hunkIds"].clone();
+    client
+        .request(
+            "agent/followUp",
+            json!({"taskId": task, "prompt": "run the tests"}),
+        )
+        .await
+        .unwrap();
+    client
+        .wait_until("the follow-up to finish", |c| {
+            c.updates(&task)
+                .into_iter()
+                .filter(|u| u["update"]["kind"] == "finished")
+                .nth(1)
+        })
+        .await;
+    let requests = fixture.model.requests();
+    let outputs = crate::support::model_server::tool_outputs(&requests[requests.len() - 1]);
+    assert!(
+        outputs.last().unwrap().contains("def add(a, b):"),
+        "{outputs:?}"
+    );
+    // The fix stays pending; what the command wrote is no hunk.
+    assert_eq!(json!(hunk_ids(&proposal(&mut client, &task).await)), fix);
+    assert!(fixture.disk("ran.txt").is_none());
+}
+
+#[tokio::test]
 async fn findings_survive_a_restart() {
     let (fixture, mut client) = repository(three_findings()).await;
     let (task, _) = review(&mut client, json!({"uncommitted": true})).await;

@@ -60,6 +60,9 @@ pub struct Agent {
     pub review: Option<Arc<ReviewedChange>>,
     /// What `report_finding` accepted so far, in order.
     pub findings: Mutex<Vec<ReportedFinding>>,
+    /// A review may run commands (tests, linters) in its view: the sandbox policy lets
+    /// commands write somewhere (not `read-only`).
+    pub review_commands: bool,
 }
 
 /// What [`Agent::start`] needs.
@@ -138,6 +141,8 @@ impl Agent {
             mcp,
             plugin_tools,
             output_schema: setup.output_schema,
+            review_commands: setup.review.is_some()
+                && setup.config.sandbox_mode != crate::config::SandboxMode::ReadOnly,
             review: setup.review,
             findings: Mutex::new(Vec::new()),
         })
@@ -154,6 +159,13 @@ impl Agent {
         let mut tools = tools::specs(self.mode);
         if self.review.is_some() {
             tools.push(crate::review::spec());
+        }
+        if self.review_commands {
+            tools.extend(
+                tools::specs(TaskMode::Code)
+                    .into_iter()
+                    .filter(|t| t.name == tools::shell::NAME),
+            );
         }
         tools.extend(self.plugin_tools.specs(self.mode));
         tools.extend(self.mcp.specs(self.mode));
@@ -415,7 +427,7 @@ impl Agent {
         {
             return self.report_finding(change, args);
         }
-        if name == tools::shell::NAME && self.mode.may_write() {
+        if name == tools::shell::NAME && (self.mode.may_write() || self.review_commands) {
             return self
                 .commands
                 .run(&self.task, &self.view, call_id, args)

@@ -35,7 +35,8 @@ This is a review task: you review a change the user made, you do not make change
 diff in the user's message, look around the workspace with read_file, list_dir and grep where \
 it helps, and report every real problem (bugs, missed cases, security issues, broken \
 contracts; not style nits unless asked) with report_finding, at the lines it is about, in the \
-files as they are now. Give a `fix` only when you are sure of it. When you are done, reply with \
+files as they are now. If a shell tool is offered you may run the tests or linters to check \
+a suspicion; nothing you write is kept. Give a `fix` only when you are sure of it. When you are done, reply with \
 a short summary of the review; if you found nothing worth reporting, say so.";
 
 const SKILLS_INSTRUCTIONS: &str = "\
