@@ -143,6 +143,22 @@ async fn findings(client: &mut LspClient, task: &str) -> Vec<Value> {
     result["findings"].as_array().cloned().unwrap_or_default()
 }
 
+/// Runs a follow-up of the review (its second run) and returns its `finished` update.
+async fn follow_up(client: &mut LspClient, task: &str, prompt: &str) -> Value {
+    client
+        .request("agent/followUp", json!({"taskId": task, "prompt": prompt}))
+        .await
+        .unwrap();
+    client
+        .wait_until("the follow-up to finish", |c| {
+            c.updates(task)
+                .into_iter()
+                .filter(|u| u["update"]["kind"] == "finished")
+                .nth(1)
+        })
+        .await
+}
+
 fn at_line(uri: &str, line: u32) -> Value {
     json!({"textDocument": {"uri": uri}, "range": {"start": {"line": line, "character": 0}, "end": {"line": line, "character": 0}}, "context": {"diagnostics": []}})
 }
@@ -297,21 +313,7 @@ async fn findings_follow_the_text_and_their_fixes_become_hunks() {
         "{again}"
     );
 
-    client
-        .request(
-            "agent/followUp",
-            json!({"taskId": task, "prompt": "anything else?"}),
-        )
-        .await
-        .unwrap();
-    let finished = client
-        .wait_until("the follow-up to finish", |c| {
-            c.updates(&task)
-                .into_iter()
-                .filter(|u| u["update"]["kind"] == "finished")
-                .nth(1)
-        })
-        .await;
+    let finished = follow_up(&mut client, &task, "anything else?").await;
     assert_eq!(finished["update"]["status"], "completed", "{finished}");
     let follow_up = user_texts(&fixture.model.requests()[2]);
     let last = follow_up.last().unwrap();
@@ -337,21 +339,7 @@ async fn a_follow_up_keeps_the_fixes_applied_and_a_review_may_run_commands() {
         .await
         .unwrap();
     let fix = applied["hunkIds"].clone();
-    client
-        .request(
-            "agent/followUp",
-            json!({"taskId": task, "prompt": "run the tests"}),
-        )
-        .await
-        .unwrap();
-    client
-        .wait_until("the follow-up to finish", |c| {
-            c.updates(&task)
-                .into_iter()
-                .filter(|u| u["update"]["kind"] == "finished")
-                .nth(1)
-        })
-        .await;
+    follow_up(&mut client, &task, "run the tests").await;
     let requests = fixture.model.requests();
     let outputs = crate::support::model_server::tool_outputs(&requests[requests.len() - 1]);
     assert!(
