@@ -721,3 +721,49 @@ fn the_pull_request_workflow_passes_actionlint() {
         said(&refused)
     );
 }
+
+#[tokio::test]
+async fn an_editor_without_the_plugin_reviews_through_the_command() {
+    let fixture = git_repository(
+        ON_DISK,
+        vec![
+            Reply::ToolCalls(vec![finding(6, "warning", "div floors", None)]),
+            Reply::text("One warning."),
+        ],
+    )
+    .await;
+    let mut client = fixture
+        .client(ClientOptions {
+            plain: true,
+            ..ClientOptions::default()
+        })
+        .await;
+    client.open("calc.py", ON_DISK).await;
+    let started = client
+        .request(
+            "workspace/executeCommand",
+            json!({"command": "agent.startTask", "arguments": [{"prompt": "", "mode": "review", "target": {"uncommitted": true}}]}),
+        )
+        .await
+        .unwrap();
+    let task = started["taskId"].as_str().unwrap().to_string();
+    let uri = client.uri("calc.py");
+    wait_findings(&client, &uri, "div's finding", |list| {
+        list == [(5, 2, format!("{task}-f1"))]
+    })
+    .await;
+    let told = client
+        .wait_until("the review's end told", |c| {
+            c.notifications("window/showMessage")
+                .into_iter()
+                .map(|m| m["message"].as_str().unwrap_or_default().to_string())
+                .find(|m| m.contains("completed"))
+        })
+        .await;
+    assert!(
+        told.contains("“review uncommitted changes” completed: One warning"),
+        "{told}"
+    );
+    assert!(told.contains("1 finding shown as diagnostics"), "{told}");
+    assert!(!told.contains("No changes proposed"), "{told}");
+}
