@@ -58,6 +58,10 @@ async fn git_repository(on_disk: &str, script: Vec<Reply>) -> Fixture {
     git(&root, &["commit", "-q", "-m", "calc"]);
     fixture.write("calc.py", on_disk);
     fixture.write("notes.md", "an untracked note\n");
+    fixture.write(".gitignore", "build/\n");
+    git(&root, &["add", ".gitignore"]);
+    git(&root, &["commit", "-q", "-m", "ignore build"]);
+    fixture.write("build/out.txt", "generated\n");
     fixture
 }
 
@@ -66,6 +70,10 @@ async fn repository(script: Vec<Reply>) -> (Fixture, LspClient) {
     let fixture = git_repository(ON_DISK, script).await;
     let client = fixture.client(ClientOptions::default()).await;
     client.open("calc.py", IN_BUFFER).await;
+    // An ignored file open in the editor is no part of any change.
+    client
+        .open("build/out.txt", "generated, and edited\n")
+        .await;
     (fixture, client)
 }
 
@@ -182,7 +190,7 @@ async fn findings_follow_the_text_and_their_fixes_become_hunks() {
             "+    return a // b",
             "+an untracked note",
         ],
-        &[],
+        &["generated"],
     );
     let tools: Vec<String> = fixture.model.requests()[0]["tools"]
         .as_array()

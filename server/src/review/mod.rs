@@ -196,10 +196,15 @@ async fn against(
         .filter(|p| !p.is_empty())
         .map(str::to_string)
         .collect();
+    // Open buffers git knows nothing of (ignored files) are not part of the change.
+    let listed = paths.clone();
     paths.extend(buffers.keys().cloned());
     let mut diff = String::new();
     for path in paths {
         let old = git(root, &["show", &format!("{base}:{path}")]).await.ok();
+        if old.is_none() && !listed.contains(&path) {
+            continue;
+        }
         let new = match buffers.get(&path) {
             Some(text) => Some(text.clone()),
             None => std::fs::read_to_string(root.join(&path)).ok(),
