@@ -111,3 +111,15 @@ if [ ! -f "$sdk_marker" ]; then
   npm install --silent --no-audit --no-fund --prefix "$deps/acp-client" @agentclientprotocol/sdk@2.4.0 >&2
   touch "$sdk_marker"
 fi
+
+# A JSON Schema validator (draft 2020-12) for the SARIF that `exec --review` writes
+# (tests/it/review_mode.rs checks it against tests/fixtures/sarif/sarif-2.1.0.json, the
+# official schema). The marker is written last.
+sarif_marker="$deps/sarif/.agentls-installed-jsonschema4.26.0"
+if [ ! -f "$sarif_marker" ]; then
+  echo "install-test-deps: installing jsonschema into $deps/sarif" >&2
+  rm -rf "$deps/sarif"
+  python3 -m venv "$deps/sarif"
+  "$deps/sarif/bin/pip" install --quiet --disable-pip-version-check "jsonschema==4.26.0" >&2
+  touch "$sarif_marker"
+fi

@@ -28,6 +28,7 @@ use crate::proposal::store::{
 use crate::protocol::{
     ContextRef, HunkState, McpServerInfo, StartTaskParams, TaskMode, TaskStatus, TaskUpdate,
 };
+use crate::review::ReportedFinding;
 use crate::task::blobs::BlobText;
 use crate::task::journal::Journal;
 use crate::task::log::{self, TaskKind};
@@ -39,6 +40,7 @@ use durable::checkpoint;
 
 mod attempts;
 mod durable;
+mod findings;
 mod hosted;
 
 pub use attempts::{DEFAULT_REMOTE, best_of_problem};
@@ -197,10 +199,14 @@ impl Engine {
         params: StartTaskParams,
         buffers: HashMap<String, String>,
     ) -> String {
+        let title = match params.mode {
+            TaskMode::Review => crate::review::title(&params),
+            _ => params.prompt.clone(),
+        };
         let task = self.create_task(
             id,
             TaskKind::Agent,
-            params.prompt.clone(),
+            title,
             params.mode,
             Some(&params),
             &buffers,
@@ -496,6 +502,13 @@ impl Engine {
         buffers: HashMap<String, String>,
         follow_up: Option<FollowUp>,
     ) -> Run {
+        if let Some(agent) = hosted::agent_of(&params)
+            && params.mode == TaskMode::Review
+        {
+            return Run::failed(format!(
+                "a review runs on agentls's own agent, not `{agent}`: leave `agent` out"
+            ));
+        }
         if let Some(agent) = hosted::agent_of(&params) {
             let agent = agent.to_string();
             return self
@@ -529,6 +542,18 @@ impl Engine {
         let client = match ModelClient::new(provider) {
             Ok(client) => client,
             Err(error) => return Run::failed(error.to_string()),
+        };
+        let review = match (params.mode, &params.target) {
+            (TaskMode::Review, Some(target)) => {
+                match crate::review::load(target, &self.root, &buffers).await {
+                    Ok(change) => Some(Arc::new(change)),
+                    Err(message) => return Run::failed(message),
+                }
+            }
+            (TaskMode::Review, None) => {
+                return Run::failed("a review needs a `target`: {\"uncommitted\": true}, {\"baseBranch\": \"main\"}, {\"commit\": \"<sha>\"} or {\"diff\": \"…\"}".into());
+            }
+            _ => None,
         };
         let view = match self.open_view(buffers, follow_up.as_ref()) {
             Ok(view) => view,
@@ -569,6 +594,7 @@ impl Engine {
             mcp: &self.mcp,
             output_schema,
             extensions: &extensions,
+            review: review.clone(),
         };
         for message in config.withheld.iter().chain(&extensions.warnings) {
             task.emit(TaskUpdate::Warning {
@@ -588,10 +614,20 @@ impl Engine {
                 ),
                 &[][..],
             ),
-            None => (
-                prompt::user_message(&params.prompt, cwd_rel.as_deref(), &snippets),
-                &params.skills[..],
-            ),
+            None => match &review {
+                Some(change) => (
+                    crate::review::user_message(
+                        change,
+                        params.instructions.as_deref(),
+                        &params.prompt,
+                    ),
+                    &params.skills[..],
+                ),
+                None => (
+                    prompt::user_message(&params.prompt, cwd_rel.as_deref(), &snippets),
+                    &params.skills[..],
+                ),
+            },
         };
         let request = follow_up.as_ref().map_or(&params.prompt, |f| &f.prompt);
         let (message, skill_warnings) = prompt::invoke_skills(
@@ -618,7 +654,13 @@ impl Engine {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .changes();
-        Run { outcome, changes }
+        let findings =
+            std::mem::take(&mut *agent.findings.lock().unwrap_or_else(|p| p.into_inner()));
+        Run {
+            outcome,
+            changes,
+            findings,
+        }
     }
 
     /// The view a run starts from: the workspace with the unsaved `buffers`, and for a
@@ -741,11 +783,22 @@ impl Engine {
         // A revert that raced the task's own ending still wins: the user asked for nothing.
         let keep = !task.revert_on_cancel.load(Ordering::SeqCst);
         let failed = matches!(run.outcome, Outcome::Failed(_));
-        let install = if follow_up {
+        // A review proposes nothing itself (what its commands wrote is dropped with its
+        // view); its hunks are the fixes the user applied, which a follow-up keeps.
+        let install = if task.mode == TaskMode::Review {
+            false
+        } else if follow_up {
             !failed
         } else {
             !run.changes.is_empty()
         };
+        // A review's findings are shown even when it failed later: each was checked.
+        if keep && !run.findings.is_empty() {
+            let findings = self.install_findings(task, run.findings);
+            task.emit(TaskUpdate::Findings { findings });
+        } else if keep && task.mode == TaskMode::Review && !failed {
+            task.emit(TaskUpdate::Findings { findings: 0 });
+        }
         if keep && install {
             let how = if follow_up {
                 InstallAs::FollowUp
@@ -834,6 +887,8 @@ pub fn plural(n: usize, noun: &str) -> String {
 struct Run {
     outcome: Outcome,
     changes: Vec<crate::workspace::FileChange>,
+    /// What a review reported.
+    findings: Vec<ReportedFinding>,
 }
 
 /// A diff placed against the current text, ready to install.
@@ -854,6 +909,7 @@ impl Run {
         Run {
             outcome: Outcome::Failed(message),
             changes: Vec::new(),
+            findings: Vec::new(),
         }
     }
 }

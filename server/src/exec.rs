@@ -12,6 +12,7 @@
 
 mod output;
 mod push;
+mod review;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -50,6 +51,8 @@ pub mod exit {
     /// The task ended, but `--push` could not write or push its commit (the `result` line
     /// still says how the task ended).
     pub const PUSH_FAILED: u8 = 3;
+    /// `--review --fail-on LEVEL`: the review completed with a finding at LEVEL or above.
+    pub const FINDINGS: u8 = 4;
     /// Cancelled by SIGINT (128 + 2), the task ended `cancelled`.
     pub const INTERRUPTED: u8 = 130;
     /// Cancelled by SIGTERM (128 + 15), the task ended `cancelled`.
@@ -66,6 +69,25 @@ pub struct ExecArgs {
     /// then what goes to stdout.
     #[arg(long)]
     pub ask: bool,
+    /// Review a change instead of making one (with --uncommitted, --base or --commit);
+    /// the findings are the product, in --format. PROMPT, if given, says what to look for.
+    #[arg(long, conflicts_with = "ask")]
+    pub review: bool,
+    /// Review the working tree, the index and untracked files against HEAD.
+    #[arg(long, requires = "review")]
+    pub uncommitted: bool,
+    /// Review the current state against its merge base with BRANCH.
+    #[arg(long, value_name = "BRANCH", requires = "review")]
+    pub base: Option<String>,
+    /// Review one commit.
+    #[arg(long, value_name = "SHA", requires = "review")]
+    pub commit: Option<String>,
+    /// How the review's findings are written.
+    #[arg(long, value_enum, default_value = "text", requires = "review")]
+    pub format: review::Format,
+    /// Exit with 4 when the review found something at this level or above.
+    #[arg(long, value_enum, value_name = "LEVEL", requires = "review")]
+    pub fail_on: Option<review::FailOn>,
     /// Use this model instead of the configured one.
     #[arg(short, long)]
     pub model: Option<String>,
@@ -77,7 +99,7 @@ pub struct ExecArgs {
     #[arg(long, value_name = "NAME")]
     pub agent: Option<String>,
     /// What to do; `-` reads it from standard input.
-    #[arg(required = true)]
+    #[arg(required_unless_present = "review")]
     pub prompt: Option<String>,
     #[command(subcommand)]
     pub resume: Option<ExecCommand>,
@@ -154,7 +176,7 @@ pub async fn run(settings: EngineSettings, args: ExecArgs) -> ExitCode {
 
 /// What this run does to which task.
 enum Target {
-    Start(StartTaskParams),
+    Start(Box<StartTaskParams>),
     Resume {
         task: Option<String>,
         prompt: String,
@@ -171,10 +193,12 @@ async fn prepare_and_run(settings: EngineSettings, args: ExecArgs) -> Result<u8,
         .as_deref()
         .map(load_schema)
         .transpose()?;
-    if options.push.is_some() && args.ask {
-        return Err("--push needs a task that changes code; leave out --ask"
-            .to_string()
-            .into());
+    if options.push.is_some() && (args.ask || args.review) {
+        return Err(
+            "--push needs a task that changes code; leave out --ask and --review"
+                .to_string()
+                .into(),
+        );
     }
     let push_ref = options
         .push_ref
@@ -192,6 +216,7 @@ async fn prepare_and_run(settings: EngineSettings, args: ExecArgs) -> Result<u8,
         }
         None => None,
     };
+    let review_params = args.review.then(|| review::params(&args)).transpose()?;
     let target = match args.resume {
         Some(ExecCommand::Resume {
             last,
@@ -222,9 +247,12 @@ async fn prepare_and_run(settings: EngineSettings, args: ExecArgs) -> Result<u8,
             };
             Target::Resume { task, prompt }
         }
+        None if review_params.is_some() => {
+            Target::Start(Box::new(review_params.unwrap_or_default()))
+        }
         None => {
             let prompt = read_prompt(args.prompt.unwrap_or_default())?;
-            Target::Start(StartTaskParams {
+            Target::Start(Box::new(StartTaskParams {
                 prompt,
                 mode: if args.ask {
                     TaskMode::Ask
@@ -236,7 +264,7 @@ async fn prepare_and_run(settings: EngineSettings, args: ExecArgs) -> Result<u8,
                 output_schema: schema.as_ref().map(|s| s.value().clone()),
                 agent: args.agent,
                 ..StartTaskParams::default()
-            })
+            }))
         }
     };
     let (queue, updates) = mpsc::unbounded_channel();
@@ -250,7 +278,7 @@ async fn prepare_and_run(settings: EngineSettings, args: ExecArgs) -> Result<u8,
     let (task_id, prompt, resumed, before) = match target {
         Target::Start(params) => {
             let prompt = params.prompt.clone();
-            (engine.start_task(params), prompt, false, (0, 0))
+            (engine.start_task(*params), prompt, false, (0, 0))
         }
         Target::Resume { task, prompt } => {
             let task_id = match task {
@@ -290,13 +318,33 @@ async fn prepare_and_run(settings: EngineSettings, args: ExecArgs) -> Result<u8,
             Item::Assistant(text) => Some(text.clone()),
             _ => None,
         });
-    if let (Some(path), Some(message)) = (&options.output_last_message, &last_message)
-        && let Err(error) = crate::proposal::disk::write(&absolute(path), message)
-    {
-        eprintln!("agentls exec: --output-last-message: {error}");
-    }
-    let files = engine.store().git_diff(&task_id).unwrap_or_default();
-    printer.proposal(&task_id, &files, watched.status);
+    let mut files = Vec::new();
+    let reviewed = if mode == TaskMode::Review {
+        let findings = engine.findings(&task_id);
+        let report = review::Report {
+            root: &root,
+            task_id: &task_id,
+            status: watched.status,
+            summary: task.summary().summary,
+            findings: &findings,
+        };
+        review::write(
+            &report,
+            args.format,
+            options.output_last_message.as_deref(),
+            options.json,
+        );
+        Some(findings)
+    } else {
+        if let (Some(path), Some(message)) = (&options.output_last_message, &last_message)
+            && let Err(error) = crate::proposal::disk::write(&absolute(path), message)
+        {
+            eprintln!("agentls exec: --output-last-message: {error}");
+        }
+        files = engine.store().git_diff(&task_id).unwrap_or_default();
+        printer.proposal(&task_id, &files, watched.status);
+        None
+    };
     let output = match (&schema, &last_message, watched.status) {
         (Some(schema), Some(message), TaskStatus::Completed) => schema.check(message).ok(),
         _ => None,
@@ -304,7 +352,11 @@ async fn prepare_and_run(settings: EngineSettings, args: ExecArgs) -> Result<u8,
     if mode == TaskMode::Ask && watched.status == TaskStatus::Completed {
         printer.answer(last_message.as_deref().unwrap_or_default());
     }
+    let fails = reviewed
+        .as_deref()
+        .is_some_and(|findings| review::fails(args.fail_on, findings));
     let mut code = match (watched.status, watched.signal) {
+        (TaskStatus::Completed, _) if fails => exit::FINDINGS,
         (TaskStatus::Completed, _) => exit::COMPLETED,
         (TaskStatus::Cancelled, Some(signal)) => signal,
         _ => exit::FAILED,

@@ -26,6 +26,7 @@ pub mod plugins;
 pub mod proposal;
 pub mod protocol;
 pub mod replay;
+pub mod review;
 pub mod safe_write;
 pub mod sandbox;
 pub mod sandbox_command;

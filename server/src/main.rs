@@ -36,7 +36,7 @@ enum Command {
     /// Run one task headless in the current directory and print its proposal as a diff
     /// (stdout: the diff alone; stderr: what happens). Nothing is written to the working
     /// tree. `exec resume` continues a recorded task.
-    Exec(agentls::exec::ExecArgs),
+    Exec(Box<agentls::exec::ExecArgs>),
     /// The task history of the current directory's workspace: list, show, rm.
     Tasks(agentls::tasks_command::TasksArgs),
     /// Apply a diff (git, `diff -u`, Codex patch or cloud task payload) to the files in
@@ -210,7 +210,7 @@ fn run(command: Command, settings: EngineSettings) -> ExitCode {
             status
         }
         Command::Exec(args) => {
-            let code = runtime().block_on(agentls::exec::run(settings, args));
+            let code = runtime().block_on(agentls::exec::run(settings, *args));
             journal.flush();
             code
         }

@@ -35,13 +35,23 @@ pub enum HunkStatus {
     Conflict,
 }
 
-/// `code` may change files; `ask` gets the read-only tools only.
+/// `code` may change files; `ask` gets the read-only tools only; `review` reads a change
+/// (`startTask {target}`) and answers with findings (`report_finding`), never hunks of
+/// its own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum TaskMode {
     #[default]
     Code,
     Ask,
+    Review,
+}
+
+impl TaskMode {
+    /// Whether the task's tools may change its view (`apply_patch`, `shell`).
+    pub fn may_write(self) -> bool {
+        self == TaskMode::Code
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -121,6 +131,31 @@ pub struct StartTaskParams {
     /// How an attempt gets chosen (with `bestOf`); default `manual`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub choose: Option<ChooseAttempt>,
+    /// `review` mode: the change to review (required there, refused elsewhere).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<ReviewTarget>,
+    /// `review` mode: what to look for, besides correctness.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instructions: Option<String>,
+}
+
+/// What a review looks at; exactly one field is set.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReviewTarget {
+    /// The working tree, the index and the editor's unsaved buffers, against HEAD.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub uncommitted: bool,
+    /// The current state (unsaved buffers included) against its merge base with this
+    /// branch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_branch: Option<String>,
+    /// One commit, against its parent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
+    /// A unified diff given as text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub diff: Option<String>,
 }
 
 /// The most attempts one task may run (`bestOf`).
@@ -267,6 +302,106 @@ pub struct GetTaskResult {
     /// The attempt whose hunks are the task's proposal, once one is chosen.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chosen_attempt: Option<u32>,
+    /// A review task's findings still shown (not dismissed, their lines not edited).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub findings: Vec<FindingInfo>,
+}
+
+// ----- review findings ------------------------------------------------------------------
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FindingSeverity {
+    Error,
+    Warning,
+    Info,
+}
+
+/// What a review reported about some lines (`report_finding`), apart from where they
+/// are now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FindingReport {
+    pub severity: FindingSeverity,
+    pub title: String,
+    pub body: String,
+    /// A Codex patch (`*** Begin Patch`) that fixes it, checked to apply when it was
+    /// reported; `agent.applyFix` makes it hunks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
+    /// The finding points at lines the reviewed change did not touch.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub outside_change: bool,
+    /// Other places the finding refers to.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub related: Vec<RelatedLocation>,
+}
+
+/// A review finding where it is now: `range` covers its lines in the document's CURRENT
+/// text (moved as the user types, like a hunk's).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FindingInfo {
+    pub finding_id: String,
+    pub uri: String,
+    pub range: Range,
+    #[serde(flatten)]
+    pub report: FindingReport,
+}
+
+/// A place a finding points to besides its own lines (1-based line, as the model said).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RelatedLocation {
+    pub path: String,
+    pub line: u32,
+    pub message: String,
+}
+
+/// `agent/dismissFinding`: the finding goes away; a follow-up tells the model, with
+/// `reason`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DismissFindingParams {
+    pub task_id: String,
+    pub finding_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// Arguments of `agent.applyFix` (the finding's fix becomes pending hunks of the review
+/// task) and `agent.dismissFinding` (code actions on a finding).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FindingCommandArgs {
+    pub task_id: String,
+    pub finding_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// What `agent.applyFix` did: the hunks the fix became.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApplyFixResult {
+    pub task_id: String,
+    pub hunk_ids: Vec<String>,
+}
+
+pub const DISMISS_FINDING_METHOD: &str = "agent/dismissFinding";
+pub const APPLY_FIX_COMMAND: &str = "agent.applyFix";
+pub const DISMISS_FINDING_COMMAND: &str = "agent.dismissFinding";
+pub const FIX_CODE_ACTION_KIND: &str = "quickfix.agent.fix";
+pub const DISMISS_CODE_ACTION_KIND: &str = "quickfix.agent.dismiss";
+
+/// `data` of a finding's diagnostic (`source: "agentls review"`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FindingDiagnosticData {
+    pub task_id: String,
+    pub finding_id: String,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub has_fix: bool,
 }
 
 // ----- best-of-N attempts ---------------------------------------------------------------
@@ -731,6 +866,16 @@ pub enum TaskUpdate {
     Proposal {
         files: usize,
         hunks: usize,
+    },
+    /// A review's findings were installed (shown as diagnostics): how many.
+    Findings {
+        findings: usize,
+    },
+    /// The user dismissed a finding.
+    FindingDismissed {
+        finding_id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
     },
     /// Hunks whose status changed without the client asking (stale after typing,
     /// an accept confirmed or refused by the editor).

@@ -372,6 +372,8 @@ async fn replay_runs(
             mcp: &mcp,
             output_schema: output_schema.clone(),
             extensions: &extensions,
+            // Recorded findings are in the log; a replay re-runs the turns only.
+            review: None,
         };
         let mut agent = Agent::start(setup).await?;
         // The recording decides how many turns there are.

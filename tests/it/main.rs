@@ -28,6 +28,7 @@ mod model_client;
 mod plugins;
 mod proposal_tasks_props;
 mod real_history;
+mod review_mode;
 mod review_session;
 mod sandbox_security;
 mod shared_home;

@@ -4,7 +4,7 @@
 
 import * as vscode from 'vscode';
 import { Attempts } from './attempts';
-import { AgentInfo, ContextRef, HunkInfo, ImportDiffParams, isFinished, method, TaskMode } from './protocol';
+import { AgentInfo, ContextRef, HunkInfo, ImportDiffParams, isFinished, method, ReviewTarget, TaskMode } from './protocol';
 import { Review } from './review';
 import { HunkEdits } from './hunkEdit';
 import { describeError } from './server';
@@ -35,6 +35,7 @@ export function registerCommands(deps: Deps): vscode.Disposable[] {
   return [
     command('agentls.newTask', () => startTask(deps, 'code'), 'start the task'),
     command('agentls.ask', () => startTask(deps, 'ask'), 'ask the agent'),
+    command('agentls.reviewChanges', () => reviewChanges(deps), 'start the review'),
     command('agentls.cancelTask', async (arg?: Node) => {
       const taskId = taskOf(arg) ?? (await pickTask(tasks, 'Cancel which task?', 'running'));
       if (taskId) {
@@ -156,6 +157,57 @@ async function chooseAgent(deps: Deps): Promise<string | undefined | null> {
   }
   lastAgent = picked.agent.name;
   return picked.agent.builtIn ? undefined : picked.agent.name;
+}
+
+/**
+ * "Agent: Review Changes": pick what to review (uncommitted work with the unsaved buffers,
+ * a branch's changes, one commit), optionally say what to look for. The findings arrive as
+ * diagnostics (the Problems view) whose light bulb offers "Apply fix" and "Dismiss".
+ */
+async function reviewChanges(deps: Deps): Promise<void> {
+  const picked = await vscode.window.showQuickPick(
+    [
+      { label: 'Uncommitted changes', description: 'working tree, index and unsaved editors, against HEAD', target: 'uncommitted' as const },
+      { label: 'Changes since a branch…', description: 'the current state against its merge base', target: 'baseBranch' as const },
+      { label: 'A commit…', description: 'one commit against its parent', target: 'commit' as const },
+    ],
+    { title: 'Review which changes?', ignoreFocusOut: true },
+  );
+  if (!picked) {
+    return;
+  }
+  let target: ReviewTarget;
+  let label: string;
+  if (picked.target === 'uncommitted') {
+    target = { uncommitted: true };
+    label = 'review uncommitted changes';
+  } else {
+    const value = await vscode.window.showInputBox({
+      title: picked.target === 'baseBranch' ? 'Review the changes since which branch?' : 'Review which commit?',
+      value: picked.target === 'baseBranch' ? 'main' : 'HEAD',
+      ignoreFocusOut: true,
+    });
+    if (!value?.trim()) {
+      return;
+    }
+    target = picked.target === 'baseBranch' ? { baseBranch: value.trim() } : { commit: value.trim() };
+    label = picked.target === 'baseBranch' ? `review changes since ${value.trim()}` : `review commit ${value.trim()}`;
+  }
+  const instructions = await vscode.window.showInputBox({
+    title: 'Anything in particular to look for? (optional)',
+    placeHolder: 'error handling, SQL injection, …',
+    ignoreFocusOut: true,
+  });
+  if (instructions === undefined) {
+    return;
+  }
+  const taskId = await deps.tasks.start(
+    { prompt: '', mode: 'review', target, instructions: instructions.trim() || undefined },
+    label,
+  );
+  if (vscode.workspace.getConfiguration('agentls').get<boolean>('openTaskPanel', true)) {
+    deps.panels.show(taskId, true);
+  }
 }
 
 /** The selection if there is one, else the whole current file, else nothing. */

@@ -5,7 +5,15 @@ import { Range as LspRange } from 'vscode-languageclient/node';
 
 export type HunkStatus = 'pending' | 'accepted' | 'rejected' | 'stale' | 'conflict';
 export type TaskStatus = 'queued' | 'running' | 'completed' | 'failed' | 'cancelled' | 'interrupted';
-export type TaskMode = 'code' | 'ask';
+export type TaskMode = 'code' | 'ask' | 'review';
+
+/** What a review looks at: exactly one field. */
+export interface ReviewTarget {
+  uncommitted?: boolean;
+  baseBranch?: string;
+  commit?: string;
+  diff?: string;
+}
 
 export interface ContextRef {
   uri: string;
@@ -22,6 +30,9 @@ export interface StartTaskParams {
   bestOf?: number;
   /** `firstGreen`: the first attempt whose last command exited 0 is chosen by itself. */
   choose?: 'manual' | 'firstGreen';
+  /** `review` mode: the change to review, and what to look for. */
+  target?: ReviewTarget;
+  instructions?: string;
 }
 
 /** One entry of `agent/listAgents`. */

@@ -139,11 +139,13 @@ export class Tasks implements vscode.Disposable {
     return this.tasks.get(ref.taskId)?.proposal?.files.find((file) => file.hunks.includes(ref.hunk));
   }
 
-  async start(params: StartTaskParams): Promise<string> {
+  /** Starts a task; `label` names it in lists when its prompt does not (a review). */
+  async start(params: StartTaskParams, label?: string): Promise<string> {
     const { taskId } = await this.request<{ taskId: string }>(method.startTask, params);
-    const state = this.ensure({ taskId, prompt: params.prompt, mode: params.mode, status: 'queued', createdAt: Date.now() });
+    const prompt = params.prompt || label || '';
+    const state = this.ensure({ taskId, prompt, mode: params.mode, status: 'queued', createdAt: Date.now() });
     // An update may have arrived before this answer and created the entry.
-    state.summary.prompt = params.prompt;
+    state.summary.prompt = prompt;
     state.summary.mode = params.mode;
     this.changed.fire(taskId);
     return taskId;

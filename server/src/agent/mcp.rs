@@ -122,7 +122,7 @@ impl McpTools {
     pub fn specs(&self, mode: TaskMode) -> Vec<ToolSpec> {
         self.tools
             .iter()
-            .filter(|t| mode == TaskMode::Code || mcp::is_read_only(&t.tool))
+            .filter(|t| mode.may_write() || mcp::is_read_only(&t.tool))
             .map(|t| ToolSpec {
                 name: t.model_name.clone(),
                 description: t
@@ -152,7 +152,7 @@ impl McpTools {
         let Some(tool) = self.tools.iter().find(|t| t.model_name == model_name) else {
             return Err(format!("unknown tool `{model_name}`"));
         };
-        if mode == TaskMode::Ask && !mcp::is_read_only(&tool.tool) {
+        if !mode.may_write() && !mcp::is_read_only(&tool.tool) {
             return Err(format!(
                 "{model_name} is not available in ask mode (it is not marked read-only): this task may only read. Answer the question instead."
             ));

@@ -23,6 +23,7 @@ use crate::mcp::McpServers;
 use crate::model::{Item, Model, ModelError, Prompt, StreamEvent, ToolImage, ToolSpec};
 use crate::plugins::Extensions;
 use crate::protocol::{TaskMode, TaskUpdate, ToolCallStatus};
+use crate::review::{REPORT_FINDING, ReportedFinding, ReviewedChange};
 use crate::task::Task;
 use crate::task::log;
 use crate::tools;
@@ -55,6 +56,13 @@ pub struct Agent {
     pub plugin_tools: plugin_tools::PluginTools,
     /// What the final answer must match (sent as structured output, then checked).
     pub output_schema: Option<Schema>,
+    /// A review's change, which `report_finding` checks findings against.
+    pub review: Option<Arc<ReviewedChange>>,
+    /// What `report_finding` accepted so far, in order.
+    pub findings: Mutex<Vec<ReportedFinding>>,
+    /// A review may run commands (tests, linters) in its view: the sandbox policy lets
+    /// commands write somewhere (not `read-only`).
+    pub review_commands: bool,
 }
 
 /// What [`Agent::start`] needs.
@@ -76,6 +84,8 @@ pub struct AgentSetup<'a> {
     pub output_schema: Option<Schema>,
     /// The plugins' command tools, and the skill and plugin folders the task may read.
     pub extensions: &'a Extensions,
+    /// A review's change (review mode only).
+    pub review: Option<Arc<ReviewedChange>>,
 }
 
 /// Tool output shown to the client is cut to this; the model always gets all of it.
@@ -131,6 +141,10 @@ impl Agent {
             mcp,
             plugin_tools,
             output_schema: setup.output_schema,
+            review_commands: setup.review.is_some()
+                && setup.config.sandbox_mode != crate::config::SandboxMode::ReadOnly,
+            review: setup.review,
+            findings: Mutex::new(Vec::new()),
         })
     }
 
@@ -143,6 +157,16 @@ impl Agent {
 
     async fn converse(&self, items: &mut Vec<Item>) -> Outcome {
         let mut tools = tools::specs(self.mode);
+        if self.review.is_some() {
+            tools.push(crate::review::spec());
+        }
+        if self.review_commands {
+            tools.extend(
+                tools::specs(TaskMode::Code)
+                    .into_iter()
+                    .filter(|t| t.name == tools::shell::NAME),
+            );
+        }
         tools.extend(self.plugin_tools.specs(self.mode));
         tools.extend(self.mcp.specs(self.mode));
         let cancel = self.task.cancel_token();
@@ -398,7 +422,12 @@ impl Agent {
         name: &str,
         args: &Value,
     ) -> Result<tools::ToolOutput, String> {
-        if name == tools::shell::NAME && self.mode == TaskMode::Code {
+        if name == REPORT_FINDING
+            && let Some(change) = &self.review
+        {
+            return self.report_finding(change, args);
+        }
+        if name == tools::shell::NAME && (self.mode.may_write() || self.review_commands) {
             return self
                 .commands
                 .run(&self.task, &self.view, call_id, args)
@@ -410,12 +439,40 @@ impl Agent {
         if self.plugin_tools.has(name) {
             return self.plugin_tools.call(self, call_id, name, args).await;
         }
-        if name == tools::APPLY_PATCH && self.mode == TaskMode::Code {
+        if name == tools::APPLY_PATCH && self.mode.may_write() {
             self.commands
                 .approve_patch(&self.task, call_id, args)
                 .await?;
         }
         self.run_blocking(name.to_string(), args.clone()).await
+    }
+
+    /// Checks a finding against the view and keeps it for the end of the run.
+    fn report_finding(
+        &self,
+        change: &ReviewedChange,
+        args: &Value,
+    ) -> Result<tools::ToolOutput, String> {
+        let finding = {
+            let view = self.view.lock().unwrap_or_else(|p| p.into_inner());
+            crate::review::report(&view, change, args)?
+        };
+        let mut findings = self.findings.lock().unwrap_or_else(|p| p.into_inner());
+        let text = format!(
+            "Recorded finding {} on {}{}.",
+            findings.len() + 1,
+            finding.path,
+            if finding.report.outside_change {
+                " (outside the reviewed change)"
+            } else {
+                ""
+            }
+        );
+        findings.push(finding);
+        Ok(tools::ToolOutput {
+            text,
+            ..tools::ToolOutput::default()
+        })
     }
 
     /// Tools read files and walk directories: keep them off the async workers.

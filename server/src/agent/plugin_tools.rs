@@ -76,7 +76,7 @@ impl PluginTools {
 
     /// Commands may change files: `ask` mode gets none of them.
     pub fn specs(&self, mode: TaskMode) -> Vec<ToolSpec> {
-        if mode == TaskMode::Ask {
+        if !mode.may_write() {
             return Vec::new();
         }
         self.tools.iter().map(PluginTool::spec).collect()
@@ -97,7 +97,7 @@ impl PluginTools {
         let Some(tool) = self.tools.iter().find(|t| t.model_name == model_name) else {
             return Err(format!("unknown tool `{model_name}`"));
         };
-        if agent.mode == TaskMode::Ask {
+        if !agent.mode.may_write() {
             return Err(format!(
                 "{model_name} is not available in ask mode: it runs a command. Answer the question instead."
             ));

@@ -30,6 +30,15 @@ const ASK_INSTRUCTIONS: &str = "\
 This is an ask-mode task: answer the user's question. You may read and search the \
 workspace, but you cannot change files.";
 
+const REVIEW_INSTRUCTIONS: &str = "\
+This is a review task: you review a change the user made, you do not make changes. Read the \
+diff in the user's message, look around the workspace with read_file, list_dir and grep where \
+it helps, and report every real problem (bugs, missed cases, security issues, broken \
+contracts; not style nits unless asked) with report_finding, at the lines it is about, in the \
+files as they are now. If a shell tool is offered you may run the tests or linters to check \
+a suspicion; nothing you write is kept. Give a `fix` only when you are sure of it. When you are done, reply with \
+a short summary of the review; if you found nothing worth reporting, say so.";
+
 const SKILLS_INSTRUCTIONS: &str = "\
 Skills: each is a folder of instructions (its SKILL.md) and files for one kind of work. When \
 the user names a skill ($name) or the request clearly matches a skill's description, read \
@@ -47,9 +56,14 @@ pub fn instructions(
     root: &Path,
 ) -> String {
     let mut text = BASE_INSTRUCTIONS.to_string();
-    if mode == TaskMode::Ask {
+    let mode_instructions = match mode {
+        TaskMode::Code => None,
+        TaskMode::Ask => Some(ASK_INSTRUCTIONS),
+        TaskMode::Review => Some(REVIEW_INSTRUCTIONS),
+    };
+    if let Some(instructions) = mode_instructions {
         text.push_str("\n\n");
-        text.push_str(ASK_INSTRUCTIONS);
+        text.push_str(instructions);
     }
     if !skills.is_empty() {
         text.push_str("\n\n");
@@ -190,6 +204,20 @@ pub fn follow_up_message(request: &str, review: &FollowUpState) -> String {
             }
         }
     }
+    if !review.dismissed.is_empty() {
+        text.push_str(
+            "\nReview findings the user dismissed (do not report them again unless the new request asks for it):\n",
+        );
+        for finding in &review.dismissed {
+            text.push_str(&format!("- {}: {}", finding.path, finding.title));
+            match &finding.reason {
+                Some(reason) => {
+                    text.push_str(&format!(" — the user's reason: {}\n", reason.trim()))
+                }
+                None => text.push_str(" (no reason given)\n"),
+            }
+        }
+    }
     if review.undecided > 0 {
         text.push_str(&format!(
             "\n{} of your hunks are not decided yet; those the user's own edits did not \
@@ -298,8 +326,18 @@ mod tests {
             ],
             rejected: vec![hunk("e\n", "f\n", None, Some("keep e, it is public API"))],
             undecided: 2,
+            dismissed: vec![crate::proposal::store::DismissedFinding {
+                path: "src/lib.rs".into(),
+                title: "unchecked index".into(),
+                reason: Some("the caller checks it".into()),
+            }],
         };
         let text = follow_up_message("  now add tests ", &review);
+        assert!(
+            text.contains(
+                "- src/lib.rs: unchecked index — the user's reason: the caller checks it"
+            )
+        );
         assert!(text.contains("Accepted as you proposed them: 1 hunk(s)"));
         assert!(text.contains("you proposed\n```\nd\n```\n  the user wrote instead\n```\nD!\n```"));
         assert!(text.contains("with\n```\nf\n```\n  The user's reason: keep e, it is public API"));

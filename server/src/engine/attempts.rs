@@ -389,6 +389,7 @@ impl Engine {
                     None => Run {
                         outcome: Outcome::Cancelled,
                         changes: Vec::new(),
+                        findings: Vec::new(),
                     },
                 };
                 engine

@@ -100,6 +100,9 @@ impl Engine {
             if let Some(run) = &task.unfinished {
                 self.recover_run(restored, run, blobs);
             }
+            if !task.findings.is_empty() {
+                self.restore_findings(task, restored, blobs);
+            }
         }
         if !loaded.is_empty() {
             tracing::info!(
@@ -185,7 +188,10 @@ impl Engine {
         if !task.status().is_finished() {
             return Err(EngineError::StillRunning(task_id.to_string()));
         }
-        self.update_store(|store| store.discard(task_id));
+        self.update_store(|store| {
+            store.discard(task_id);
+            store.forget_findings(task_id);
+        });
         self.external.discard(task_id);
         self.tasks.remove(task_id);
         self.attempt_sets().remove(task_id);

@@ -134,6 +134,7 @@ impl Engine {
         Run {
             outcome: ran.outcome,
             changes: ran.changes,
+            findings: Vec::new(),
         }
     }
 

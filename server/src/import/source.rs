@@ -151,29 +151,45 @@ async fn git_diff(root: &Path, git_ref: &str) -> Result<String, String> {
     } else {
         format!("HEAD...{git_ref}")
     };
-    let output = tokio::process::Command::new("git")
-        .arg("-C")
-        .arg(root)
-        .args(["diff", "--full-index", "-M", "--no-color", "--no-ext-diff"])
-        .arg(&range)
-        .arg("--")
-        .output()
-        .await
-        .map_err(|e| format!("cannot run git: {e}"))?;
-    if !output.status.success() {
-        return Err(format!(
-            "git diff {range} failed: {}",
-            String::from_utf8_lossy(&output.stderr).trim()
-        ));
-    }
-    let diff = String::from_utf8(output.stdout)
-        .map_err(|_| format!("git diff {range} printed non-UTF-8 text"))?;
+    let diff = git(
+        root,
+        &[
+            "diff",
+            "--full-index",
+            "-M",
+            "--no-color",
+            "--no-ext-diff",
+            &range,
+            "--",
+        ],
+    )
+    .await?;
     if diff.is_empty() {
         return Err(format!(
             "git diff {range} is empty: the ref changes nothing"
         ));
     }
     Ok(diff)
+}
+
+/// What `git -C root <args>` prints; Err says what failed, with git's own message. The
+/// caller makes sure no user-given argument can be taken for an option.
+pub async fn git(root: &Path, args: &[&str]) -> Result<String, String> {
+    let output = tokio::process::Command::new("git")
+        .arg("-C")
+        .arg(root)
+        .args(args)
+        .output()
+        .await
+        .map_err(|e| format!("cannot run git: {e}"))?;
+    let command = format!("git {}", args.join(" "));
+    if !output.status.success() {
+        return Err(format!(
+            "{command} failed: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        ));
+    }
+    String::from_utf8(output.stdout).map_err(|_| format!("{command} printed non-UTF-8 text"))
 }
 
 /// The diff of a cloud task payload, or the error the payload reports.

@@ -21,9 +21,10 @@ use tower_lsp_server::ls_types::{MessageType, ShowDocumentParams, Uri};
 use super::{Backend, engine_error, invalid_params, review, to_value};
 use crate::engine::{Engine, plural};
 use crate::protocol::{
-    ACCEPT_HUNKS_COMMAND, AttemptInfo, CANCEL_TASK_COMMAND, CHOOSE_ATTEMPT_COMMAND,
-    CancelTaskParams, ChooseAttemptCommandArgs, ChooseAttemptCommandResult, ContextRef,
-    FOLLOW_UP_COMMAND, FollowUpCommandArgs, FollowUpParams, HunkStatus, IMPORT_DIFF_COMMAND,
+    ACCEPT_HUNKS_COMMAND, APPLY_FIX_COMMAND, ApplyFixResult, AttemptInfo, CANCEL_TASK_COMMAND,
+    CHOOSE_ATTEMPT_COMMAND, CancelTaskParams, ChooseAttemptCommandArgs, ChooseAttemptCommandResult,
+    ContextRef, DISMISS_FINDING_COMMAND, DismissFindingParams, FOLLOW_UP_COMMAND,
+    FindingCommandArgs, FollowUpCommandArgs, FollowUpParams, HunkStatus, IMPORT_DIFF_COMMAND,
     ImportDiffParams, REFRESH_PROPOSAL_COMMAND, REJECT_HUNKS_COMMAND, RefreshCommandArgs,
     RefreshProposalParams, SHOW_PROPOSAL_COMMAND, START_TASK_COMMAND, ShowProposalResult,
     StartTaskCommandArgs, StartTaskParams, TaskCommandArgs, UNDO_HUNKS_COMMAND,
@@ -42,6 +43,8 @@ pub const COMMANDS: &[&str] = &[
     ACCEPT_HUNKS_COMMAND,
     REJECT_HUNKS_COMMAND,
     UNDO_HUNKS_COMMAND,
+    APPLY_FIX_COMMAND,
+    DISMISS_FINDING_COMMAND,
 ];
 
 /// How long `agent.showProposal` waits for the editor to say it opened the diff.
@@ -128,6 +131,38 @@ pub async fn execute(backend: &Backend, command: &str, arguments: Vec<Value>) ->
             show_proposal(backend, engine, &task_id).await
         }
         CHOOSE_ATTEMPT_COMMAND => choose_attempt(backend, engine, argument),
+        APPLY_FIX_COMMAND => {
+            let args: FindingCommandArgs = object(command, argument, "{taskId, findingId}")?;
+            let hunk_ids = engine
+                .apply_fix(&args.task_id, &args.finding_id)
+                .map_err(engine_error)?;
+            backend.sink.hunks_changed(&args.task_id);
+            backend.sink.tell(
+                MessageType::INFO,
+                format!(
+                    "agentls: the fix of {} is {} to review: {}",
+                    args.finding_id,
+                    plural(hunk_ids.len(), "pending hunk"),
+                    hunk_ids.join(", ")
+                ),
+            );
+            Ok(to_value(&ApplyFixResult {
+                task_id: args.task_id,
+                hunk_ids,
+            }))
+        }
+        DISMISS_FINDING_COMMAND => {
+            let args: FindingCommandArgs =
+                object(command, argument, "{taskId, findingId, reason?}")?;
+            backend
+                .dismiss_finding(DismissFindingParams {
+                    task_id: args.task_id,
+                    finding_id: args.finding_id,
+                    reason: args.reason,
+                })
+                .await?;
+            Ok(json!({}))
+        }
         other => Err(invalid_params(format!(
             "unknown command `{other}`; agentls runs {}",
             COMMANDS.join(", ")

@@ -1,9 +1,9 @@
 //! The one owner of `textDocument/publishDiagnostics`: every diagnostic agentls shows
 //! goes out from here, one merged list per document.
 //!
-//! What to show comes from [`DiagnosticLayer`](crate::lsp::diagnostics::DiagnosticLayer)s — today the undecided hunks of every task
-//! (`markers::HunkLayer`); review findings (`source: "agentls review"`) are meant to be
-//! another layer. A document's list is the concatenation of every layer's, because LSP
+//! What to show comes from [`DiagnosticLayer`](crate::lsp::diagnostics::DiagnosticLayer)s — the undecided hunks of every task
+//! (`markers::HunkLayer`) and review findings (`findings::FindingLayer`, `source:
+//! "agentls review"`). A document's list is the concatenation of every layer's, because LSP
 //! has one list per document per server: two publishers would overwrite each other.
 //!
 //! Publishing is kept off the keystroke path. A `didChange` only marks its document

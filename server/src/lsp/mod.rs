@@ -12,6 +12,7 @@ mod commands;
 pub mod convert;
 /// Public for the benchmarks, which mark documents as `didChange` does.
 pub mod diagnostics;
+mod findings;
 mod guard;
 /// Public for the benchmarks, which compute a document's hunk diagnostics.
 pub mod markers;
@@ -35,12 +36,12 @@ use crate::import::source::Source;
 use crate::proposal::store::ProposalStore;
 use crate::protocol::{
     self as proto, ACCEPT_CODE_ACTION_KIND, AgentCapability, CHOOSE_ATTEMPT_METHOD,
-    CancelTaskParams, ChooseAttemptParams, Empty, FollowUpParams, ForkTaskParams,
-    GetProposalParams, GetTaskResult, IMPORT_ATTEMPTS_METHOD, ImportAttemptsParams,
-    ImportDiffParams, ListMcpServersResult, ListTasksResult, REFRESH_CODE_ACTION_KIND,
-    REJECT_CODE_ACTION_KIND, RefreshProposalParams, RefreshProposalResult, ResolveHunksParams,
-    ResolveHunksResult, StartTaskParams, TaskIdParams, TaskIdResult, UNDO_CODE_ACTION_KIND,
-    UndoHunksParams, UndoHunksResult,
+    CancelTaskParams, ChooseAttemptParams, DISMISS_CODE_ACTION_KIND, DismissFindingParams, Empty,
+    FIX_CODE_ACTION_KIND, FollowUpParams, ForkTaskParams, GetProposalParams, GetTaskResult,
+    IMPORT_ATTEMPTS_METHOD, ImportAttemptsParams, ImportDiffParams, ListMcpServersResult,
+    ListTasksResult, REFRESH_CODE_ACTION_KIND, REJECT_CODE_ACTION_KIND, RefreshProposalParams,
+    RefreshProposalResult, ResolveHunksParams, ResolveHunksResult, StartTaskParams, TaskIdParams,
+    TaskIdResult, UNDO_CODE_ACTION_KIND, UndoHunksParams, UndoHunksResult,
 };
 use crate::uri;
 use convert::range_from_lsp;
@@ -109,6 +110,7 @@ pub async fn serve(settings: EngineSettings) -> ExitCode {
     .custom_method("agent/forkTask", Backend::fork_task)
     .custom_method("agent/deleteTask", Backend::delete_task)
     .custom_method("agent/compactTask", Backend::compact_task)
+    .custom_method(proto::DISMISS_FINDING_METHOD, Backend::dismiss_finding)
     .custom_method(proto::LIST_MCP_SERVERS_METHOD, Backend::list_mcp_servers)
     .custom_method(proto::LIST_AGENTS_METHOD, Backend::list_agents)
     .custom_method(CHOOSE_ATTEMPT_METHOD, Backend::choose_attempt)
@@ -227,6 +229,7 @@ impl LanguageServer for Backend {
         if config.hunk_diagnostics {
             layers.push(Box::new(markers::HunkLayer));
         }
+        layers.push(Box::new(findings::FindingLayer));
         self.diagnostics
             .start(&engine, layers, config.hunk_code_lens && refresh_lenses);
         // Tasks brought back from the history may have hunks to show.
@@ -262,6 +265,8 @@ impl LanguageServer for Backend {
                             CodeActionKind::from(REJECT_CODE_ACTION_KIND.to_string()),
                             CodeActionKind::from(UNDO_CODE_ACTION_KIND.to_string()),
                             CodeActionKind::from(REFRESH_CODE_ACTION_KIND.to_string()),
+                            CodeActionKind::from(FIX_CODE_ACTION_KIND.to_string()),
+                            CodeActionKind::from(DISMISS_CODE_ACTION_KIND.to_string()),
                         ]),
                         ..CodeActionOptions::default()
                     },
@@ -351,7 +356,9 @@ impl LanguageServer for Backend {
         let Some(engine) = self.engine.get() else {
             return Ok(None);
         };
-        Ok(Some(review::code_actions(engine, params)))
+        let mut actions = findings::code_actions(engine, &params);
+        actions.extend(review::code_actions(engine, params));
+        Ok(Some(actions))
     }
 
     async fn code_lens(&self, params: CodeLensParams) -> Result<Option<Vec<CodeLens>>> {
@@ -392,11 +399,7 @@ impl LanguageServer for Backend {
 
 impl Backend {
     async fn start_task(&self, params: StartTaskParams) -> Result<TaskIdResult> {
-        if params.prompt.trim().is_empty() {
-            return Err(invalid_params(
-                "agent/startTask needs a non-empty `prompt`".into(),
-            ));
-        }
+        crate::review::check_params(&params).map_err(invalid_params)?;
         if let Some(problem) = crate::engine::best_of_problem(&params) {
             return Err(invalid_params(problem));
         }
@@ -455,6 +458,7 @@ impl Backend {
             events: task.events(),
             attempts,
             chosen_attempt,
+            findings: self.engine()?.findings(&params.task_id),
         })
     }
 
@@ -537,6 +541,13 @@ impl Backend {
             .delete_task(&params.task_id)
             .map_err(engine_error)?;
         self.sink.hunks_changed(&params.task_id);
+        Ok(Empty {})
+    }
+
+    async fn dismiss_finding(&self, params: DismissFindingParams) -> Result<Empty> {
+        self.engine()?
+            .dismiss_finding(&params.task_id, &params.finding_id, params.reason)
+            .map_err(engine_error)?;
         Ok(Empty {})
     }
 

@@ -70,6 +70,8 @@ pub struct LspSink {
     /// For those messages: how many hunks each task's current run proposed (files,
     /// hunks), and the engine that knows the tasks' names.
     proposed: Mutex<HashMap<String, (usize, usize)>>,
+    /// For those messages: how many findings each review's current run showed.
+    found: Mutex<HashMap<String, usize>>,
     engine: OnceLock<Weak<Engine>>,
     diagnostics: Arc<Publisher>,
 }
@@ -111,6 +113,7 @@ impl LspSink {
             approvals_supported: AtomicBool::new(false),
             plain: AtomicBool::new(false),
             proposed: Mutex::new(HashMap::new()),
+            found: Mutex::new(HashMap::new()),
             engine: OnceLock::new(),
             diagnostics,
         }
@@ -160,16 +163,26 @@ impl LspSink {
             TaskUpdate::Proposal { files, hunks } => {
                 proposed.insert(update.task_id.clone(), (*files, *hunks));
             }
+            TaskUpdate::Findings { findings } => {
+                let mut found = self.found.lock().unwrap_or_else(|p| p.into_inner());
+                found.insert(update.task_id.clone(), *findings);
+            }
             TaskUpdate::Finished { status, summary } => {
                 let counts = proposed.remove(&update.task_id);
                 drop(proposed);
+                let found = self
+                    .found
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(&update.task_id);
                 let name = self
                     .engine
                     .get()
                     .and_then(Weak::upgrade)
                     .and_then(|engine| engine.task(&update.task_id).ok())
                     .map_or_else(|| update.task_id.clone(), |task| task.short_name());
-                let (typ, message) = finished_message(&name, *status, summary.as_deref(), counts);
+                let (typ, message) =
+                    finished_message(&name, *status, summary.as_deref(), counts, found);
                 self.tell(typ, message);
             }
             _ => {}
@@ -225,6 +238,8 @@ fn moves_hunks(update: &TaskUpdate) -> bool {
             | TaskUpdate::Accepted { .. }
             | TaskUpdate::Undone { .. }
             | TaskUpdate::Finished { .. }
+            | TaskUpdate::Findings { .. }
+            | TaskUpdate::FindingDismissed { .. }
     )
 }
 
@@ -235,6 +250,7 @@ fn finished_message(
     status: TaskStatus,
     summary: Option<&str>,
     proposed: Option<(usize, usize)>,
+    found: Option<usize>,
 ) -> (MessageType, String) {
     let summary = summary
         .map(|s| s.trim().trim_end_matches('.'))
@@ -245,7 +261,26 @@ fn finished_message(
             plural(hunks, "hunk"),
             plural(files, "file")
         ),
+        _ if found.is_some() => String::new(),
         _ => "No changes proposed.".to_string(),
+    };
+    let then = |first: String, next: String| {
+        if first.is_empty() {
+            next
+        } else {
+            format!("{first} {next}")
+        }
+    };
+    let review = match found {
+        Some(0) => then(review, "No findings.".into()),
+        Some(n) => then(
+            review,
+            format!(
+                "{} shown as diagnostics (agentls review): on one, open code actions to apply its fix or dismiss it.",
+                plural(n, "finding")
+            ),
+        ),
+        None => review,
     };
     match status {
         TaskStatus::Failed => (

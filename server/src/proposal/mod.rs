@@ -10,13 +10,15 @@
 //!
 //! The store (`store/`) owns documents and tasks and routes accepts and undos (editor or
 //! disk, `store/resolve.rs`); `refresh.rs` re-places stale hunks by a 3-way merge,
-//! `conflicts.rs` marks overlaps between tasks, `renames.rs` pairs deleted and created
+//! `findings.rs` anchors review findings by the same rules, `conflicts.rs` marks
+//! overlaps between tasks, `renames.rs` pairs deleted and created
 //! files, `disk.rs` writes files not open in the editor, and `page.rs` cuts a large
 //! proposal into pages.
 
 mod conflicts;
 mod diff;
 pub(crate) mod disk;
+pub mod findings;
 mod page;
 mod rebase;
 mod refresh;

@@ -8,6 +8,10 @@
 //! pending just stretch or shrink with the text so their range stays meaningful.
 //!
 //! Both anchor maps are monotone, which keeps the hunks sorted by start.
+//!
+//! Review findings (`findings.rs`) are anchored by the same rules through the `_span`
+//! functions: what moves a hunk moves a finding, and what would make a pending hunk
+//! stale removes a finding instead.
 
 use ropey::Rope;
 
@@ -17,8 +21,12 @@ use crate::protocol::HunkStatus;
 
 /// Moves a hunk that starts after the edit.
 pub(super) fn shift(hunk: &mut Hunk, change: Change) {
-    hunk.start = map_start(hunk.start, change);
-    hunk.end = map_end(hunk.end, change);
+    (hunk.start, hunk.end) = shift_span(hunk.start, hunk.end, change);
+}
+
+/// Where a range `[start, end)` the edit does not overlap lands.
+pub(super) fn shift_span(start: usize, end: usize, change: Change) -> (usize, usize) {
+    (map_start(start, change), map_end(end, change))
 }
 
 /// Moves a hunk with no pending decision to protect, stretching it over an
@@ -41,7 +49,13 @@ pub(super) fn rebase(hunk: &mut Hunk, change: Change) {
 }
 
 pub(super) fn overlaps(hunk: &Hunk, change: Change) -> bool {
-    change.start < hunk.end && hunk.start < change.old_end
+    overlaps_span(hunk.start, hunk.end, change)
+}
+
+/// Whether the edit touches the text of `[start, end)`: replaces part of it, or inserts
+/// strictly inside it (typing at its very start or end leaves it alone).
+pub(super) fn overlaps_span(start: usize, end: usize, change: Change) -> bool {
+    change.start < end && start < change.old_end
 }
 
 /// Whether `change` is what replacing `from` (the hunk's range) with `to` does to the

@@ -14,7 +14,8 @@ use std::path::{Path, PathBuf};
 
 use super::journal::{self, log_path};
 use super::log::{
-    self, AttemptRecord, ChangeRecord, Decision, Event, FileCheckpoint, FileText, Header, ReadLog,
+    self, AttemptRecord, ChangeRecord, Decision, Event, FileCheckpoint, FileText, FindingRecord,
+    Header, ReadLog,
 };
 use crate::model::{Item, ToolCall};
 use crate::protocol::{TaskStatus, TaskUpdate, TaskUpdateParams};
@@ -41,6 +42,9 @@ pub struct LoadedTask {
     pub attempts: Vec<AttemptRecord>,
     /// The attempt chosen last.
     pub chosen_attempt: Option<u32>,
+    /// A review's findings, in the order reported, with the reason of each dismissed one
+    /// (`Some(None)`: dismissed without a reason).
+    pub findings: Vec<(FindingRecord, Option<Option<String>>)>,
     pub warnings: Vec<String>,
 }
 
@@ -178,6 +182,7 @@ pub fn rebuild(log: ReadLog) -> LoadedTask {
         unfinished: None,
         attempts: Vec::new(),
         chosen_attempt: None,
+        findings: Vec::new(),
         warnings: log.warnings,
         header,
     };
@@ -261,6 +266,16 @@ pub fn rebuild(log: ReadLog) -> LoadedTask {
                     task.items = record.items.iter().cloned().map(Item::from).collect();
                     task.turns = task.turns.max(record.turns);
                     task.chosen_attempt = Some(attempt);
+                }
+            }
+            Event::Finding(finding) => task.findings.push((finding, None)),
+            Event::FindingDismissed {
+                finding_id, reason, ..
+            } => {
+                if let Some((_, dismissed)) =
+                    task.findings.iter_mut().find(|(f, _)| f.id == finding_id)
+                {
+                    *dismissed = Some(reason);
                 }
             }
             Event::Update { at, seq, update } => {

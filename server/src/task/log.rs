@@ -90,6 +90,16 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         automatic: bool,
     },
+    /// A review finding was installed: where (char offsets into `text`, the file as the
+    /// model read it) and what.
+    Finding(FindingRecord),
+    /// The user dismissed a finding.
+    FindingDismissed {
+        at: u64,
+        finding_id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
     /// A task update as the client got it.
     Update {
         at: u64,
@@ -121,6 +131,20 @@ pub struct Header {
     pub buffers: BTreeMap<String, BlobText>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub forked_from: Option<ForkOrigin>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FindingRecord {
+    pub at: u64,
+    pub id: String,
+    pub path: String,
+    pub start: usize,
+    pub end: usize,
+    /// The text `start..end` refer to.
+    pub text: BlobText,
+    #[serde(flatten)]
+    pub report: crate::proposal::findings::FindingReport,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -491,6 +515,7 @@ impl Event {
                 .iter()
                 .flat_map(|f| std::iter::once(&f.text).chain(&f.bases))
                 .collect(),
+            Event::Finding(finding) => vec![&finding.text],
             _ => Vec::new(),
         }
     }

@@ -20,6 +20,8 @@ use crate::workspace::TaskView;
 
 pub const APPLY_PATCH: &str = "apply_patch";
 pub const UPDATE_PLAN: &str = "update_plan";
+/// A review's tool for its findings; defined and run by `crate::review` and the agent.
+pub const REPORT_FINDING: &str = "report_finding";
 
 /// What a successful tool call produced besides its text for the model.
 #[derive(Debug, Default)]
@@ -35,7 +37,8 @@ pub struct ToolOutput {
     pub exit_code: Option<i32>,
 }
 
-/// The tools offered in `mode`: `ask` gets the read-only ones only.
+/// The tools offered in `mode`: `ask` and `review` get the read-only ones only (the
+/// agent adds `report_finding` for a review).
 pub fn specs(mode: TaskMode) -> Vec<ToolSpec> {
     let mut tools = vec![
         spec(
@@ -55,7 +58,7 @@ pub fn specs(mode: TaskMode) -> Vec<ToolSpec> {
             update_plan_parameters(),
         ),
     ];
-    if mode == TaskMode::Code {
+    if mode.may_write() {
         tools.push(spec(
             APPLY_PATCH,
             apply_patch_description(),
@@ -85,9 +88,12 @@ pub fn run(
         list_dir::NAME => text(list_dir::run(view, args.clone())),
         grep::NAME => text(grep::run(view, args.clone())),
         UPDATE_PLAN => update_plan(args),
-        APPLY_PATCH if mode == TaskMode::Code => apply_patch(view, args),
+        APPLY_PATCH if mode.may_write() => apply_patch(view, args),
         APPLY_PATCH | shell::NAME if mode == TaskMode::Ask => Err(format!(
             "{name} is not available in ask mode: this task may only read. Answer the question instead."
+        )),
+        APPLY_PATCH | shell::NAME if mode == TaskMode::Review => Err(format!(
+            "{name} is not available in a review: report each problem with {REPORT_FINDING}, with its fix in `fix`."
         )),
         // Commands wait on processes and approvals, so the agent runs them itself.
         shell::NAME => Err(format!("{name} cannot run here; this is a bug in agentls")),
@@ -145,14 +151,7 @@ struct ApplyPatchArgs {
 fn apply_patch(view: &mut TaskView, args: &Value) -> Result<ToolOutput, String> {
     let ApplyPatchArgs { input } = serde_json::from_value(args.clone())
         .map_err(|e| format!("{APPLY_PATCH} needs {{\"input\": \"<patch text>\"}}: {e}"))?;
-    let parsed = patch::parse_patch(&input).map_err(|e| e.to_string())?;
-    // Refuse escapes before anything is computed, with the view's own explanation.
-    for path in parsed.hunks.iter().flat_map(|hunk| hunk.paths()) {
-        view.resolve(path).map_err(|e| e.to_string())?;
-    }
-    let source = ViewSource(view);
-    let changes = patch::apply_patch(&parsed, &source).map_err(|e| e.to_string())?;
-    let summary = patch::summarize(&changes, &source);
+    let (changes, summary) = patch_writes(view, &input)?;
     for change in changes {
         match change {
             FileWrite::Write { path, contents } => {
@@ -170,6 +169,20 @@ fn apply_patch(view: &mut TaskView, args: &Value) -> Result<ToolOutput, String> 
         changed_files: true,
         ..ToolOutput::default()
     })
+}
+
+/// What a Codex patch would write to the view, and its summary; nothing is written.
+/// Err: why it does not apply (a path escaping the workspace, context not found).
+pub fn patch_writes(view: &TaskView, input: &str) -> Result<(Vec<FileWrite>, String), String> {
+    let parsed = patch::parse_patch(input).map_err(|e| e.to_string())?;
+    // Refuse escapes before anything is computed, with the view's own explanation.
+    for path in parsed.hunks.iter().flat_map(|hunk| hunk.paths()) {
+        view.resolve(path).map_err(|e| e.to_string())?;
+    }
+    let source = ViewSource(view);
+    let changes = patch::apply_patch(&parsed, &source).map_err(|e| e.to_string())?;
+    let summary = patch::summarize(&changes, &source);
+    Ok((changes, summary))
 }
 
 /// Lets the patch engine read what the task sees.

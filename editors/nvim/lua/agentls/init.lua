@@ -351,6 +351,12 @@ local function create_commands()
     complete = task_ids,
     desc = 'agentls: compare a best-of-N task’s attempts (a preview of each) and choose one',
   })
+  command('AgentReview', function(opts)
+    tasks.review(opts.args)
+  end, {
+    nargs = '?',
+    desc = 'agentls: review the uncommitted changes, or those since a branch; findings become diagnostics',
+  })
   command('AgentImport', function(opts)
     tasks.import(opts.args)
   end, { nargs = 1, complete = 'file', desc = 'agentls: review a diff from a file, a URL or git:REF' })

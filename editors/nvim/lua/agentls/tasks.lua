@@ -186,13 +186,16 @@ function M.on_update(_, params, ctx)
 end
 
 --- Starts a task from the current buffer's workspace.
----@param params {prompt: string, mode: string?, context: table[]?, agent: string?}
+---@param params {prompt: string, mode: string?, context: table[]?, agent: string?, target: table?, label: string?}
 function M.start(params)
   local bufnr = vim.api.nvim_get_current_buf()
+  local label = params.label
+  params = vim.tbl_extend('force', {}, params)
+  params.label = nil -- ours, not the server's
   lsp.with_client(bufnr, function(client)
     lsp.request(client, 'agent/startTask', params, function(result)
       local task = state.task(result.taskId, client.id)
-      task.prompt = params.prompt
+      task.prompt = label or params.prompt
       task.mode = params.mode or 'code'
       state.focused = task.id
       output.begin(task)
@@ -237,6 +240,21 @@ function M.choose_attempt(task, attempt)
       end
     end)
   end)
+end
+
+--- Starts a review of the uncommitted changes (unsaved buffers included), or with `base`
+--- of the changes since that branch. Its findings arrive as `vim.diagnostic` entries
+--- (source `agentls review`); `vim.lsp.buf.code_action()` on one offers "Apply fix" and
+--- "Dismiss finding".
+---@param base string? a branch; empty or nil: the uncommitted changes
+function M.review(base)
+  local target, label
+  if base and base ~= '' then
+    target, label = { baseBranch = base }, 'review changes since ' .. base
+  else
+    target, label = { uncommitted = true }, 'review uncommitted changes'
+  end
+  M.start({ prompt = '', mode = 'review', target = target, label = label })
 end
 
 --- Imports a diff as a task: `git:REF`, an http(s) URL, or a file path.

@@ -102,6 +102,23 @@ enum Change {
     Rename(&'static str),
 }
 
+/// One file's change as a git diff section: `old` None creates the file, `new` None
+/// deletes it.
+pub fn file_diff(path: &str, old: Option<&str>, new: Option<&str>) -> String {
+    let change = match (old, new) {
+        (None, _) => Change::Create,
+        (_, None) => Change::Delete("100644"),
+        _ => Change::Modify,
+    };
+    render(
+        path,
+        path,
+        old.unwrap_or_default(),
+        new.unwrap_or_default(),
+        change,
+    )
+}
+
 /// `100755` for an executable file, else `100644` (what git records for a regular file).
 fn file_mode(path: &Path) -> &'static str {
     use std::os::unix::fs::PermissionsExt;

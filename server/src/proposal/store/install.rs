@@ -30,6 +30,8 @@ pub enum InstallAs {
     New,
     /// Its undecided hunks are replaced ([`ProposalStore::replace_undecided`]).
     FollowUp,
+    /// Added to what it proposes already (a review finding's fix).
+    Add,
 }
 
 /// The documents an install's hunks will be anchored in, as they were when it started.
@@ -149,6 +151,7 @@ impl ProposalStore {
                 self.drop_undecided(task_id);
                 Vec::new()
             }
+            InstallAs::Add if self.tasks.contains_key(task_id) => Vec::new(),
             _ => {
                 let replaced = self.detach(task_id);
                 self.installs += 1;

@@ -12,6 +12,8 @@
 //!
 //! - `text.rs`: text sync (open, change, close, disk changes) and the documents, open or
 //!   shadow, that hunks are anchored in;
+//! - `findings.rs`: review findings, anchored in the same documents and moved by the
+//!   same text sync as hunks;
 //! - `install.rs`: a task's changes becoming hunks (install, follow-up, discard);
 //! - `tasks.rs`: the task index (`TaskProposal`'s own lookups, path → tasks) and the
 //!   conflicts between tasks re-evaluated over it;
@@ -34,6 +36,7 @@
 //! keystroke or a code action costs what the file's hunks near the cursor cost, not
 //! what the whole proposal costs.
 
+mod findings;
 pub mod git_diff;
 mod install;
 mod persist;
@@ -47,6 +50,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+pub use self::findings::DismissedFinding;
 pub use self::install::{InstallAs, InstallBasis, Moved, PreparedInstall, install_unlocked};
 pub use self::persist::{SavedDecision, SavedFile, SavedProposal};
 pub use self::resolve::{
@@ -69,6 +73,12 @@ pub struct ProposalStore {
     /// path → ids of the tasks with hunks there, in install order.
     by_path: HashMap<String, Vec<String>>,
     installs: u64,
+    /// path → the review findings anchored there (every task's), sorted by start.
+    findings: HashMap<String, Vec<crate::proposal::findings::Finding>>,
+    /// task id → the findings the user dismissed, for its next follow-up.
+    dismissed: HashMap<String, Vec<DismissedFinding>>,
+    /// task id → the last finding number handed out.
+    finding_serials: HashMap<String, u64>,
     /// Serial of the last document entry made.
     serials: u64,
     outbox: Vec<(String, HunkState)>,
@@ -126,6 +136,9 @@ impl ProposalStore {
             tasks: HashMap::new(),
             by_path: HashMap::new(),
             installs: 0,
+            findings: HashMap::new(),
+            dismissed: HashMap::new(),
+            finding_serials: HashMap::new(),
             serials: 0,
             outbox: Vec::new(),
         }

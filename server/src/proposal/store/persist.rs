@@ -362,6 +362,21 @@ fn map_offset(offset: usize, changes: &[Change], side: Side) -> usize {
     (offset as isize + delta) as usize
 }
 
+/// The edits that turn `from` into `to` (a line diff), last first: applied in this order,
+/// each one's offsets are valid in the text the earlier ones leave. What a restored
+/// proposal, or findings reported on a text the user has changed since, move through.
+pub(super) fn drift(from: &str, to: &str) -> Vec<Change> {
+    diff_hunks(from, to, DIFF_DEADLINE)
+        .iter()
+        .rev()
+        .map(|hunk| Change {
+            start: hunk.start,
+            old_end: hunk.end,
+            new_len: hunk.new_text.chars().count(),
+        })
+        .collect()
+}
+
 /// Moves the hunks from `from` (the text they are positioned in) onto `to`, through
 /// the line diff between them, as if the user had typed it; then takes pending hunks
 /// whose range now holds exactly their new text as accepted (an accept the previous
@@ -373,12 +388,8 @@ fn rebase_onto(hunks: &mut FileHunks, from: &str, to: &str) {
         .filter(|h| h.status == HunkStatus::Pending)
         .map(|h| h.id.clone())
         .collect();
-    for drift in diff_hunks(from, to, DIFF_DEADLINE).iter().rev() {
-        hunks.apply_change(Change {
-            start: drift.start,
-            old_end: drift.end,
-            new_len: drift.new_text.chars().count(),
-        });
+    for change in drift(from, to) {
+        hunks.apply_change(change);
     }
     let current = Rope::from_str(to);
     for id in pending {

@@ -93,6 +93,7 @@ impl ProposalStore {
             entry.log.record(changes);
         }
         self.rebase(path, changes);
+        self.move_findings(path, changes);
         match changes {
             [] => false,
             [one] => self.tasks_touching(path, one.start, one.start + one.new_len) > 1,
@@ -118,7 +119,7 @@ impl ProposalStore {
     /// because closing does not change the text (unsaved edits may be discarded, which the
     /// re-read before anything is applied catches).
     pub fn close(&mut self, path: &str) {
-        if self.by_path.contains_key(path) {
+        if self.by_path.contains_key(path) || self.has_findings(path) {
             if let Some(entry) = self.docs.get_mut(path) {
                 entry.open = false;
             }
@@ -269,7 +270,8 @@ impl ProposalStore {
     }
 
     pub(super) fn drop_shadow_if_unused(&mut self, path: &str) {
-        if !self.by_path.contains_key(path) && self.docs.get(path).is_some_and(|e| !e.open) {
+        let anchored = self.by_path.contains_key(path) || self.has_findings(path);
+        if !anchored && self.docs.get(path).is_some_and(|e| !e.open) {
             self.docs.remove(path);
         }
     }

@@ -71,6 +71,8 @@ pub struct FollowUpState {
     pub rejected: Vec<ReviewedHunk>,
     /// Still pending/stale/conflict when the follow-up starts.
     pub undecided: usize,
+    /// Review findings the user dismissed.
+    pub dismissed: Vec<super::DismissedFinding>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -227,7 +229,10 @@ impl ProposalStore {
     /// hunks, its current text with exactly those pending hunks applied (None: the
     /// pending change deletes the file); plus the review so far.
     pub fn follow_up_state(&self, task_id: &str) -> FollowUpState {
-        let mut state = FollowUpState::default();
+        let mut state = FollowUpState {
+            dismissed: self.dismissed_findings(task_id),
+            ..FollowUpState::default()
+        };
         let Some(task) = self.tasks.get(task_id) else {
             return state;
         };
