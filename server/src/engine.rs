@@ -606,28 +606,29 @@ impl Engine {
             Err(message) => return Run::failed(message),
         };
         let mut items = task.history().items;
+        // A review's first run is told the change; so is a follow-up that turns a task
+        // which changed files into a review (an ACP session switched to `review`).
+        let review_request = review
+            .as_ref()
+            .filter(|_| follow_up.is_none() || task.mode != TaskMode::Review);
+        let request_message = |prompt: &str, cwd: Option<&str>| match review_request {
+            Some(change) => {
+                crate::review::user_message(change, params.instructions.as_deref(), prompt)
+            }
+            None => prompt::user_message(prompt, cwd, &snippets),
+        };
         let (message, explicit_skills) = match &follow_up {
             Some(follow_up) => (
                 prompt::follow_up_message(
-                    &prompt::user_message(&follow_up.prompt, None, &snippets),
+                    &request_message(&follow_up.prompt, None),
                     &follow_up.review,
                 ),
                 &[][..],
             ),
-            None => match &review {
-                Some(change) => (
-                    crate::review::user_message(
-                        change,
-                        params.instructions.as_deref(),
-                        &params.prompt,
-                    ),
-                    &params.skills[..],
-                ),
-                None => (
-                    prompt::user_message(&params.prompt, cwd_rel.as_deref(), &snippets),
-                    &params.skills[..],
-                ),
-            },
+            None => (
+                request_message(&params.prompt, cwd_rel.as_deref()),
+                &params.skills[..],
+            ),
         };
         let request = follow_up.as_ref().map_or(&params.prompt, |f| &f.prompt);
         let (message, skill_warnings) = prompt::invoke_skills(
@@ -649,17 +650,22 @@ impl Engine {
         task.keep_conversation(items);
         agent.commands.close().await;
         agent.mcp.close().await;
-        let changes = agent
-            .view
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .changes();
+        let reviewed = review.is_some();
+        let changes = match reviewed {
+            true => Vec::new(),
+            false => agent
+                .view
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .changes(),
+        };
         let findings =
             std::mem::take(&mut *agent.findings.lock().unwrap_or_else(|p| p.into_inner()));
         Run {
             outcome,
             changes,
             findings,
+            reviewed,
         }
     }
 
@@ -785,7 +791,7 @@ impl Engine {
         let failed = matches!(run.outcome, Outcome::Failed(_));
         // A review proposes nothing itself (what its commands wrote is dropped with its
         // view); its hunks are the fixes the user applied, which a follow-up keeps.
-        let install = if task.mode == TaskMode::Review {
+        let install = if task.mode == TaskMode::Review || run.reviewed {
             false
         } else if follow_up {
             !failed
@@ -796,7 +802,7 @@ impl Engine {
         if keep && !run.findings.is_empty() {
             let findings = self.install_findings(task, run.findings);
             task.emit(TaskUpdate::Findings { findings });
-        } else if keep && task.mode == TaskMode::Review && !failed {
+        } else if keep && run.reviewed && !failed {
             task.emit(TaskUpdate::Findings { findings: 0 });
         }
         if keep && install {
@@ -889,6 +895,10 @@ struct Run {
     changes: Vec<crate::workspace::FileChange>,
     /// What a review reported.
     findings: Vec<ReportedFinding>,
+    /// The run reviewed a change: it proposes nothing (what its commands wrote is dropped
+    /// with its view), even as a follow-up of a task that changes files (an ACP session
+    /// switched to `review`).
+    reviewed: bool,
 }
 
 /// A diff placed against the current text, ready to install.
@@ -910,6 +920,7 @@ impl Run {
             outcome: Outcome::Failed(message),
             changes: Vec::new(),
             findings: Vec::new(),
+            reviewed: false,
         }
     }
 }

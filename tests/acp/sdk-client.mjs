@@ -190,6 +190,29 @@ const scenarios = {
     return { ...result, ...client.seen, exit: await client.exited };
   },
 
+  // A review of the uncommitted change with calc.py's unsaved text attached, then a
+  // Code turn that applies the finding's fix.
+  async review() {
+    const client = connect({ files: { [at("calc.py")]: process.argv[3] } });
+    const result = await client.run(async (ctx) => {
+      const session = await ctx.request(methods.agent.session.new, { cwd: workspace, mcpServers: [] });
+      await ctx.request(methods.agent.session.setMode, { sessionId: session.sessionId, modeId: "review" });
+      const reviewed = await prompt(ctx, session.sessionId, [
+        { type: "text", text: "look at the arithmetic" },
+        { type: "resource_link", uri: `file://${at("calc.py")}`, name: "calc.py" },
+      ]);
+      const writesAfterReview = client.seen.writes.length;
+      await ctx.request(methods.agent.session.setMode, { sessionId: session.sessionId, modeId: "code" });
+      const fixed = await prompt(ctx, session.sessionId, [
+        { type: "text", text: "apply the fix" },
+        { type: "resource_link", uri: `file://${at("calc.py")}`, name: "calc.py" },
+      ]);
+      return { session, reviewed, writesAfterReview, fixed };
+    });
+    client.child.stdin.end();
+    return { ...result, ...client.seen, exit: await client.exited };
+  },
+
   // The client disappears while a command runs: agentls must exit and leave nothing behind.
   async vanish() {
     const client = connect();

@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use crate::support::fixture::Fixture;
 use crate::support::model_server::{Reply, tool_outputs};
 use crate::support::processes_running;
+use crate::support::tree::git;
 
 fn sdk() -> PathBuf {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(
@@ -411,5 +412,79 @@ async fn the_clients_mcp_servers_join_the_configured_ones() {
     assert!(
         !processes_running(&crate::mcp::everything()),
         "the server stops with agentls"
+    );
+}
+
+#[tokio::test]
+async fn review_mode_reports_findings_at_their_lines_and_a_code_turn_applies_the_fix() {
+    const COMMITTED: &str = "def add(a, b):\n    return a + b\n";
+    const UNSAVED: &str = "def add(a, b):\n    return a - b\n";
+    let fix = "*** Begin Patch\n*** Update File: calc.py\n@@\n def add(a, b):\n-    return a - b\n+    return a + b\n*** End Patch\n";
+    let fixture = Fixture::new(
+        "chat",
+        &[("calc.py", COMMITTED)],
+        vec![
+            Reply::tool_call(
+                "report_finding",
+                json!({"path": "calc.py", "startLine": 2, "endLine": 2, "severity": "error",
+                       "title": "add subtracts", "body": "add returns a - b.", "fix": fix}),
+            ),
+            Reply::text("One problem: add."),
+            Reply::tool_call("apply_patch", json!({ "input": fix })),
+            Reply::text("Applied."),
+        ],
+    )
+    .await;
+    let root = fixture.root();
+    git(&root, &["init", "-q", "-b", "main"]);
+    git(&root, &["add", "-A"]);
+    git(&root, &["commit", "-q", "-m", "calc"]);
+    let seen = play(&fixture, "review", &[UNSAVED]).await;
+    let abs = |rel: &str| root.join(rel).display().to_string();
+
+    let modes: Vec<&str> = seen["session"]["modes"]["availableModes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(modes, ["code", "ask", "review"]);
+    assert_eq!(seen["reviewed"]["stopReason"], "end_turn");
+    // The review was of the change as the editor holds it: the unsaved `a - b`.
+    let requests = fixture.model.requests();
+    let asked = last_user_message(&requests[0]);
+    assert!(asked.contains("+    return a - b"), "{asked}");
+    assert!(asked.contains("look at the arithmetic"), "{asked}");
+
+    // The finding is a tool call pointing at its line, with its text and its fix's diff.
+    let finding = updates(&seen, "tool_call")
+        .into_iter()
+        .find(|c| c["rawInput"]["title"] == "add subtracts")
+        .expect("the finding as a tool call")
+        .clone();
+    assert_eq!(finding["title"], "error in calc.py:2: add subtracts");
+    assert_eq!(
+        finding["locations"],
+        json!([{"path": abs("calc.py"), "line": 2}])
+    );
+    assert_eq!(
+        finding["content"][0]["content"]["text"],
+        "add returns a - b."
+    );
+    assert_eq!(
+        finding["content"][1],
+        json!({"type": "diff", "path": abs("calc.py"), "oldText": UNSAVED, "newText": COMMITTED})
+    );
+    assert!(
+        said(&seen).contains("the review reported 1 finding"),
+        "{}",
+        said(&seen)
+    );
+    // A review writes nothing; the Code turn that applies the fix writes it.
+    assert_eq!(seen["writesAfterReview"], 0);
+    assert_eq!(seen["fixed"]["stopReason"], "end_turn");
+    assert_eq!(
+        seen["writes"],
+        json!([{"path": abs("calc.py"), "content": COMMITTED}])
     );
 }

@@ -45,7 +45,7 @@ use crate::config::{self, AcpWrite, ConfigSources};
 use crate::documents::PositionEncoding;
 use crate::engine::{Engine, EngineSettings};
 use crate::proposal::store::ProposalStore;
-use crate::protocol::{ContextRef, StartTaskParams, TaskMode, TaskStatus};
+use crate::protocol::{ContextRef, ReviewTarget, StartTaskParams, TaskMode, TaskStatus};
 use crate::uri;
 use review::{ClientFiles, Written};
 use updates::{AcpSink, SessionFeed, lock};
@@ -134,6 +134,11 @@ fn modes(current: TaskMode) -> SessionModeState {
                 "Changes files in an isolated view; the changes come to the editor for review at the end of the turn",
             ),
             mode("ask", "Ask", "Reads and answers; changes nothing"),
+            mode(
+                "review",
+                "Review",
+                "Reviews the uncommitted changes (attached files as the editor holds them); the prompt says what to look for. Each finding points at its lines and shows its fix, which a later Code turn can apply",
+            ),
         ],
     }
 }
@@ -141,7 +146,8 @@ fn modes(current: TaskMode) -> SessionModeState {
 fn mode_id(mode: TaskMode) -> &'static str {
     match mode {
         TaskMode::Ask => "ask",
-        _ => "code",
+        TaskMode::Review => "review",
+        TaskMode::Code => "code",
     }
 }
 
@@ -166,10 +172,11 @@ impl Server {
                 let mode = match request.mode_id.as_str() {
                     "code" => TaskMode::Code,
                     "ask" => TaskMode::Ask,
+                    "review" => TaskMode::Review,
                     other => {
                         return Err(RpcError::new(
                             error_code::INVALID_PARAMS,
-                            format!("no mode `{other}`; the modes are `code` and `ask`"),
+                            format!("no mode `{other}`; the modes are `code`, `ask` and `review`"),
                         ));
                     }
                 };
@@ -494,11 +501,16 @@ impl Server {
             read_back.push((file.clone(), now));
         }
         let mode = *lock(&session.mode);
+        let reviewing = mode == TaskMode::Review;
         let params = StartTaskParams {
             prompt: asked.text,
             mode,
             cwd: Some(root.to_string_lossy().into_owned()),
             context: asked.context,
+            target: reviewing.then(|| ReviewTarget {
+                uncommitted: true,
+                ..ReviewTarget::default()
+            }),
             ..StartTaskParams::default()
         };
         let engine = &session.workspace.engine;
@@ -516,7 +528,11 @@ impl Server {
         }
         // The run ends with a `finished` update; a sink that went away is a cancel.
         let status = finished.await.unwrap_or(TaskStatus::Cancelled);
-        let changes = session.feed.take_changes();
+        let mut changes = session.feed.take_changes();
+        if reviewing {
+            // A review proposes nothing: what its linters or tests wrote stays in its view.
+            changes.clear();
+        }
         let outcome = review::write_back(&files, session.acp_write, changes).await;
         *written = outcome.written;
         if !outcome.notes.is_empty() {

@@ -23,6 +23,7 @@ use crate::acp::types::{
     RequestPermissionRequest, RequestPermissionResponse, SessionNotification, SessionUpdate,
     ToolCallContent, ToolCallLocation, ToolKind, UsageUpdate, method,
 };
+use crate::engine::plural;
 use crate::patch::{self, PatchSource};
 use crate::protocol::{
     ApprovalDecision, ApprovalKind, ApprovalRequestParams, PlanStatus, TaskStatus, TaskUpdate,
@@ -67,6 +68,9 @@ struct Turn {
     diffs: Vec<Diff>,
     /// Every file the run changed, with the text it started from.
     changes: Vec<FileChange>,
+    /// Findings the run reported (`report_finding` calls that succeeded). Counted here,
+    /// not taken from the engine, whose count is of findings still shown over LSP.
+    findings: usize,
     /// The unsaved text the run started from (what approvals diff against).
     buffers: HashMap<String, String>,
     /// Told how the run ended.
@@ -167,7 +171,10 @@ impl SessionFeed {
                     title: title.clone().unwrap_or(described.title),
                     kind: described.kind,
                     status: acp::ToolCallStatus::InProgress,
-                    content: Vec::new(),
+                    content: match tool.as_str() {
+                        tools::REPORT_FINDING => self.finding_content(args),
+                        _ => Vec::new(),
+                    },
                     locations: described.locations,
                     raw_input: Some(args.clone()),
                     raw_output: None,
@@ -182,10 +189,16 @@ impl SessionFeed {
                 Vec::new()
             }
             TaskUpdate::ToolCall {
-                call_id, status, ..
+                call_id,
+                status,
+                tool,
+                ..
             } => {
                 let (output, diffs) = {
                     let mut turn = lock(&self.turn);
+                    if tool == tools::REPORT_FINDING && *status != ToolCallStatus::Failed {
+                        turn.findings += 1;
+                    }
                     (
                         turn.outputs.remove(call_id),
                         std::mem::take(&mut turn.diffs),
@@ -247,6 +260,13 @@ impl SessionFeed {
             } => vec![SessionUpdate::AgentMessageChunk(chunk(&format!(
                 "\n\nagentls: {message}\n"
             )))],
+            TaskUpdate::Findings { .. } if !replay => {
+                let findings = lock(&self.turn).findings;
+                vec![SessionUpdate::AgentMessageChunk(chunk(&format!(
+                    "\n\nagentls: the review reported {}\n",
+                    plural(findings, "finding")
+                )))]
+            }
             TaskUpdate::Warning { message } => vec![SessionUpdate::AgentMessageChunk(chunk(
                 &format!("\n\nagentls warning: {message}\n"),
             ))],
@@ -275,6 +295,18 @@ impl SessionFeed {
             turn.shown.insert(change.path.clone(), change.new.clone());
         }
         turn.changes = changes.to_vec();
+    }
+
+    /// A finding as a person reads it in the tool call: its text, then its fix as the
+    /// diff a later turn would make.
+    fn finding_content(&self, args: &Value) -> Vec<ToolCallContent> {
+        let text = |key: &str| args.get(key).and_then(Value::as_str).unwrap_or_default();
+        let mut content = vec![ToolCallContent::Content {
+            content: ContentBlock::text(text("body")),
+        }];
+        let fix = self.patch_diffs(text("fix"));
+        content.extend(fix.into_iter().map(ToolCallContent::Diff));
+        content
     }
 
     /// The diffs a patch would make, against the files as the run sees them now; empty
@@ -535,6 +567,20 @@ fn describe_call(root: &Path, tool: &str, args: &Value) -> Described {
         }
         tools::shell::NAME => simple(format!("Run {}", command_line(args)), ToolKind::Execute),
         tools::UPDATE_PLAN => simple("Update the plan".into(), ToolKind::Think),
+        tools::REPORT_FINDING => {
+            let line = |key: &str| args.get(key).and_then(Value::as_u64).unwrap_or(1);
+            Described {
+                title: format!(
+                    "{} in {}:{}: {}",
+                    text("severity"),
+                    text("path"),
+                    line("startLine"),
+                    text("title")
+                ),
+                kind: ToolKind::Think,
+                locations: vec![location(text("path"), Some(line("startLine") as u32))],
+            }
+        }
         "mcp" => simple(
             format!("{} (MCP {})", text("tool"), text("server")),
             ToolKind::Other,

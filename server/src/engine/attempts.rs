@@ -390,6 +390,7 @@ impl Engine {
                         outcome: Outcome::Cancelled,
                         changes: Vec::new(),
                         findings: Vec::new(),
+                        reviewed: false,
                     },
                 };
                 engine

@@ -135,6 +135,7 @@ impl Engine {
             outcome: ran.outcome,
             changes: ran.changes,
             findings: Vec::new(),
+            reviewed: false,
         }
     }
 
