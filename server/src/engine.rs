@@ -534,26 +534,30 @@ impl Engine {
                 return Run::failed(format!("the output schema cannot be used: {error}"));
             }
         };
+        let review = match (params.mode, &params.target) {
+            (TaskMode::Review, Some(target)) => {
+                crate::review::load(target, &self.root, &buffers).await.map(|change| Some(Arc::new(change)))
+            }
+            (TaskMode::Review, None) => Err("a review needs a `target`: {\"uncommitted\": true}, {\"baseBranch\": \"main\"}, {\"commit\": \"<sha>\"} or {\"diff\": \"…\"}".into()),
+            _ => Ok(None),
+        };
         task.log(log::Event::Run(log::RunStart {
             model: Some(model.clone()),
             provider: Some(provider.id.clone()),
+            reviewed: review
+                .iter()
+                .flatten()
+                .next()
+                .map(|change| BlobText::from_text(change.diff.as_str())),
             ..run_start(task, follow_up.as_ref())
         }));
+        let review = match review {
+            Ok(review) => review,
+            Err(message) => return Run::failed(message),
+        };
         let client = match ModelClient::new(provider) {
             Ok(client) => client,
             Err(error) => return Run::failed(error.to_string()),
-        };
-        let review = match (params.mode, &params.target) {
-            (TaskMode::Review, Some(target)) => {
-                match crate::review::load(target, &self.root, &buffers).await {
-                    Ok(change) => Some(Arc::new(change)),
-                    Err(message) => return Run::failed(message),
-                }
-            }
-            (TaskMode::Review, None) => {
-                return Run::failed("a review needs a `target`: {\"uncommitted\": true}, {\"baseBranch\": \"main\"}, {\"commit\": \"<sha>\"} or {\"diff\": \"…\"}".into());
-            }
-            _ => None,
         };
         let view = match self.open_view(buffers, follow_up.as_ref()) {
             Ok(view) => view,
@@ -878,6 +882,7 @@ fn run_start(task: &Task, follow_up: Option<&FollowUp>) -> log::RunStart {
                 text: text.clone().map(BlobText::from_text),
             })
             .collect(),
+        reviewed: None,
     }
 }
 

@@ -33,6 +33,7 @@ use crate::plugins::Extensions;
 use crate::protocol::{
     ApprovalDecision, ApprovalRequestParams, TaskStatus, TaskUpdate, TaskUpdateParams,
 };
+use crate::review::ReviewedChange;
 use crate::task::blobs::{BlobText, Blobs};
 use crate::task::journal::{Journal, log_path};
 use crate::task::log::{self, Event, Header, RunStart, TaskKind};
@@ -372,8 +373,8 @@ async fn replay_runs(
             mcp: &mcp,
             output_schema: output_schema.clone(),
             extensions: &extensions,
-            // Recorded findings are in the log; a replay re-runs the turns only.
-            review: None,
+            // Findings are checked again against the change the review was shown.
+            review: reviewed(blobs, run.start.as_ref())?,
         };
         let mut agent = Agent::start(setup).await?;
         // The recording decides how many turns there are.
@@ -590,6 +591,20 @@ fn first_difference(then: &str, now: &str) -> String {
         show(&a),
         show(&b)
     )
+}
+
+/// The change a recorded review run was shown; `None` for a run that did not review.
+fn reviewed(
+    blobs: &Blobs,
+    start: Option<&RunStart>,
+) -> Result<Option<Arc<ReviewedChange>>, String> {
+    let Some(diff) = start.and_then(|s| s.reviewed.as_ref()) else {
+        return Ok(None);
+    };
+    let diff = blobs
+        .read(diff)
+        .map_err(|e| format!("the reviewed change: {e}"))?;
+    ReviewedChange::new("recorded change".into(), diff).map(|change| Some(Arc::new(change)))
 }
 
 fn read_texts<'a>(

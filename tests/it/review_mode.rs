@@ -398,6 +398,25 @@ async fn findings_survive_a_restart() {
 }
 
 #[tokio::test]
+async fn a_review_replays_from_its_log_with_its_findings_checked_again() {
+    let (fixture, mut client) = repository(three_findings()).await;
+    let (task, _) = review(&mut client, json!({"uncommitted": true})).await;
+    wait_findings(&client, &client.uri("calc.py"), "three", |list| {
+        list.len() == 3
+    })
+    .await;
+    client.shutdown().await;
+    // The user commits meanwhile: the replay still checks against the change reviewed.
+    git(&fixture.root(), &["commit", "-qam", "later"]);
+
+    let replay =
+        crate::support::cli::agentls(&fixture.root(), fixture.home(), &["replay", &task], "");
+    let stderr = String::from_utf8_lossy(&replay.stderr);
+    assert_eq!(replay.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("matches the recording"), "{stderr}");
+}
+
+#[tokio::test]
 async fn every_target_reviews_its_own_change_and_no_findings_is_a_review() {
     let script = (0..3).map(|_| Reply::text("Looks good to me.")).collect();
     let (fixture, mut client) = repository(script).await;

@@ -43,7 +43,7 @@ pub struct ReviewedChange {
 }
 
 impl ReviewedChange {
-    fn new(describe: String, diff: String) -> Result<Self, String> {
+    pub fn new(describe: String, diff: String) -> Result<Self, String> {
         if diff.trim().is_empty() {
             return Err(format!(
                 "there is nothing to review: the {describe} are empty"

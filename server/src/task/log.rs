@@ -180,6 +180,10 @@ pub struct RunStart {
     /// applied; None: deleted).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub start_files: Vec<FileText>,
+    /// A review's change as the diff it was shown, which `report_finding` checked
+    /// findings against (and `agentls replay` checks them against again).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reviewed: Option<BlobText>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -503,6 +507,7 @@ impl Event {
                 .start_files
                 .iter()
                 .filter_map(|f| f.text.as_ref())
+                .chain(&run.reviewed)
                 .collect(),
             Event::Changes { files } | Event::Attempt(AttemptRecord { changes: files, .. }) => {
                 files
