@@ -286,7 +286,11 @@ async fn untrusted_touch(approval: Option<&'static str>) -> (Fixture, LspClient,
         })
         .await;
     let (task, finished) = run_task(&mut client, "touch").await;
-    assert_eq!(finished["status"], "completed", "{finished}");
+    let ends_as = match approval {
+        Some("cancel") => "cancelled",
+        _ => "completed",
+    };
+    assert_eq!(finished["status"], ends_as, "{finished}");
     (fixture, client, task)
 }
 
@@ -319,6 +323,23 @@ async fn a_denied_command_does_not_run_and_the_model_is_told() {
     let outputs = tool_outputs(&fixture);
     assert!(outputs[0].contains("did not approve"), "{}", outputs[0]);
     assert!(proposal_files(&mut client, &task).await.is_empty());
+}
+
+#[tokio::test]
+async fn cancel_in_the_approval_dialog_cancels_the_task() {
+    let (fixture, mut client, task) = untrusted_touch(Some("cancel")).await;
+    assert_eq!(
+        approval_requests(&client).len(),
+        1,
+        "asked once, then stopped"
+    );
+    assert_eq!(
+        fixture.model.requests().len(),
+        1,
+        "the model is not asked again"
+    );
+    assert!(proposal_files(&mut client, &task).await.is_empty());
+    assert!(!fixture.root().join("made.txt").exists());
 }
 
 #[tokio::test]

@@ -192,7 +192,8 @@ impl Task {
     }
 
     /// Asks the user and waits for the decision. No answer within `timeout`, or a client
-    /// that cannot be asked, is a denial; cancelling the task answers `cancel` at once.
+    /// that cannot be asked, is a denial; cancelling the task answers `cancel` at once,
+    /// and a user who answers `cancel` cancels the task.
     pub async fn request_approval(
         &self,
         request: ApprovalRequestParams,
@@ -209,6 +210,9 @@ impl Task {
             }
             () = cancel.cancelled() => ApprovalDecision::Cancel,
         };
+        if decision == ApprovalDecision::Cancel {
+            cancel.cancel();
+        }
         self.log(log::Event::Approval {
             call_id,
             kind,
