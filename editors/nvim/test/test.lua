@@ -817,6 +817,9 @@ vim.cmd('close')
 vim.cmd.edit('notes.txt')
 
 -- ----- approvals: the handler waits for vim.ui.select and maps the choice ----------------
+-- The server asks only a client that announced it answers (else the policy denies).
+local announced = client.config.capabilities.experimental.agent
+check(announced.approvals == true, 'experimental.agent announced: ' .. vim.inspect(announced))
 local handle = require('agentls.lsp').handlers['agent/requestApproval']
 local asked
 vim.ui.select = function(items, opts, on_choice)

@@ -94,10 +94,12 @@ export function createClient(serverPath: string, output: vscode.LogOutputChannel
   };
   const client = new LanguageClient(SERVER_NAME, 'agentls', serverOptions, clientOptions);
   // `experimental.agent`: this client speaks the agent protocol (it reads
-  // agent/taskUpdate), so the server does not repeat task news as window/showMessage.
+  // agent/taskUpdate), so the server does not repeat task news as window/showMessage;
+  // `approvals`: it answers agent/requestApproval (approvals.ts), so the approval policy
+  // asks here instead of denying.
   client.registerFeature({
     fillClientCapabilities: (capabilities) => {
-      capabilities.experimental = { ...(capabilities.experimental ?? {}), agent: { version: 1 } };
+      capabilities.experimental = { ...(capabilities.experimental ?? {}), agent: { version: 1, approvals: true } };
     },
     initialize: () => undefined,
     getState: () => ({ kind: 'static' }),

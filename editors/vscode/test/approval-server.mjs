@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 // A stand-in for agentls that asks for an approval, for the e2e test of the extension's
-// `agent/requestApproval` prompt: the real server does not send that request yet. It speaks
-// just enough LSP to be started, answers `agent/startTask` with a task id, then asks to
-// run a command and appends each decision it gets, as a JSON line, to $APPROVAL_LOG.
-// Replace it with the real server once agentls asks for approvals (design §3).
+// `agent/requestApproval` prompt, without a model and a policy to make the real one ask.
+// It speaks just enough LSP to be started, answers `agent/startTask` with a task id, then
+// asks to run a command and appends each decision it gets, as a JSON line, to
+// $APPROVAL_LOG. Like agentls, it asks only a client that announced
+// `experimental.agent.approvals` in `initialize`; any other gets nothing to answer.
 
 import fs from 'node:fs';
 
@@ -30,14 +31,23 @@ function send(message) {
   process.stdout.write(body);
 }
 
+let mayAsk = false;
+
 const handlers = {
-  initialize: () => ({ capabilities: { experimental: { agent: { version: 1 } } }, serverInfo: { name: 'approval-server' } }),
+  initialize: ({ capabilities }) => {
+    mayAsk = capabilities?.experimental?.agent?.approvals === true;
+    return { capabilities: { experimental: { agent: { version: 1 } } }, serverInfo: { name: 'approval-server' } };
+  },
   shutdown: () => null,
   'agent/listTasks': () => ({ tasks: [] }),
   'agent/getProposal': ({ taskId }) => ({ taskId, files: [] }),
   'agent/getTask': ({ taskId }) => ({ taskId, prompt: 'run the tests', mode: 'code', status: 'running', createdAt: Date.now(), events: [] }),
   'agent/startTask': () => {
-    setImmediate(() => send({ id: nextId++, method: 'agent/requestApproval', params: APPROVAL_REQUEST }));
+    if (mayAsk) {
+      setImmediate(() => send({ id: nextId++, method: 'agent/requestApproval', params: APPROVAL_REQUEST }));
+    } else {
+      process.stderr.write('approval-server: the client did not announce experimental.agent.approvals; not asking\n');
+    }
     return { taskId: APPROVAL_REQUEST.taskId };
   },
 };

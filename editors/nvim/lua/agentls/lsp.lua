@@ -64,8 +64,10 @@ local function client_config(root)
   local opts = config.options
   local capabilities = vim.lsp.protocol.make_client_capabilities()
   -- This client reads agent/taskUpdate: the server does not repeat task news as
-  -- window/showMessage.
-  capabilities.experimental = vim.tbl_extend('force', capabilities.experimental or {}, { agent = { version = 1 } })
+  -- window/showMessage. It answers agent/requestApproval (approval.lua): the approval
+  -- policy asks here instead of denying.
+  capabilities.experimental =
+    vim.tbl_extend('force', capabilities.experimental or {}, { agent = { version = 1, approvals = true } })
   return {
     name = M.name,
     cmd = opts.cmd,
