@@ -13,9 +13,10 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
+use super::blobs::BlobReader;
 use super::place::Outcome;
 use super::plan::{self, FileOutcome, Tree};
-use super::{FilePatch, parse_diff, source};
+use super::{FilePatch, parse_diff};
 use crate::patch::{self, DirSource, PatchSource};
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -37,7 +38,7 @@ pub struct Report {
 
 /// The working tree under `root`, reading through the same path checks as `apply-patch`.
 struct DiskTree {
-    root: std::path::PathBuf,
+    blobs: BlobReader,
     files: DirSource,
 }
 
@@ -46,8 +47,8 @@ impl Tree for DiskTree {
         self.files.read(path)
     }
 
-    fn blob(&self, id: &str) -> Option<String> {
-        source::read_blob(&self.root, id)
+    fn blob(&self, id: &str) -> Result<String, String> {
+        self.blobs.read(id)
     }
 }
 
@@ -63,7 +64,7 @@ pub fn apply(root: &Path, diff: &str, options: Options) -> Result<Report, String
     };
     let files = files.map_err(|e| e.to_string())?;
     let tree = DiskTree {
-        root: root.to_path_buf(),
+        blobs: BlobReader::new(root),
         files,
     };
     let mut text = String::new();

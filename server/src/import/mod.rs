@@ -4,12 +4,14 @@
 //! `agentls apply` (the result is written to disk): [`parse`] reads the unified diff dialects
 //! real tools emit (and Codex's `*** Begin Patch`), [`source`] fetches the text from a file,
 //! URL, git ref or cloud task payload, [`place`] finds where each hunk goes in the text the
-//! user has now, falling back to a 3-way merge ([`merge`]) when the diff's base is known, and
+//! user has now, falling back to a 3-way merge ([`merge`]) against the diff's base (read by
+//! [`blobs`] only then), and
 //! [`plan`] does that for every file; [`review`] turns the result into a proposal. Nothing
 //! is dropped: what cannot be placed is reported
 //! as a conflict with both sides.
 
 pub mod attempts;
+pub mod blobs;
 pub mod cli;
 pub mod merge;
 pub mod parse;

@@ -82,8 +82,18 @@ pub fn apply_edits(text: &str, edits: &[LineEdit]) -> String {
     out
 }
 
-/// Places `hunks` in `current`; `base` is the text the diff was made from, when known.
-pub fn place(current: &str, hunks: &[Hunk], base: Option<&str>) -> Placed {
+/// Why a section has no base to merge against when its diff names none (no `index` line)
+/// or 3-way merging is off.
+pub const NO_BASE: &str = "the diff's base version is not available for a 3-way merge";
+
+/// Places `hunks` in `current`. `base` gives the text the diff was made from, or why it is
+/// not available; it is called only when a hunk does not place directly, since reading a
+/// base costs a trip to git.
+pub fn place(
+    current: &str,
+    hunks: &[Hunk],
+    base: impl FnOnce() -> Result<String, String>,
+) -> Placed {
     let text = Lines::new(current);
     let found = place_directly(&text, hunks);
     if found.iter().all(Option::is_some) {
@@ -94,10 +104,14 @@ pub fn place(current: &str, hunks: &[Hunk], base: Option<&str>) -> Placed {
             conflicts: Vec::new(),
         };
     }
-    if let Some(merged) = base.and_then(|base| three_way(base, current, hunks)) {
-        return merged;
-    }
-    partial(&text, hunks, found, base.is_some())
+    let no_base = match base() {
+        Ok(base) => match three_way(&base, current, hunks) {
+            Some(merged) => return merged,
+            None => None,
+        },
+        Err(why) => Some(why),
+    };
+    partial(&text, hunks, found, no_base.as_deref())
 }
 
 /// Where a hunk went and what replaces the lines there.
@@ -392,8 +406,14 @@ fn three_way(base: &str, current: &str, hunks: &[Hunk]) -> Option<Placed> {
 }
 
 /// What placed directly is applied; every other hunk becomes a conflict over the lines
-/// it was meant for, between its placed neighbours.
-fn partial(text: &Lines, hunks: &[Hunk], found: Vec<Option<Spot>>, base_known: bool) -> Placed {
+/// it was meant for, between its placed neighbours. `no_base` is why there was no base to
+/// merge against (`None`: there was one, and the diff does not apply to it).
+fn partial(
+    text: &Lines,
+    hunks: &[Hunk],
+    found: Vec<Option<Spot>>,
+    no_base: Option<&str>,
+) -> Placed {
     let mut placed = Placed::default();
     let mut shift = 0isize;
     for (i, (hunk, spot)) in hunks.iter().zip(&found).enumerate() {
@@ -421,21 +441,18 @@ fn partial(text: &Lines, hunks: &[Hunk], found: Vec<Option<Spot>>, base_known: b
             incoming_old: hunk.old_lines().collect(),
             incoming_new: hunk.new_lines().collect(),
             hunks: vec![i],
-            reason: unplaced_reason(hunk, base_known),
+            reason: unplaced_reason(hunk, no_base),
         });
     }
     placed
 }
 
-fn unplaced_reason(hunk: &Hunk, base_known: bool) -> String {
-    let why = if base_known {
-        "and the diff does not apply to the base version it names, so it cannot be merged"
-    } else {
-        "and the diff's base version is not available for a 3-way merge"
-    };
+fn unplaced_reason(hunk: &Hunk, no_base: Option<&str>) -> String {
+    let why = no_base
+        .unwrap_or("the diff does not apply to the base version it names, so it cannot be merged");
     format!(
         "the hunk at diff line {} does not match the file: its lines were not found, \
-         exactly or ignoring whitespace, {why}",
+         exactly or ignoring whitespace, and {why}",
         hunk.line
     )
 }

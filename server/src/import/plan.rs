@@ -13,9 +13,10 @@ pub trait Tree {
     /// The current text of a workspace-relative path; `Ok(None)` if there is no such file,
     /// `Err` (with the reason) if it cannot be read as text.
     fn read(&self, path: &str) -> Result<Option<String>, String>;
-    /// The text of a blob (id possibly abbreviated) from the local object database, if
-    /// the tree is in a git repository that has it.
-    fn blob(&self, id: &str) -> Option<String>;
+    /// The text of a blob (id possibly abbreviated) from the local object database; `Err`
+    /// says why there is none (see [`super::blobs::BlobReader::read`]). Called only for
+    /// sections whose hunks do not place directly.
+    fn blob(&self, id: &str) -> Result<String, String>;
 }
 
 /// The result of one file section.
@@ -160,10 +161,14 @@ fn plan_file(index: usize, patch: &FilePatch, tree: &Staged, three_way: bool) ->
         FileOp::Create => "",
         _ => source_text.as_deref().unwrap_or_default(),
     };
-    let base = three_way
-        .then(|| patch.old_blob.as_deref().and_then(|id| tree.tree.blob(id)))
-        .flatten();
-    let placed = place::place(current, &patch.hunks, base.as_deref());
+    let base = || match patch.old_blob.as_deref().filter(|_| three_way) {
+        Some(id) => tree
+            .tree
+            .blob(id)
+            .map_err(|why| format!("{} of {}: {why}", place::NO_BASE, outcome.conflict_path)),
+        None => Err(place::NO_BASE.to_string()),
+    };
+    let placed = place::place(current, &patch.hunks, base);
     let result = placed.apply(current);
     outcome.outcomes = placed.outcomes.clone();
     outcome.conflicts = placed.conflicts.clone();

@@ -5,18 +5,18 @@
 //! text before the first section to its text after the last.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
+use super::blobs::BlobReader;
 use super::place::Conflict;
 use super::plan::{FileOutcome, Tree};
-use super::source;
 use crate::patch::{DirSource, PatchSource};
 use crate::proposal::RawHunk;
 use crate::workspace::FileChange;
 
 /// The workspace as the user sees it: open buffers (unsaved text included) over the disk.
 pub struct WorkspaceTree {
-    root: PathBuf,
+    blobs: BlobReader,
     buffers: HashMap<String, String>,
     files: DirSource,
 }
@@ -24,7 +24,7 @@ pub struct WorkspaceTree {
 impl WorkspaceTree {
     pub fn new(root: &Path, buffers: HashMap<String, String>) -> Result<Self, String> {
         Ok(WorkspaceTree {
-            root: root.to_path_buf(),
+            blobs: BlobReader::new(root),
             buffers,
             files: DirSource::new(root).map_err(|e| e.to_string())?,
         })
@@ -39,8 +39,8 @@ impl Tree for WorkspaceTree {
         }
     }
 
-    fn blob(&self, id: &str) -> Option<String> {
-        source::read_blob(&self.root, id)
+    fn blob(&self, id: &str) -> Result<String, String> {
+        self.blobs.read(id)
     }
 }
 

@@ -1,12 +1,8 @@
 //! Where a diff comes from: text, a file, an http(s) URL, a git ref of the workspace's
 //! repository, or a Codex cloud task payload (whose `output_diff` is the diff).
-//!
-//! Also the git object database lookups the 3-way merge needs. Git is run as a
-//! subprocess: it is on every machine that has the repositories we read, and it knows
-//! every object storage format (packs, alternates) that a library would have to chase.
+//! Git is run as a subprocess: it is on every machine that has the repositories we read.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -219,23 +215,6 @@ pub fn cloud_task_diff(payload: &Value) -> Result<String, String> {
         }
     }
     Err("the cloud task payload has no `output_diff`: the task produced no changes".into())
-}
-
-/// Reads blobs of the repository containing `root`, by (possibly abbreviated) id.
-pub fn read_blob(root: &Path, id: &str) -> Option<String> {
-    if !id.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return None;
-    }
-    let output = Command::new("git")
-        .arg("-C")
-        .arg(root)
-        .args(["cat-file", "blob", id])
-        .output()
-        .ok()?;
-    if !output.status.success() {
-        return None;
-    }
-    String::from_utf8(output.stdout).ok()
 }
 
 #[cfg(test)]
