@@ -366,6 +366,8 @@ async fn a_file_the_model_opens_is_read_from_the_editor() {
         "chat",
         &[("notes.txt", "notes on disk\n")],
         vec![
+            // A command first: its directory exists before the model opens the file.
+            shell("ls"),
             Reply::tool_call("read_file", json!({"path": "notes.txt"})),
             shell("cat notes.txt"),
             patch("notes.txt", "unsaved notes", "fixed notes"),
@@ -378,12 +380,11 @@ async fn a_file_the_model_opens_is_read_from_the_editor() {
     assert_eq!(seen["stop"]["stopReason"], "end_turn");
     let requests = fixture.model.requests();
     // The prompt attached nothing: the read itself went to the editor.
-    let read = tool_outputs(&requests[1]);
-    assert!(read[0].contains("unsaved notes"), "{read:?}");
-    let ran = tool_outputs(&requests[2]);
+    let outputs = tool_outputs(&requests[3]);
+    assert!(outputs[1].contains("unsaved notes"), "{outputs:?}");
     assert!(
-        ran[1].contains("unsaved notes"),
-        "a command sees the text the model read: {ran:?}"
+        outputs[2].contains("unsaved notes"),
+        "a later command sees the text the model read: {outputs:?}"
     );
     // The patch applied to the editor's text, not the disk's, and went back to the editor.
     assert_eq!(
