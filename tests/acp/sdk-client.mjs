@@ -7,7 +7,7 @@
 // Usage: node sdk-client.mjs SCENARIO   (env: AGENTLS_BIN, ACP_SDK, WORKSPACE, AGENTLS_HOME)
 
 import { spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Readable, Writable } from "node:stream";
 
@@ -175,6 +175,35 @@ const scenarios = {
     });
     client.child.stdin.end();
     return { ...result, ...client.seen, disk: { a: text("a.txt") }, exit: await client.exited };
+  },
+
+  // The model opens a file the prompt does not attach, which the editor holds unsaved.
+  async unsaved() {
+    const client = connect({ files: { [at("notes.txt")]: "unsaved notes\n" } });
+    const result = await client.run(async (ctx) => {
+      const session = await ctx.request(methods.agent.session.new, { cwd: workspace, mcpServers: [] });
+      const stop = await prompt(ctx, session.sessionId, "fix the notes");
+      return { stop };
+    });
+    client.child.stdin.end();
+    return { ...result, ...client.seen, disk: { notes: text("notes.txt") }, exit: await client.exited };
+  },
+
+  // A patch that modifies one file, creates one and deletes one: ACP writes only text.
+  async moves() {
+    const client = connect();
+    const result = await client.run(async (ctx) => {
+      const session = await ctx.request(methods.agent.session.new, { cwd: workspace, mcpServers: [] });
+      const stop = await prompt(ctx, session.sessionId, "replace old.txt with new.txt");
+      return { stop };
+    });
+    client.child.stdin.end();
+    const disk = {
+      a: text("a.txt"),
+      new: existsSync(at("new.txt")) ? text("new.txt") : null,
+      old: existsSync(at("old.txt")) ? text("old.txt") : null,
+    };
+    return { ...result, ...client.seen, disk, exit: await client.exited };
   },
 
   // The client's own MCP server (session/new's mcpServers) joins the configured ones.

@@ -361,6 +361,95 @@ async fn without_fs_the_change_goes_to_disk_or_nowhere_as_acp_write_says() {
 }
 
 #[tokio::test]
+async fn a_file_the_model_opens_is_read_from_the_editor() {
+    let fixture = Fixture::new(
+        "chat",
+        &[("notes.txt", "notes on disk\n")],
+        vec![
+            // A command first: its directory exists before the model opens the file.
+            shell("ls"),
+            Reply::tool_call("read_file", json!({"path": "notes.txt"})),
+            shell("cat notes.txt"),
+            patch("notes.txt", "unsaved notes", "fixed notes"),
+            Reply::text("Fixed."),
+        ],
+    )
+    .await;
+    let seen = play(&fixture, "unsaved", &[]).await;
+    let root = fixture.root();
+    assert_eq!(seen["stop"]["stopReason"], "end_turn");
+    let requests = fixture.model.requests();
+    // The prompt attached nothing: the read itself went to the editor.
+    let outputs = tool_outputs(&requests[3]);
+    assert!(outputs[1].contains("unsaved notes"), "{outputs:?}");
+    assert!(
+        outputs[2].contains("unsaved notes"),
+        "a later command sees the text the model read: {outputs:?}"
+    );
+    // The patch applied to the editor's text, not the disk's, and went back to the editor.
+    assert_eq!(
+        seen["writes"],
+        json!([{"path": root.join("notes.txt").display().to_string(), "content": "fixed notes\n"}]),
+        "{}",
+        said(&seen)
+    );
+    assert_eq!(seen["disk"]["notes"], "notes on disk\n");
+}
+
+#[tokio::test]
+async fn creations_and_deletions_go_to_disk_and_modifications_to_the_editor() {
+    let fixture = Fixture::new(
+        "chat",
+        &[("a.txt", "one\n"), ("old.txt", "old\n")],
+        vec![
+            Reply::tool_call(
+                "apply_patch",
+                json!({"input": "*** Begin Patch\n*** Update File: a.txt\n@@\n-one\n+ONE\n*** Add File: new.txt\n+new\n*** Delete File: old.txt\n*** End Patch\n"}),
+            ),
+            Reply::text("Done."),
+        ],
+    )
+    .await;
+    let seen = play(&fixture, "moves", &[]).await;
+    let root = fixture.root();
+    assert_eq!(seen["stop"]["stopReason"], "end_turn");
+    // fs/write_text_file cannot create or delete: those are on disk, all at once.
+    assert_eq!(
+        seen["disk"],
+        json!({"a": "one\n", "new": "new\n", "old": null}),
+        "{}",
+        said(&seen)
+    );
+    assert_eq!(
+        seen["writes"],
+        json!([{"path": root.join("a.txt").display().to_string(), "content": "ONE\n"}]),
+        "only the modification goes through the editor"
+    );
+    let done = updates(&seen, "tool_call_update")
+        .into_iter()
+        .find(|u| u["status"] == "completed")
+        .unwrap()
+        .clone();
+    let texts: Vec<&str> = done["content"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["content"]["text"].as_str())
+        .collect();
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.contains("Creates new.txt") && t.contains("Deletes old.txt")),
+        "{texts:?}"
+    );
+    assert!(
+        said(&seen).contains("written to disk: new.txt, old.txt"),
+        "{}",
+        said(&seen)
+    );
+}
+
+#[tokio::test]
 async fn a_client_that_vanishes_mid_turn_leaves_nothing_running() {
     let fixture = Fixture::new(
         "chat",

@@ -37,6 +37,44 @@ fn a_read_sees_the_unsaved_buffer_instead_of_disk() {
 }
 
 #[test]
+fn a_buffer_taken_late_is_the_base_unless_the_task_already_holds_the_file() {
+    let dir = workspace(&[
+        ("a.txt", "disk a\n"),
+        ("b.txt", "disk b\n"),
+        ("c.txt", "c\n"),
+    ]);
+    let mut view = view(&dir);
+    view.write("b.txt", "task b\n".into());
+    view.take_buffer("a.txt", "editor a\n".into());
+    view.take_buffer("b.txt", "editor b\n".into());
+    view.take_buffer("c.txt", "c\n".into());
+    assert_eq!(view.read("a.txt").unwrap().as_deref(), Some("editor a\n"));
+    assert_eq!(
+        view.read("b.txt").unwrap().as_deref(),
+        Some("task b\n"),
+        "the task's own write wins"
+    );
+    // What a command's directory still lacks: only a.txt (c.txt is the disk's text).
+    let late: Vec<_> = view.late_buffers().collect();
+    assert_eq!(late, [("a.txt", Some("editor a\n"))]);
+    view.write("a.txt", "task a\n".into());
+    assert_eq!(
+        view.late_buffers().count(),
+        0,
+        "now among the task's writes"
+    );
+    assert_eq!(
+        view.changes()[0],
+        FileChange {
+            path: "a.txt".into(),
+            base: Some("editor a\n".into()),
+            new: Some("task a\n".into()),
+        },
+        "the proposal diffs against the editor's text"
+    );
+}
+
+#[test]
 fn writes_and_deletes_never_reach_the_disk() {
     let dir = workspace(&[("a.txt", "original\n"), ("gone.txt", "keep me\n")]);
     let mut view = view(&dir);

@@ -7,8 +7,9 @@
 //!   `session/resume` are the workspace's task history. One engine serves each workspace
 //!   (a session's `cwd`); the MCP servers the client lists join the configured ones.
 //! - A turn's view holds what the editor holds: the files the prompt attaches and those
-//!   written last turn are read through `fs/read_text_file` when the client has it.
-//!   Commands run in the view, under our sandbox, never in the user's tree.
+//!   written last turn are read through `fs/read_text_file` when the client has it, and
+//!   so is a file the model opens later (`updates::AcpSink`'s `editor_text`). Commands
+//!   run in the view, under our sandbox, never in the user's tree.
 //! - At the end of the turn the changes go to the editor for its own review
 //!   (`review::write_back`), and the next prompt starts by reading back what the user
 //!   kept (`review::review`), told to the model as a follow-up's review is.
@@ -19,17 +20,18 @@
 //! Requests are answered in order of arrival, except `session/prompt`, which runs in
 //! the background: cancels, reads and permissions flow while a turn runs.
 
+mod raw;
 mod review;
 mod updates;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 
 use crate::acp::rpc::{Connection, Incoming, RpcError};
 use crate::acp::types::{
@@ -307,9 +309,11 @@ impl Server {
         }
         let mut settings = self.settings.clone();
         if !servers.is_empty() {
-            settings.init_options = Some(json!({ "mcp_servers": mcp_config(servers) }));
+            settings.init_options = Some(to_value(ClientMcpServers {
+                mcp_servers: mcp_config(servers),
+            })?);
         }
-        let sink = AcpSink::new(self.connection.clone());
+        let sink = AcpSink::new(self.connection.clone(), lock(&self.client).fs.clone());
         let store = ProposalStore::new(root.clone(), PositionEncoding::Utf8);
         let engine = Engine::new(root.clone(), store, sink.clone(), settings);
         for problem in engine.check_config() {
@@ -626,21 +630,55 @@ fn relative_of(root: &Path, uri: &str) -> Option<String> {
     })
 }
 
+/// The client's MCP servers, as the configuration layer `initializationOptions` is.
+#[derive(Serialize)]
+struct ClientMcpServers {
+    mcp_servers: BTreeMap<String, McpEntry>,
+}
+
+/// One `[mcp_servers.<name>]` entry, with the keys of [`config::McpServerConfig`] an ACP
+/// client can set.
+#[derive(Serialize, Default)]
+struct McpEntry {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    command: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    args: Vec<String>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    env: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    url: Option<String>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    http_headers: BTreeMap<String, String>,
+}
+
 /// The client's MCP servers as `[mcp_servers]` entries.
-fn mcp_config(servers: &[McpServer]) -> Map<String, Value> {
+fn mcp_config(servers: &[McpServer]) -> BTreeMap<String, McpEntry> {
     servers
         .iter()
         .map(|server| {
             let entry = match server {
-                McpServer::Stdio(stdio) => json!({
-                    "command": stdio.command,
-                    "args": stdio.args,
-                    "env": stdio.env.iter().map(|v| (v.name.clone(), Value::String(v.value.clone()))).collect::<Map<_, _>>(),
-                }),
-                McpServer::Remote(RemoteMcpServer::Http(http) | RemoteMcpServer::Sse(http)) => json!({
-                    "url": http.url,
-                    "http_headers": http.headers.iter().map(|h| (h.name.clone(), Value::String(h.value.clone()))).collect::<Map<_, _>>(),
-                }),
+                McpServer::Stdio(stdio) => McpEntry {
+                    command: Some(stdio.command.clone()),
+                    args: stdio.args.clone(),
+                    env: stdio
+                        .env
+                        .iter()
+                        .map(|v| (v.name.clone(), v.value.clone()))
+                        .collect(),
+                    ..McpEntry::default()
+                },
+                McpServer::Remote(RemoteMcpServer::Http(http) | RemoteMcpServer::Sse(http)) => {
+                    McpEntry {
+                        url: Some(http.url.clone()),
+                        http_headers: http
+                            .headers
+                            .iter()
+                            .map(|h| (h.name.clone(), h.value.clone()))
+                            .collect(),
+                        ..McpEntry::default()
+                    }
+                }
             };
             (server.name().to_string(), entry)
         })
@@ -701,6 +739,8 @@ fn to_value<T: Serialize>(value: T) -> Result<Value, RpcError> {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     #[test]

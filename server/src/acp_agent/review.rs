@@ -1,6 +1,6 @@
 //! The host reviews, agentls learns: at the end of a turn each changed file goes to the
-//! editor ([`write_back`]: `fs/write_text_file` with its full new text, else the disk by
-//! `acp_write`), and at the start of the next one what the editor holds now is compared
+//! editor ([`write_back`]: `fs/write_text_file` with its full new text; creations and
+//! deletions, and every file without that method, to the disk by `acp_write`), and at the start of the next one what the editor holds now is compared
 //! with what was written ([`review`]): each hunk was kept, reverted or rewritten. The
 //! verdicts are a [`FollowUpState`], so the model reads them exactly as it reads a review
 //! made over LSP.
@@ -84,10 +84,11 @@ pub struct WriteBack {
     pub notes: Vec<String>,
 }
 
-/// Puts the run's `changes` where the user reviews them: modified and new files through
-/// `fs/write_text_file` when the client has it (deletions, which ACP cannot express, on
-/// disk), else on disk as `acp_write` says. A file that no longer holds what the task saw
-/// is not written.
+/// Puts the run's `changes` where the user reviews them: modified files through
+/// `fs/write_text_file` when the client has it, and creations, deletions and renames
+/// (which that method cannot express) on disk with [`write_disk`]'s guard; without
+/// `fs/write_text_file`, everything on disk as `acp_write` says. A file that no longer
+/// holds what the task saw is not written.
 pub async fn write_back(
     files: &ClientFiles<'_>,
     policy: AcpWrite,
@@ -103,11 +104,17 @@ pub async fn write_back(
                 "acp_write = \"none\": nothing written; the changes to {} are in the diffs above",
                 names(&changes)
             )),
-            AcpWrite::Disk => write_disk(files.root, changes, &mut done),
+            AcpWrite::Disk => write_disk(files, changes, &mut done).await,
         }
         return done;
     }
-    for change in changes {
+    let (modified, moved): (Vec<FileChange>, Vec<FileChange>) = changes
+        .into_iter()
+        .partition(|change| change.base.is_some() && change.new.is_some());
+    if !moved.is_empty() {
+        write_disk(files, moved, &mut done).await;
+    }
+    for change in modified {
         let now = match files.read(&change.path).await {
             Ok(now) => now,
             Err(error) => {
@@ -123,30 +130,20 @@ pub async fn write_back(
             ));
             continue;
         }
-        let result = match &change.new {
-            Some(text) => files
-                .connection
-                .request::<_, Option<Empty>>(
-                    method::WRITE_TEXT_FILE,
-                    &WriteTextFileRequest {
-                        session_id: files.session_id.to_string(),
-                        path: absolute(files.root, &change.path),
-                        content: text.clone(),
-                    },
-                )
-                .await
-                .map(drop)
-                .map_err(|e| e.to_string()),
-            None => commit_to_disk(
-                files.root,
-                &[FileWrite::Delete {
-                    path: change.path.clone(),
-                }],
+        let text = change.new.clone().unwrap_or_default();
+        let result = files
+            .connection
+            .request::<_, Option<Empty>>(
+                method::WRITE_TEXT_FILE,
+                &WriteTextFileRequest {
+                    session_id: files.session_id.to_string(),
+                    path: absolute(files.root, &change.path),
+                    content: text,
+                },
             )
-            .map_err(|e| e.to_string()),
-        };
+            .await;
         match result {
-            Ok(()) => done.written.push(Written {
+            Ok(_) => done.written.push(Written {
                 path: change.path,
                 base: change.base,
                 text: change.new,
@@ -159,22 +156,19 @@ pub async fn write_back(
     done
 }
 
-/// Writes `writes` under `root` all or none, each file synced, as `agentls apply` does.
-fn commit_to_disk(root: &Path, writes: &[FileWrite]) -> Result<(), patch::PatchError> {
-    patch::DirSource::new(root)?.commit(writes, patch::Durability::Synced)
-}
-
-/// `acp_write = "disk"`: every file, atomically, or none when one of them no longer
-/// holds what the task saw.
-fn write_disk(root: &Path, changes: Vec<FileChange>, done: &mut WriteBack) {
-    let moved: Vec<String> = changes
-        .iter()
-        .filter(|change| read_disk(root, &change.path).ok() != Some(change.base.clone()))
-        .map(|change| change.path.clone())
-        .collect();
+/// Writes `changes` to disk as `agentls apply` does: every file, atomically and synced,
+/// or none when one of them no longer holds what the task saw (the editor's text when
+/// the client can be asked, else the disk's).
+async fn write_disk(files: &ClientFiles<'_>, changes: Vec<FileChange>, done: &mut WriteBack) {
+    let mut moved = Vec::new();
+    for change in &changes {
+        if files.read(&change.path).await.ok() != Some(change.base.clone()) {
+            moved.push(change.path.as_str());
+        }
+    }
     if !moved.is_empty() {
         done.notes.push(format!(
-            "nothing written: {} changed on disk while the turn ran; ask again to redo the change on the new text",
+            "nothing written to disk: {} changed while the turn ran; ask again to redo the change on the new text",
             moved.join(", ")
         ));
         return;
@@ -191,20 +185,20 @@ fn write_disk(root: &Path, changes: Vec<FileChange>, done: &mut WriteBack) {
             },
         })
         .collect();
-    match commit_to_disk(root, &writes) {
+    let committed = patch::DirSource::new(files.root)
+        .and_then(|disk| disk.commit(&writes, patch::Durability::Synced));
+    match committed {
         Ok(()) => {
             done.notes
                 .push(format!("written to disk: {}", names(&changes)));
-            done.written = changes
-                .into_iter()
-                .map(|change| Written {
+            done.written
+                .extend(changes.into_iter().map(|change| Written {
                     path: change.path,
                     base: change.base,
                     text: change.new,
-                })
-                .collect();
+                }));
         }
-        Err(error) => done.notes.push(format!("nothing written: {error}")),
+        Err(error) => done.notes.push(format!("nothing written to disk: {error}")),
     }
 }
 

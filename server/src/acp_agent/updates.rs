@@ -12,14 +12,14 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
 use crate::acp::rpc::Connection;
 use crate::acp::types::{
-    self as acp, ContentBlock, ContentChunk, Diff, PermissionOption, PermissionOptionKind,
-    PlanEntry, PlanEntryPriority, PlanEntryStatus, RequestPermissionOutcome,
+    self as acp, ContentBlock, ContentChunk, Diff, FileSystemCapabilities, PermissionOption,
+    PermissionOptionKind, PlanEntry, PlanEntryPriority, PlanEntryStatus, RequestPermissionOutcome,
     RequestPermissionRequest, RequestPermissionResponse, SessionNotification, SessionUpdate,
     ToolCallContent, ToolCallLocation, ToolKind, UsageUpdate, method,
 };
@@ -33,6 +33,9 @@ use crate::task::{ClientSink, ProgressEvent};
 use crate::tools;
 use crate::workspace::FileChange;
 
+use super::raw;
+use super::review::ClientFiles;
+
 /// The permission options every request offers, by the decision each stands for.
 const ALLOW_ONCE: &str = "allow_once";
 const ALLOW_ALWAYS: &str = "allow_always";
@@ -42,6 +45,8 @@ const REJECT_ONCE: &str = "reject_once";
 /// runs it; tasks no session runs (the workspace's other history) are not shown.
 pub struct AcpSink {
     connection: Arc<Connection>,
+    /// What the client's `fs/*` can do: whether a file the run reads is asked of it.
+    fs: FileSystemCapabilities,
     feeds: Mutex<HashMap<String, Arc<SessionFeed>>>,
 }
 
@@ -66,6 +71,9 @@ struct Turn {
     shown: HashMap<String, Option<String>>,
     /// Diffs made by the tool call running now, shown when it completes.
     diffs: Vec<Diff>,
+    /// The files the tool call running now created or deleted, named after its diffs:
+    /// a diff alone cannot tell a deleted file from an emptied one.
+    created_or_deleted: Vec<String>,
     /// Every file the run changed, with the text it started from.
     changes: Vec<FileChange>,
     /// Findings the run reported (`report_finding` calls that succeeded). Counted here,
@@ -78,9 +86,10 @@ struct Turn {
 }
 
 impl AcpSink {
-    pub fn new(connection: Arc<Connection>) -> Arc<AcpSink> {
+    pub fn new(connection: Arc<Connection>, fs: FileSystemCapabilities) -> Arc<AcpSink> {
         Arc::new(AcpSink {
             connection,
+            fs,
             feeds: Mutex::default(),
         })
     }
@@ -194,7 +203,7 @@ impl SessionFeed {
                 tool,
                 ..
             } => {
-                let (output, diffs) = {
+                let (output, diffs, created_or_deleted) = {
                     let mut turn = lock(&self.turn);
                     if tool == tools::REPORT_FINDING && *status != ToolCallStatus::Failed {
                         turn.findings += 1;
@@ -202,10 +211,16 @@ impl SessionFeed {
                     (
                         turn.outputs.remove(call_id),
                         std::mem::take(&mut turn.diffs),
+                        std::mem::take(&mut turn.created_or_deleted),
                     )
                 };
                 let mut content: Vec<ToolCallContent> =
                     diffs.into_iter().map(ToolCallContent::Diff).collect();
+                if !created_or_deleted.is_empty() {
+                    content.push(ToolCallContent::Content {
+                        content: ContentBlock::text(created_or_deleted.join("\n")),
+                    });
+                }
                 if let Some(output) = output.as_ref().filter(|o| !o.trim().is_empty()) {
                     content.push(ToolCallContent::Content {
                         content: ContentBlock::text(output.clone()),
@@ -218,7 +233,7 @@ impl SessionFeed {
                         _ => acp::ToolCallStatus::Completed,
                     }),
                     content: (!content.is_empty()).then_some(content),
-                    raw_output: output.map(|output| json!({ "output": output })),
+                    raw_output: output.map(|output| raw::to_raw(&raw::ToolOutput { output })),
                     ..acp::ToolCallUpdate::default()
                 })]
             }
@@ -286,6 +301,15 @@ impl SessionFeed {
                 .unwrap_or_else(|| change.base.clone());
             if before == change.new {
                 continue;
+            }
+            match (&before, &change.new) {
+                (None, Some(_)) => turn
+                    .created_or_deleted
+                    .push(format!("Creates {}", change.path)),
+                (Some(_), None) => turn
+                    .created_or_deleted
+                    .push(format!("Deletes {}", change.path)),
+                _ => {}
             }
             turn.diffs.push(Diff {
                 path: self.absolute(&change.path),
@@ -393,6 +417,36 @@ impl ClientSink for AcpSink {
         }
     }
 
+    /// Asked of the client through `fs/read_text_file` ([`ClientFiles::read`]); what it
+    /// gives is also what this turn's approvals diff against.
+    fn editor_text(&self, task_id: &str, rel: &str) -> oneshot::Receiver<Option<String>> {
+        let (answer, receiver) = oneshot::channel();
+        let Some(feed) = self.feed(task_id).filter(|_| self.fs.read_text_file) else {
+            return receiver;
+        };
+        let (connection, fs, rel) = (self.connection.clone(), self.fs.clone(), rel.to_string());
+        tokio::spawn(async move {
+            let files = ClientFiles {
+                connection: &connection,
+                session_id: &feed.session_id,
+                root: &feed.root,
+                fs: &fs,
+            };
+            let text = match files.read(&rel).await {
+                Ok(text) => text,
+                Err(error) => {
+                    tracing::warn!("{error}; the task reads it from disk");
+                    None
+                }
+            };
+            if let Some(text) = &text {
+                lock(&feed.turn).buffers.insert(rel, text.clone());
+            }
+            let _ = answer.send(text);
+        });
+        receiver
+    }
+
     fn request_approval(
         &self,
         request: ApprovalRequestParams,
@@ -434,15 +488,24 @@ fn permission_request(
     let (tool, args) = match request.kind {
         ApprovalKind::Patch => (
             tools::APPLY_PATCH,
-            json!({ "input": request.diff.clone().unwrap_or_default() }),
+            raw::to_raw(&raw::PatchInput {
+                input: request.diff.clone().unwrap_or_default(),
+            }),
         ),
         _ if request.server.is_some() => (
             "mcp",
-            json!({ "server": request.server, "tool": request.tool, "arguments": request.arguments }),
+            raw::to_raw(&raw::McpCallInput {
+                server: request.server.clone(),
+                tool: request.tool.clone(),
+                arguments: request.arguments.clone(),
+            }),
         ),
         _ => (
             tools::shell::NAME,
-            json!({ "command": request.command.clone().unwrap_or_default(), "workdir": request.cwd }),
+            raw::to_raw(&raw::CommandInput {
+                command: request.command.clone().unwrap_or_default(),
+                workdir: request.cwd.clone(),
+            }),
         ),
     };
     let described = describe_call(&feed.root, tool, &args);
@@ -635,6 +698,8 @@ pub(super) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     #[test]

@@ -12,8 +12,10 @@ pub mod plugin_tools;
 pub mod prompt;
 pub mod shell;
 
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -63,6 +65,8 @@ pub struct Agent {
     /// A review may run commands (tests, linters) in its view: the sandbox policy lets
     /// commands write somewhere (not `read-only`).
     pub review_commands: bool,
+    /// Files already asked of the editor ([`Agent::read_from_editor`]), asked once a run.
+    editor_asked: Mutex<HashSet<String>>,
 }
 
 /// What [`Agent::start`] needs.
@@ -87,6 +91,9 @@ pub struct AgentSetup<'a> {
     /// A review's change (review mode only).
     pub review: Option<Arc<ReviewedChange>>,
 }
+
+/// How long the editor may take to give a file's text before the task reads the disk.
+const EDITOR_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Tool output shown to the client is cut to this; the model always gets all of it.
 const CLIENT_OUTPUT_LIMIT: usize = 4096;
@@ -145,6 +152,7 @@ impl Agent {
                 && setup.config.sandbox_mode != crate::config::SandboxMode::ReadOnly,
             review: setup.review,
             findings: Mutex::new(Vec::new()),
+            editor_asked: Mutex::default(),
         })
     }
 
@@ -439,6 +447,7 @@ impl Agent {
         if self.plugin_tools.has(name) {
             return self.plugin_tools.call(self, call_id, name, args).await;
         }
+        self.read_from_editor(name, args).await;
         if name == tools::APPLY_PATCH && self.mode.may_write() {
             self.commands
                 .approve_patch(&self.task, call_id, args)
@@ -473,6 +482,46 @@ impl Agent {
             text,
             ..tools::ToolOutput::default()
         })
+    }
+
+    /// The files `read_file` or `apply_patch` is about to read that the view was not
+    /// given are asked of the editor first ([`Task::editor_text`]: ACP's
+    /// `fs/read_text_file`), so that an unsaved buffer is what the tool, the patch's base
+    /// and later commands see. Searches and commands read the view as it is.
+    async fn read_from_editor(&self, name: &str, args: &Value) {
+        let text = |key: &str| args.get(key).and_then(Value::as_str);
+        let paths: Vec<String> = match name {
+            tools::read_file::NAME => text("path").map(str::to_owned).into_iter().collect(),
+            tools::APPLY_PATCH => text("input")
+                .and_then(|input| crate::patch::parse_patch(input).ok())
+                .map(|patch| {
+                    let paths = patch.hunks.iter().flat_map(|hunk| hunk.paths());
+                    paths.map(str::to_owned).collect()
+                })
+                .unwrap_or_default(),
+            _ => return,
+        };
+        for path in paths {
+            let rel = {
+                let view = self.view.lock().unwrap_or_else(|p| p.into_inner());
+                match view.resolve(&path) {
+                    Ok(rel) if !view.holds(&rel) => rel,
+                    _ => continue,
+                }
+            };
+            let first = self
+                .editor_asked
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(rel.clone());
+            if !first {
+                continue;
+            }
+            if let Some(text) = self.task.editor_text(&rel, EDITOR_READ_TIMEOUT).await {
+                let mut view = self.view.lock().unwrap_or_else(|p| p.into_inner());
+                view.take_buffer(&rel, text);
+            }
+        }
     }
 
     /// Tools read files and walk directories: keep them off the async workers.

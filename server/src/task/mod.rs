@@ -62,6 +62,13 @@ pub trait ClientSink: Send + Sync + 'static {
     /// after a tool call changed one; in order with [`ClientSink::task_update`]. For a
     /// client that shows each edit's diff (ACP's `tool_call_update`); others ignore it.
     fn files_changed(&self, _task_id: &str, _changes: &[FileChange]) {}
+    /// The text the editor holds now of `rel` (workspace-relative), asked when a run is
+    /// about to read a file it was not given at its start (ACP's `fs/read_text_file`).
+    /// `None`, or the sender dropped: the disk's text stands. LSP clients give every open
+    /// buffer at the start, so by default nothing is asked.
+    fn editor_text(&self, _task_id: &str, _rel: &str) -> oneshot::Receiver<Option<String>> {
+        oneshot::channel().1
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -219,6 +226,21 @@ impl Task {
             decision,
         });
         decision
+    }
+
+    /// The editor's text of `rel` ([`ClientSink::editor_text`]); `None`: read the disk.
+    /// An editor that does not answer within `timeout`, or a cancel, counts as `None`.
+    pub async fn editor_text(&self, rel: &str, timeout: Duration) -> Option<String> {
+        let answer = self.sink.editor_text(&self.id, rel);
+        let cancel = self.cancel_token();
+        tokio::select! {
+            answer = answer => answer.ok().flatten(),
+            () = tokio::time::sleep(timeout) => {
+                tracing::warn!("task {}: the editor did not give {rel} within {} ms; the task reads the disk", self.id, timeout.as_millis());
+                None
+            }
+            () = cancel.cancelled() => None,
+        }
     }
 
     pub fn status(&self) -> TaskStatus {

@@ -323,10 +323,11 @@ impl ViewDir {
     }
 }
 
-/// Writes the task's edits into `dir`, before a process works in it.
+/// Writes the task's edits into `dir`, before a process works in it, with the editor's
+/// buffers the task took after `dir` was made.
 pub fn flush_view(dir: &mut ViewDir, view: &std::sync::Mutex<super::TaskView>) -> io::Result<()> {
     let view = view.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    dir.flush(view.written())
+    dir.flush(view.written().chain(view.late_buffers()))
 }
 
 /// Folds what a process changed in `dir` into the task's view (so it becomes hunks);

@@ -17,7 +17,7 @@ pub mod materialize;
 mod paths;
 
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -95,11 +95,14 @@ impl ReadTarget {
     }
 }
 
-/// What the task started from: the disk plus the unsaved buffers captured at task start.
+/// What the task started from: the disk plus the unsaved buffers captured at task start,
+/// and those the editor gave later, as the task first read each file ([`TaskView::take_buffer`]).
 #[derive(Debug)]
 struct Snapshot {
     root: PathBuf,
     buffers: BTreeMap<String, String>,
+    /// The buffers given after the start: a command's directory, made earlier, lacks them.
+    late: BTreeSet<String>,
 }
 
 #[derive(Debug)]
@@ -134,6 +137,7 @@ impl TaskView {
             snapshot: Snapshot {
                 root,
                 buffers: buffers.into_iter().collect(),
+                late: BTreeSet::new(),
             },
             edits: BTreeMap::new(),
             read_only: Vec::new(),
@@ -296,6 +300,39 @@ impl TaskView {
     /// The unsaved buffers the task started from.
     pub fn buffers(&self) -> &BTreeMap<String, String> {
         &self.snapshot.buffers
+    }
+
+    /// Whether the task already has its own idea of `rel`'s text: a buffer, or a change.
+    /// An editor asked lazily (ACP) is asked only for the files it has not.
+    pub fn holds(&self, rel: &str) -> bool {
+        self.edits.contains_key(rel) || self.snapshot.buffers.contains_key(rel)
+    }
+
+    /// The editor's text of `rel`, given once the task came to read it, joins the buffers
+    /// the task started from: the tools, the patch's base, the proposal's base and the
+    /// commands all see it. Ignored when the task already [`Self::holds`] the file, or
+    /// when the text is the disk's.
+    pub fn take_buffer(&mut self, rel: &str, text: String) {
+        if self.holds(rel) || self.snapshot.read(rel).ok().flatten().as_ref() == Some(&text) {
+            return;
+        }
+        self.snapshot.buffers.insert(rel.to_owned(), text);
+        self.snapshot.late.insert(rel.to_owned());
+    }
+
+    /// What a command's directory must be given besides the task's writes: the buffers
+    /// taken after the start that the task has not changed since.
+    pub fn late_buffers(&self) -> impl Iterator<Item = (&str, Option<&str>)> {
+        self.snapshot
+            .late
+            .iter()
+            .filter(|path| !self.edits.contains_key(*path))
+            .map(|path| {
+                (
+                    path.as_str(),
+                    self.snapshot.buffers.get(path).map(String::as_str),
+                )
+            })
     }
 
     /// Every path the task wrote or deleted, with its text now (`None`: deleted).
