@@ -25,6 +25,12 @@
 // one whose test fails), compares them in the quick pick — each row's size, summary and
 // last command, a diff editor previewing the row under the cursor — chooses the green one
 // and accepts its hunk.
+// A fifth reviews a git repository's uncommitted work ("Agent: Review Changes", the
+// uncommitted target) with an unsaved edit open: the model must get that edit in the diff;
+// its two findings show in the Problems view at their lines with their titles; "Apply fix"
+// from the Quick Fix menu (Ctrl+.) yields a hunk whose Accept CodeLens changes the buffer
+// to exactly the fixed text while calc.py on disk stays as it was until saved (and takes
+// the fixed finding away); "Dismiss finding" takes the other one out of the Problems view.
 //
 // Usage: node test/e2e.mjs   (run by scripts/test-vscode, which sets the inputs below).
 // E2E_SESSIONS=attempts,approval runs only those sessions (while working on one).
@@ -112,8 +118,16 @@ async function startModel(dir) {
     { stallMs: 600_000, then: { text: 'Never finished: the server is killed while this streams.' } },
     { text: 'Resumed: eleven is there.' },
   ]));
-  const model = start(scriptedModel, [script], { env: { ...process.env, SCRIPTED_MODEL_LOG: requestLog(dir) } });
-  model.stderr.pipe(fs.createWriteStream(path.join(artifacts, 'review-scripted-model.log')));
+  return startScriptedModel('review', script, requestLog(dir));
+}
+
+/**
+ * Starts tests/support's scripted model server on the replies in `script` (logging its
+ * requests to `log` when given) and returns its base URL (its first stdout line).
+ */
+async function startScriptedModel(name, script, log) {
+  const model = start(scriptedModel, [script], { env: log ? { ...process.env, SCRIPTED_MODEL_LOG: log } : process.env });
+  model.stderr.pipe(fs.createWriteStream(path.join(artifacts, `${name}-scripted-model.log`)));
   let out = '';
   for await (const chunk of model.stdout) {
     out += chunk;
@@ -128,8 +142,11 @@ async function startModel(dir) {
 const requestLog = (dir) => path.join(dir, 'model-requests.jsonl');
 let modelDir;
 /** The model requests so far (the scripted server logs them every 100 ms). */
-function modelRequests() {
-  return fs.readFileSync(requestLog(modelDir), 'utf8').split('\n').flatMap((line) => {
+function modelRequests(log = requestLog(modelDir)) {
+  if (!fs.existsSync(log)) {
+    return [];
+  }
+  return fs.readFileSync(log, 'utf8').split('\n').flatMap((line) => {
     try {
       return [JSON.parse(line)];
     } catch {
@@ -157,7 +174,7 @@ async function waitFor(what, check, timeout = STEP_TIMEOUT) {
  * installed, code-server and chromium started; `run(page)` drives it. On failure a
  * screenshot and the logs are kept under ARTIFACTS_DIR/<name>-*.
  */
-async function session(name, { workspaceFiles, settings, agentlsConfig = '', serverEnv = {}, run }) {
+async function session(name, { workspaceFiles, setup, settings, agentlsConfig = '', serverEnv = {}, run }) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `agentls-vscode-${name}-`));
   const workspace = path.join(dir, 'workspace');
   const home = path.join(dir, 'agentls-home');
@@ -169,6 +186,7 @@ async function session(name, { workspaceFiles, settings, agentlsConfig = '', ser
   for (const [file, text] of Object.entries(workspaceFiles)) {
     fs.writeFileSync(path.join(workspace, file), text);
   }
+  setup?.(workspace);
   fs.writeFileSync(path.join(home, 'config.toml'), agentlsConfig);
   fs.writeFileSync(path.join(userData, 'User', 'settings.json'), JSON.stringify({
     'workbench.startupEditor': 'none',
@@ -176,6 +194,10 @@ async function session(name, { workspaceFiles, settings, agentlsConfig = '', ser
     'security.workspace.trust.enabled': false,
     'extensions.autoCheckUpdates': false,
     'telemetry.telemetryLevel': 'off',
+    // As in desktop VS Code: in the browser it defaults to saving after a second, and an
+    // unsaved buffer (what the server must see, what accepting a hunk changes) would not
+    // stay unsaved.
+    'files.autoSave': 'off',
     ...settings,
   }));
 
@@ -331,20 +353,7 @@ async function attemptsSession() {
   const script = path.join(dir, 'script.json');
   // Each attempt gets its own conversation, whichever asks first.
   fs.writeFileSync(script, JSON.stringify([attemptConversation('TWO', 'Shouted two.'), attemptConversation('Two', 'Titled two.')]));
-  const model = start(scriptedModel, [script]);
-  model.stderr.pipe(fs.createWriteStream(path.join(artifacts, 'attempts-scripted-model.log')));
-  let out = '';
-  let baseUrl;
-  for await (const chunk of model.stdout) {
-    out += chunk;
-    baseUrl = out.match(/listening on (\S+)/)?.[1];
-    if (baseUrl) {
-      break;
-    }
-  }
-  if (!baseUrl) {
-    throw new Error(`the scripted model server exited before listening: ${out}`);
-  }
+  const baseUrl = await startScriptedModel('attempts', script);
   await session('attempts', {
     workspaceFiles: { 'notes.txt': 'one\ntwo\nthree\n' },
     agentlsConfig: `model = "m"\nmodel_provider = "scripted"\n[model_providers.scripted]\nbase_url = "${baseUrl}"\nwire_api = "chat"\n`,
@@ -411,9 +420,12 @@ async function pickRow(page, text) {
   await page.keyboard.press('Enter');
 }
 
-/** Moves the quick pick's cursor (the arrow keys, as a user does) to the row holding `text`. */
-async function focusRow(page, text) {
-  const focused = page.locator('.quick-input-list .monaco-list-row.focused');
+/**
+ * Moves the cursor of the quick pick (or of the `list` given) to the row holding `text`,
+ * with the arrow keys as a user does.
+ */
+async function focusRow(page, text, list = '.quick-input-list') {
+  const focused = page.locator(`${list} .monaco-list-row.focused`);
   for (let i = 0; i < 10; i++) {
     if ((await focused.filter({ hasText: text }).count()) === 1) {
       return;
@@ -421,7 +433,7 @@ async function focusRow(page, text) {
     await page.keyboard.press('ArrowDown');
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new Error(`no quick pick row holding ${JSON.stringify(text)} got the cursor`);
+  throw new Error(`no row of ${list} holding ${JSON.stringify(text)} got the cursor`);
 }
 
 /** The extension announces itself in the status bar once the server is up. */
@@ -629,6 +641,135 @@ async function history(page, workspace, home) {
   await tree.filter({ hasText: 'line 12: eleven' }).filter({ hasText: 'pending' }).waitFor();
 }
 
+/** What HEAD holds in the findings session's repository. */
+const CALC_COMMITTED = 'def add(a, b):\n    return a + b\n\n\ndef div(a, b):\n    return a / b\n';
+/** On disk, uncommitted: `div` floors. */
+const CALC_ON_DISK = CALC_COMMITTED.replace('a / b', 'a // b');
+/** What the user's unsaved edit makes of it: `add` subtracts. */
+const CALC_IN_BUFFER = CALC_ON_DISK.replace('a + b', 'a - b');
+/** The buffer once the fix of "div floors" is accepted (the unsaved edit kept). */
+const CALC_FIXED = CALC_IN_BUFFER.replace('a // b', 'a / b');
+const DIV_FIX = '*** Begin Patch\n*** Update File: calc.py\n@@\n def div(a, b):\n-    return a // b\n+    return a / b\n*** End Patch\n';
+const reportFinding = (line, severity, title, fix) => ({
+  name: 'report_finding',
+  arguments: { path: 'calc.py', startLine: line, endLine: line, severity, title, body: `${title}: is that intended?`, ...(fix && { fix }) },
+});
+
+/**
+ * "Agent: Review Changes" on a git repository's uncommitted work, an unsaved edit
+ * included: the findings in the Problems view, one fixed from the light bulb (a hunk,
+ * accepted), the other dismissed.
+ */
+async function findingsSession() {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'agentls-vscode-findings-'));
+  const script = path.join(dir, 'script.json');
+  fs.writeFileSync(script, JSON.stringify([
+    { toolCalls: [reportFinding(2, 'error', 'add subtracts'), reportFinding(6, 'warning', 'div floors', DIV_FIX)] },
+    { text: 'Two problems: add subtracts and div floors.' },
+  ]));
+  const log = path.join(dir, 'model-requests.jsonl');
+  const baseUrl = await startScriptedModel('findings', script, log);
+  await session('findings', {
+    workspaceFiles: { 'calc.py': CALC_COMMITTED },
+    setup: (workspace) => {
+      const git = (...args) => execFileSync('git', ['-c', 'user.name=e2e', '-c', 'user.email=e2e@example.invalid', ...args], { cwd: workspace });
+      git('init', '-q', '-b', 'main');
+      git('add', '-A');
+      git('commit', '-q', '-m', 'calc');
+      fs.writeFileSync(path.join(workspace, 'calc.py'), CALC_ON_DISK);
+    },
+    agentlsConfig: `model = "m"\nmodel_provider = "scripted"\n[model_providers.scripted]\nbase_url = "${baseUrl}"\nwire_api = "chat"\n`,
+    settings: { 'agentls.serverPath': agentls, 'agentls.openTaskPanel': false },
+    run: (page, workspace) => findings(page, workspace, log),
+  });
+}
+
+async function findings(page, workspace, log) {
+  const onDisk = () => fs.readFileSync(path.join(workspace, 'calc.py'), 'utf8');
+  await waitForServer(page);
+  await runCommand(page, 'Go to File', 'calc.py', { pick: true });
+  // A line as shown: the editor draws spaces as no-break spaces.
+  const line = (text) => page.locator('.monaco-editor .view-line', { hasText: new RegExp(`^\\s*${text.replace(/[+/]/g, '\\$&').replaceAll(' ', '\\s')}$`) });
+  await line('return a + b').waitFor();
+  // The unsaved edit: "+" becomes "-" on line 2.
+  await line('return a + b').click();
+  await page.keyboard.press('End');
+  await page.keyboard.press('ArrowLeft');
+  await page.keyboard.press('ArrowLeft');
+  await page.keyboard.press('Backspace');
+  await page.keyboard.type('-');
+  await line('return a - b').waitFor();
+
+  await runCommand(page, 'Agent: Review Changes');
+  await pickRow(page, 'Uncommitted changes');
+  await page.locator('.quick-input-widget', { hasText: 'Anything in particular to look for?' }).waitFor();
+  await answerInput(page, 'arithmetic');
+
+  // The findings in the Problems view, each at its line, with its title and source.
+  await page.keyboard.press('Control+Shift+M');
+  const problems = page.locator('.markers-panel .monaco-list-row');
+  const problem = (title) => problems.filter({ hasText: title }).filter({ hasText: 'agentls review' });
+  await problem('add subtracts').filter({ hasText: '[Ln 2, Col' }).waitFor();
+  await problem('div floors').filter({ hasText: '[Ln 6, Col' }).waitFor();
+  const asked = JSON.stringify((await waitFor('the review’s model request', () => modelRequests(log)[0])).messages);
+  for (const expected of ['-    return a + b\\n+    return a - b', '-    return a / b\\n+    return a // b', 'arithmetic']) {
+    if (!asked.includes(expected)) {
+      throw new Error(`the review should have shown the model ${expected} (the unsaved edit, the change on disk, the instructions), got ${asked}`);
+    }
+  }
+  await page.screenshot({ path: path.join(artifacts, 'vscode-findings.png') });
+
+  // Quick Fix on "div floors": "Apply fix" makes its fix a pending hunk, accepted from its
+  // CodeLens; the buffer changes, the file on disk does not until it is saved.
+  await line('return a // b').click();
+  await page.keyboard.press('Control+.');
+  await quickFix(page, 'Apply fix: div floors');
+  const accept = page.locator('.monaco-editor .codelens-decoration a', { hasText: /^Accept$/ });
+  await waitFor('the fix’s hunk', async () => (await accept.count()) === 1);
+  await accept.click();
+  await line('return a / b').waitFor();
+  await waitFor('the buffer to hold the fixed text', async () => (await editorText(page)) === CALC_FIXED)
+    .catch(async (error) => {
+      throw new Error(`${error.message}: ${JSON.stringify(await editorText(page))}, expected ${JSON.stringify(CALC_FIXED)}`);
+    });
+  if (onDisk() !== CALC_ON_DISK) {
+    throw new Error(`accepting the fix changes the buffer, not calc.py on disk: ${JSON.stringify(onDisk())}`);
+  }
+  // The fix changed the lines "div floors" points at: it is gone, the other one stays.
+  await waitFor('"div floors" gone from the Problems view', async () => (await problem('div floors').count()) === 0);
+  await problem('add subtracts').waitFor();
+
+  // Dismiss "add subtracts" from its code actions: its diagnostic goes away.
+  await line('return a - b').click();
+  await page.keyboard.press('Control+.');
+  await quickFix(page, 'Dismiss finding: add subtracts');
+  await waitFor('"add subtracts" gone from the Problems view', async () => (await problem('add subtracts').count()) === 0);
+
+  await page.keyboard.press('Control+S');
+  await waitFor('calc.py saved with the fix and the user’s edit', () => onDisk() === CALC_FIXED, 15_000);
+}
+
+/**
+ * Chooses `title` in the Quick Fix menu (Ctrl+.), which lists the actions under the cursor,
+ * with the keyboard (the menu's pointer block takes the clicks of a scripted mouse).
+ */
+async function quickFix(page, title) {
+  await page.locator('.action-widget .monaco-list-row', { hasText: title }).waitFor();
+  await focusRow(page, title, '.action-widget');
+  await page.keyboard.press('Enter');
+}
+
+/** The text of the editor's (short, unwrapped) file as shown, lines in screen order. */
+async function editorText(page) {
+  const lines = await page.locator('.monaco-editor:not(.monaco-diff-editor *) .view-lines').first().evaluate((el) =>
+    [...el.querySelectorAll('.view-line')]
+      .map((l) => ({ top: parseFloat(l.style.top), text: l.textContent.replace(/\u00a0/g, ' ') }))
+      .sort((a, b) => a.top - b.top)
+      .map((l) => l.text));
+  // A final newline shows as an empty last line.
+  return lines.join('\n');
+}
+
 /** Opens a tree row's context menu and runs one of its entries. */
 async function contextMenu(page, row, entry) {
   await row.click({ button: 'right' });
@@ -713,7 +854,7 @@ function stop(child) {
 }
 
 fs.mkdirSync(artifacts, { recursive: true });
-const sessions = { review: reviewSession, approval: approvalSession, acp: agentSession, attempts: attemptsSession };
+const sessions = { review: reviewSession, approval: approvalSession, acp: agentSession, attempts: attemptsSession, findings: findingsSession };
 const only = process.env.E2E_SESSIONS?.split(',');
 try {
   for (const [name, run] of Object.entries(sessions)) {
