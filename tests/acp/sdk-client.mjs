@@ -220,7 +220,7 @@ const scenarios = {
   },
 
   // A review of the uncommitted change with calc.py's unsaved text attached, then a
-  // Code turn that applies the finding's fix.
+  // Code turn that applies the finding's fix (its patch reads calc.py from the editor).
   async review() {
     const client = connect({ files: { [at("calc.py")]: process.argv[3] } });
     const result = await client.run(async (ctx) => {
@@ -232,10 +232,7 @@ const scenarios = {
       ]);
       const writesAfterReview = client.seen.writes.length;
       await ctx.request(methods.agent.session.setMode, { sessionId: session.sessionId, modeId: "code" });
-      const fixed = await prompt(ctx, session.sessionId, [
-        { type: "text", text: "apply the fix" },
-        { type: "resource_link", uri: `file://${at("calc.py")}`, name: "calc.py" },
-      ]);
+      const fixed = await prompt(ctx, session.sessionId, "apply the fix");
       return { session, reviewed, writesAfterReview, fixed };
     });
     client.child.stdin.end();

@@ -527,9 +527,6 @@ impl Server {
                 engine.start_task_seeing(session.id.clone(), params, buffers);
             }
         }
-        if let Ok(task) = engine.task(&session.id) {
-            session.feed.running(task.cancel_token());
-        }
         // The run ends with a `finished` update; a sink that went away is a cancel.
         let status = finished.await.unwrap_or(TaskStatus::Cancelled);
         let mut changes = session.feed.take_changes();

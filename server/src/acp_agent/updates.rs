@@ -14,7 +14,6 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 use tokio::sync::oneshot;
-use tokio_util::sync::CancellationToken;
 
 use crate::acp::rpc::Connection;
 use crate::acp::types::{
@@ -58,8 +57,6 @@ pub struct SessionFeed {
     /// The model's context window, for `usage_update` (none is sent when unknown).
     context_window: Option<u64>,
     turn: Mutex<Turn>,
-    /// Cancels the run in progress (a `cancelled` permission outcome cancels the turn).
-    run: Mutex<Option<CancellationToken>>,
 }
 
 /// What the prompt in progress has seen so far.
@@ -123,13 +120,7 @@ impl SessionFeed {
             root,
             context_window,
             turn: Mutex::default(),
-            run: Mutex::default(),
         })
-    }
-
-    /// The run in progress is cancelled with `token`.
-    pub fn running(&self, token: CancellationToken) {
-        *lock(&self.run) = Some(token);
     }
 
     /// A prompt starts a run from `buffers`; its end is told on the receiver.
@@ -469,11 +460,7 @@ impl ClientSink for AcpSink {
                     ApprovalDecision::Deny
                 }
             };
-            if decision == ApprovalDecision::Cancel
-                && let Some(run) = lock(&feed.run).as_ref()
-            {
-                run.cancel();
-            }
+            // A `cancel` cancels the task's run (Task::request_approval).
             let _ = answer.send(decision);
         });
         receiver
