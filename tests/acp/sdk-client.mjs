@@ -109,9 +109,22 @@ const scenarios = {
     return { ...result, ...client.seen, exit: await client.exited };
   },
 
-  // session/load of the session `edits` left, from a new agentls.
-  async load() {
+  // One prompt in a new session.
+  async once() {
     const client = connect();
+    const result = await client.run(async (ctx) => {
+      const session = await ctx.request(methods.agent.session.new, { cwd: workspace, mcpServers: [] });
+      const stop = await prompt(ctx, session.sessionId, process.argv[3]);
+      return { session, stop };
+    });
+    client.child.stdin.end();
+    return { ...result, ...client.seen, exit: await client.exited };
+  },
+
+  // session/load of the newest session, from a new agentls; the editor holds the files
+  // given as the scenario's argument (JSON, absolute path → text).
+  async load() {
+    const client = connect({ files: JSON.parse(process.argv[3] ?? "{}") });
     const result = await client.run(async (ctx) => {
       const list = await ctx.request(methods.agent.session.list, { cwd: workspace });
       const sessionId = list.sessions[0].sessionId;

@@ -120,6 +120,22 @@ fn last_user_message(request: &Value) -> String {
         .to_string()
 }
 
+/// The model request of a prompt `asked` after the user kept the edit of a.txt and
+/// reverted that of c.txt: it says so, then asks.
+fn told_kept_a_reverted_c(request: &Value, asked: &str) {
+    let told = last_user_message(request);
+    assert!(
+        told.contains("Accepted as you proposed them: 1 hunk(s)"),
+        "{told}"
+    );
+    assert!(
+        told.contains("Rejected") && told.contains("- c.txt: replacing"),
+        "{told}"
+    );
+    assert!(!told.contains("- a.txt"), "{told}");
+    assert!(told.ends_with(asked), "{told}");
+}
+
 #[tokio::test]
 async fn edits_reach_the_editor_and_the_next_turn_knows_what_was_reverted() {
     let fixture = Fixture::new(
@@ -218,17 +234,7 @@ async fn edits_reach_the_editor_and_the_next_turn_knows_what_was_reverted() {
     assert_eq!(seen["second"]["stopReason"], "end_turn");
 
     // The second turn was told the user kept a.txt and reverted c.txt.
-    let told = last_user_message(&requests[5]);
-    assert!(
-        told.contains("Accepted as you proposed them: 1 hunk(s)"),
-        "{told}"
-    );
-    assert!(
-        told.contains("Rejected") && told.contains("- c.txt: replacing"),
-        "{told}"
-    );
-    assert!(!told.contains("- a.txt"), "{told}");
-    assert!(told.ends_with("now tidy up"), "{told}");
+    told_kept_a_reverted_c(&requests[5], "now tidy up");
 
     let sessions = seen["list"]["sessions"].as_array().unwrap();
     assert_eq!(sessions.len(), 1);
@@ -576,4 +582,28 @@ async fn review_mode_reports_findings_at_their_lines_and_a_code_turn_applies_the
         seen["writes"],
         json!([{"path": abs("calc.py"), "content": COMMITTED}])
     );
+}
+
+#[tokio::test]
+async fn after_a_restart_the_next_turn_still_knows_what_was_reverted() {
+    let fixture = Fixture::new(
+        "chat",
+        &[("a.txt", "alpha\n"), ("c.txt", "x = 1\n")],
+        vec![
+            patch("a.txt", "alpha", "ALPHA"),
+            patch("c.txt", "x = 1", "x = 2"),
+            Reply::text("Changed a and c."),
+            Reply::text("Went on."),
+        ],
+    )
+    .await;
+    let first = play(&fixture, "once", &["update a and c"]).await;
+    assert_eq!(first["writes"].as_array().unwrap().len(), 2, "{first}");
+    // A new agentls; the editor kept a.txt as written and reverted c.txt.
+    let root = fixture.root();
+    let abs = |rel: &str| root.join(rel).display().to_string();
+    let editor = json!({ abs("a.txt"): "ALPHA\n", abs("c.txt"): "x = 1\n" }).to_string();
+    let loaded = play(&fixture, "load", &[&editor]).await;
+    assert_eq!(loaded["next"]["stopReason"], "end_turn");
+    told_kept_a_reverted_c(fixture.model.requests().last().unwrap(), "and once more");
 }

@@ -48,6 +48,9 @@ use crate::documents::PositionEncoding;
 use crate::engine::{Engine, EngineSettings};
 use crate::proposal::store::ProposalStore;
 use crate::protocol::{ContextRef, ReviewTarget, StartTaskParams, TaskMode, TaskStatus};
+use crate::task::load;
+use crate::task::log::Event;
+use crate::task::now_ms;
 use crate::uri;
 use review::{ClientFiles, Written};
 use updates::{AcpSink, SessionFeed, lock};
@@ -386,7 +389,14 @@ impl Server {
         let existing = lock(&self.sessions).get(&task.id).cloned();
         let session = match existing {
             Some(session) => session,
-            None => self.open_session(workspace, task.id.clone(), task.mode),
+            None => {
+                let written = written_back(&workspace.engine, &task.id);
+                let session = self.open_session(workspace, task.id.clone(), task.mode);
+                if let Ok(mut slot) = session.written.try_lock() {
+                    *slot = written;
+                }
+                session
+            }
         };
         if replay {
             let notify = |update| {
@@ -536,6 +546,12 @@ impl Server {
         }
         let outcome = review::write_back(&files, session.acp_write, changes).await;
         *written = outcome.written;
+        if let Ok(task) = engine.task(&session.id) {
+            task.log(Event::WrittenBack {
+                at: now_ms(),
+                files: written.iter().map(Written::record).collect(),
+            });
+        }
         if !outcome.notes.is_empty() {
             self.connection.notify(
                 method::SESSION_UPDATE,
@@ -562,6 +578,29 @@ impl Server {
         };
         Ok(PromptResponse { stop_reason })
     }
+}
+
+/// What the session's last turn wrote, as its task log keeps it: what the next prompt
+/// reads back after a restart.
+fn written_back(engine: &Engine, task_id: &str) -> Vec<Written> {
+    let journal = &engine.settings().journal;
+    let (Some(dir), Some(blobs)) = (journal.dir(), journal.blobs()) else {
+        return Vec::new();
+    };
+    let Some(loaded) = load::load_one(dir, task_id) else {
+        return Vec::new();
+    };
+    let written: Vec<Written> = loaded
+        .written_back
+        .iter()
+        .filter_map(|record| Written::restore(record, blobs))
+        .collect();
+    if written.len() < loaded.written_back.len() {
+        tracing::warn!(
+            "session {task_id}: some files of its last turn are lost from the task log; the next prompt cannot tell what the user did with them"
+        );
+    }
+    written
 }
 
 /// What a prompt asks: its text, the files it points at (`resource_link`, `resource`) as

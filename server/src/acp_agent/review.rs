@@ -21,6 +21,8 @@ use crate::config::AcpWrite;
 use crate::patch::{self, FileWrite};
 use crate::proposal::diff_hunks;
 use crate::proposal::store::{FollowUpState, ReviewedHunk};
+use crate::task::blobs::{BlobText, Blobs};
+use crate::task::log::ChangeRecord;
 use crate::workspace::FileChange;
 
 use super::updates::{absolute, read_disk};
@@ -36,6 +38,27 @@ pub struct Written {
     pub base: Option<String>,
     /// What was written (`None`: deleted).
     pub text: Option<String>,
+}
+
+impl Written {
+    /// As the task log keeps it (`writtenBack`), so a later agentls can judge it.
+    pub fn record(&self) -> ChangeRecord {
+        ChangeRecord {
+            path: self.path.clone(),
+            base: self.base.clone().map(BlobText::from_text),
+            new: self.text.clone().map(BlobText::from_text),
+        }
+    }
+
+    /// Back from the task log; `None` when a text of it is lost (its blob removed).
+    pub fn restore(record: &ChangeRecord, blobs: &Blobs) -> Option<Written> {
+        let text = |blob: &Option<BlobText>| blob.as_ref().map(|b| blobs.read(b)).transpose();
+        Some(Written {
+            path: record.path.clone(),
+            base: text(&record.base).ok()?,
+            text: text(&record.new).ok()?,
+        })
+    }
 }
 
 /// Reads and writes the session's files the way the client allows.

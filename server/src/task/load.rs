@@ -45,6 +45,8 @@ pub struct LoadedTask {
     /// A review's findings, in the order reported, with the reason of each dismissed one
     /// (`Some(None)`: dismissed without a reason).
     pub findings: Vec<(FindingRecord, Option<Option<String>>)>,
+    /// What the last ACP turn wrote to the editor (`writtenBack`).
+    pub written_back: Vec<ChangeRecord>,
     pub warnings: Vec<String>,
 }
 
@@ -183,6 +185,7 @@ pub fn rebuild(log: ReadLog) -> LoadedTask {
         attempts: Vec::new(),
         chosen_attempt: None,
         findings: Vec::new(),
+        written_back: Vec::new(),
         warnings: log.warnings,
         header,
     };
@@ -228,6 +231,7 @@ pub fn rebuild(log: ReadLog) -> LoadedTask {
                     });
                 }
             }
+            Event::WrittenBack { files, .. } => task.written_back = files,
             Event::Changes { files: changes } => {
                 if let Some(run) = &mut run {
                     run.changes = changes;

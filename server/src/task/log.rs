@@ -100,6 +100,13 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
     },
+    /// What an ACP turn put in the editor (or on disk) at its end, file by file: `base`,
+    /// what the task started from; `new`, what was written. The next prompt reads these
+    /// back to tell the model what the user kept, also after a restart. The latest wins.
+    WrittenBack {
+        at: u64,
+        files: Vec<ChangeRecord>,
+    },
     /// A task update as the client got it.
     Update {
         at: u64,
@@ -509,12 +516,12 @@ impl Event {
                 .filter_map(|f| f.text.as_ref())
                 .chain(&run.reviewed)
                 .collect(),
-            Event::Changes { files } | Event::Attempt(AttemptRecord { changes: files, .. }) => {
-                files
-                    .iter()
-                    .flat_map(|f| f.base.iter().chain(f.new.iter()))
-                    .collect()
-            }
+            Event::Changes { files }
+            | Event::WrittenBack { files, .. }
+            | Event::Attempt(AttemptRecord { changes: files, .. }) => files
+                .iter()
+                .flat_map(|f| f.base.iter().chain(f.new.iter()))
+                .collect(),
             Event::Proposal(checkpoint) => checkpoint
                 .files
                 .iter()
