@@ -28,7 +28,7 @@ use crate::proposal::store::{
 use crate::protocol::{
     ContextRef, HunkState, McpServerInfo, StartTaskParams, TaskMode, TaskStatus, TaskUpdate,
 };
-use crate::review::ReportedFinding;
+use crate::review::{ReportedFinding, ReviewedChange};
 use crate::task::blobs::BlobText;
 use crate::task::journal::Journal;
 use crate::task::log::{self, TaskKind};
@@ -534,13 +534,16 @@ impl Engine {
                 return Run::failed(format!("the output schema cannot be used: {error}"));
             }
         };
-        let review = match (params.mode, &params.target) {
-            (TaskMode::Review, Some(target)) => {
-                crate::review::load(target, &self.root, &buffers).await.map(|change| Some(Arc::new(change)))
-            }
-            (TaskMode::Review, None) => Err("a review needs a `target`: {\"uncommitted\": true}, {\"baseBranch\": \"main\"}, {\"commit\": \"<sha>\"} or {\"diff\": \"…\"}".into()),
-            _ => Ok(None),
-        };
+        // Loaded before the run is logged, which keeps the change replay checks against.
+        let review: Result<Option<Arc<ReviewedChange>>, String> =
+            match (params.mode, &params.target) {
+                (TaskMode::Review, Some(target)) => {
+                    let change = crate::review::load(target, &self.root, &buffers).await;
+                    change.map(|change| Some(Arc::new(change)))
+                }
+                (TaskMode::Review, None) => crate::review::check_params(&params).map(|()| None),
+                _ => Ok(None),
+            };
         task.log(log::Event::Run(log::RunStart {
             model: Some(model.clone()),
             provider: Some(provider.id.clone()),
