@@ -1,9 +1,11 @@
 //! The host reviews, agentls learns: at the end of a turn each changed file goes to the
 //! editor ([`write_back`]: `fs/write_text_file` with its full new text; creations and
-//! deletions, and every file without that method, to the disk by `acp_write`), and at the start of the next one what the editor holds now is compared
-//! with what was written ([`review`]): each hunk was kept, reverted or rewritten. The
-//! verdicts are a [`FollowUpState`], so the model reads them exactly as it reads a review
-//! made over LSP.
+//! deletions, and every file without that method, to the disk by `acp_write`), and at
+//! the start of the next one what the editor holds now is compared with what was
+//! written ([`review`]): each hunk was kept, reverted or rewritten. The verdicts are a
+//! [`FollowUpState`], so the model reads them exactly as it reads a review made over LSP.
+//! What was written is also kept in the task log ([`Written::record`]), so a session
+//! loaded after a restart still learns.
 //!
 //! Nothing is written over text the task did not see: a file the user changed while the
 //! turn ran is left alone and named, and a disk write is all files or none.
