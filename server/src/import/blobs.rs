@@ -48,6 +48,20 @@ impl BlobReader {
         if id.is_empty() || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(format!("`{id}` is not a git object id"));
         }
+        self.request(id)
+    }
+
+    /// The text of `path` at commit `rev` (`git show rev:path`, without a process per
+    /// file: a review reads the base of every changed file). `Err` as for [`Self::read`].
+    pub fn read_at(&self, rev: &str, path: &str) -> Result<String, String> {
+        // One request is one line: a rev or path with a newline cannot be asked.
+        if rev.is_empty() || rev.contains(['\n', '\r', ' ']) || path.contains(['\n', '\r']) {
+            return Err(format!("`{rev}:{path}` cannot be asked of git cat-file"));
+        }
+        self.request(&format!("{rev}:{path}"))
+    }
+
+    fn request(&self, id: &str) -> Result<String, String> {
         let mut batch = self.batch.lock().unwrap_or_else(|e| e.into_inner());
         if matches!(*batch, Batch::NotStarted) {
             *batch = match CatFile::start(&self.root) {
@@ -247,6 +261,31 @@ mod tests {
         );
         assert!(reader.read("not an id").is_err());
         assert_eq!(reader.read(&one).as_deref(), Ok("one\n"));
+    }
+
+    #[test]
+    fn files_are_read_at_a_commit_and_a_path_absent_there_is_an_error() {
+        let repo = repository();
+        std::fs::write(repo.path().join("a b.txt"), "spaced\n").unwrap();
+        git(repo.path(), &["add", "-A"], "");
+        git(
+            repo.path(),
+            &[
+                "-c",
+                "user.name=t",
+                "-c",
+                "user.email=t@t",
+                "commit",
+                "-qm",
+                "one",
+            ],
+            "",
+        );
+        let reader = BlobReader::new(repo.path());
+        assert_eq!(reader.read_at("HEAD", "a b.txt").as_deref(), Ok("spaced\n"));
+        assert!(reader.read_at("HEAD", "absent.txt").is_err());
+        assert!(reader.read_at("HEAD", "two\nlines").is_err());
+        assert_eq!(reader.read_at("HEAD", "a b.txt").as_deref(), Ok("spaced\n"));
     }
 
     #[test]

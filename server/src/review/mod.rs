@@ -18,7 +18,7 @@ use std::path::Path;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::import::{self, HunkLine, source::git};
+use crate::import::{self, HunkLine, blobs::BlobReader, source::git};
 use crate::model::ToolSpec;
 use crate::patch;
 use crate::proposal::findings::{FindingReport, line_span};
@@ -199,22 +199,28 @@ async fn against(
     // Open buffers git knows nothing of (ignored files) are not part of the change.
     let listed = paths.clone();
     paths.extend(buffers.keys().cloned());
-    let mut diff = String::new();
-    for path in paths {
-        let old = git(root, &["show", &format!("{base}:{path}")]).await.ok();
-        if old.is_none() && !listed.contains(&path) {
-            continue;
+    let (root, base, buffers) = (root.to_path_buf(), base.to_string(), buffers.clone());
+    // Every base through one `git cat-file --batch`, off the async workers.
+    let diff = tokio::task::spawn_blocking(move || {
+        let blobs = BlobReader::new(&root);
+        let mut diff = String::new();
+        for path in paths {
+            let old = blobs.read_at(&base, &path).ok();
+            if old.is_none() && !listed.contains(&path) {
+                continue;
+            }
+            let new = match buffers.get(&path) {
+                Some(text) => Some(text.clone()),
+                None => std::fs::read_to_string(root.join(&path)).ok(),
+            };
+            if old != new {
+                diff.push_str(&file_diff(&path, old.as_deref(), new.as_deref()));
+            }
         }
-        let new = match buffers.get(&path) {
-            Some(text) => Some(text.clone()),
-            None => std::fs::read_to_string(root.join(&path)).ok(),
-        };
-        if old == new {
-            continue;
-        }
-        diff.push_str(&file_diff(&path, old.as_deref(), new.as_deref()));
-    }
-    Ok(diff)
+        diff
+    });
+    diff.await
+        .map_err(|e| format!("reading the change's files failed: {e}"))
 }
 
 /// The first message of a review: what to review, what to look for, and the diff.
