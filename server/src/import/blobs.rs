@@ -1,5 +1,6 @@
-//! The 3-way bases of an import: blobs of the workspace's repository, read through one
-//! `git cat-file --batch` process per import instead of one git process per file.
+//! The 3-way bases of an import (and the base of each file a review looks at): blobs of
+//! the workspace's repository, read through one `git cat-file --batch` process per
+//! import instead of one git process per file.
 //!
 //! A git spawn costs milliseconds; an import of a few hundred files asking for each base
 //! paid that per file (issue 15's 7× against `git apply --3way`, which reads blobs
