@@ -6,24 +6,11 @@
 -- and undo it. The scripted model (after eglot.el's task) turns 'bye' into 'goodbye'.
 -- Any failure exits with status 1.
 
-local TIMEOUT = 20000
-
-local function fail(message)
-  io.stderr:write('FAIL: ' .. message .. '\n')
-  os.exit(1)
-end
-
-local function check(condition, message)
-  if not condition then
-    fail(message)
-  end
-end
-
-local function wait(what, condition)
-  if not vim.wait(TIMEOUT, condition, 20) then
-    fail('timed out waiting for ' .. what)
-  end
-end
+local here = vim.fs.dirname(debug.getinfo(1, 'S').source:sub(2))
+local harness = dofile(vim.fs.joinpath(here, '../../nvim/test/harness.lua'))
+harness.timeout = 20000
+local TIMEOUT = harness.timeout
+local check, wait = harness.check, harness.wait
 
 --- Whether `text` is in the message history, where Neovim puts window/showMessage.
 local function notified(text)

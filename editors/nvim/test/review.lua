@@ -6,24 +6,9 @@
 -- with :AgentAccept and sees the buffer fixed and the finding gone.
 
 local env = vim.env
-local TIMEOUT = 15000
-
-local function fail(message)
-  io.stderr:write('FAIL: ' .. message .. '\n')
-  os.exit(1)
-end
-
-local function check(condition, message)
-  if not condition then
-    fail(message)
-  end
-end
-
-local function wait(what, condition)
-  if not vim.wait(TIMEOUT, condition, 20) then
-    fail('timed out waiting for ' .. what)
-  end
-end
+local harness = dofile(vim.fs.joinpath(vim.fs.dirname(debug.getinfo(1, 'S').source:sub(2)), 'harness.lua'))
+local TIMEOUT = harness.timeout
+local check, wait = harness.check, harness.wait
 
 vim.fn.system({ 'git', '-c', 'user.name=t', '-c', 'user.email=t@t', 'add', 'notes.txt' })
 vim.fn.system({ 'git', '-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-q', '-m', 'notes' })

@@ -16,25 +16,9 @@
 -- Proposals are fetched one hunk per page, so every refresh pages.
 
 local env = vim.env
-local TIMEOUT = 15000
-
-local function fail(message)
-  io.stderr:write('FAIL: ' .. message .. '\n')
-  os.exit(1)
-end
-
-local function check(condition, message)
-  if not condition then
-    fail(message)
-  end
-end
-
---- `detail`, when given, says what there was instead.
-local function wait(what, condition, detail)
-  if not vim.wait(TIMEOUT, condition, 20) then
-    fail('timed out waiting for ' .. what .. (detail and (': ' .. detail()) or ''))
-  end
-end
+local harness = dofile(vim.fs.joinpath(vim.fs.dirname(debug.getinfo(1, 'S').source:sub(2)), 'harness.lua'))
+local TIMEOUT = harness.timeout
+local fail, check, wait = harness.fail, harness.check, harness.wait
 
 -- Every notification the plugin shows, to assert on the readable ones.
 local notes = {}
