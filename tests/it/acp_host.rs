@@ -115,15 +115,6 @@ fn messages(client: &LspClient, task: &str) -> String {
         .collect()
 }
 
-fn updates_of(client: &LspClient, task: &str, kind: &str) -> Vec<Value> {
-    client
-        .updates(task)
-        .into_iter()
-        .filter(|u| u["update"]["kind"] == kind)
-        .map(|u| u["update"].clone())
-        .collect()
-}
-
 #[tokio::test]
 async fn the_agents_reads_writes_terminal_edits_and_permissions_become_a_reviewed_proposal() {
     let scenario = json!({"turns": [[
@@ -201,10 +192,10 @@ async fn the_agents_reads_writes_terminal_edits_and_permissions_become_a_reviewe
         "--- a/own.txt\n+++ b/own.txt\n@@ -1 +1 @@\n-mine\n+theirs\n"
     );
 
-    let plan = updates_of(&client, &task, "plan");
+    let plan = client.updates_of(&task, "plan");
     assert_eq!(plan[0]["plan"][0]["step"], "read the buffer");
     assert_eq!(plan[0]["plan"][0]["status"], "in_progress");
-    let calls = updates_of(&client, &task, "toolCall");
+    let calls = client.updates_of(&task, "toolCall");
     assert!(
         calls
             .iter()
@@ -213,9 +204,9 @@ async fn the_agents_reads_writes_terminal_edits_and_permissions_become_a_reviewe
                 && c["status"] == "completed"),
         "{calls:#?}"
     );
-    let usage = updates_of(&client, &task, "usage");
+    let usage = client.updates_of(&task, "usage");
     assert_eq!(usage.last().unwrap()["contextWindow"], 200000);
-    let session = &updates_of(&client, &task, "agentSession")[0];
+    let session = &client.updates_of(&task, "agentSession")[0];
     assert_eq!(session["agent"], "scripted");
     assert_eq!(session["agentInfo"], "Scripted agent 1.0.0");
 
@@ -270,7 +261,7 @@ async fn follow_ups_continue_the_session_and_after_a_restart_load_it_again() {
         .unwrap();
     client
         .wait_until("the follow-up to finish", |c| {
-            (updates_of(c, &task, "finished").len() == 2).then_some(())
+            (c.updates_of(&task, "finished").len() == 2).then_some(())
         })
         .await;
     let prompts = scripted.received_method("scripted", "session/prompt");
@@ -500,7 +491,7 @@ async fn cancel_ends_the_agents_turn() {
     let task = start(&mut client, "slow", "take your time").await;
     client
         .wait_until("the agent's write", |c| {
-            (!updates_of(c, &task, "proposal").is_empty()).then_some(())
+            (!c.updates_of(&task, "proposal").is_empty()).then_some(())
         })
         .await;
     let asked = std::time::Instant::now();
@@ -571,7 +562,7 @@ async fn a_killed_server_takes_its_agent_along_and_the_next_one_keeps_the_agents
     let task = start(&mut client, "slow", "take your time").await;
     client
         .wait_until("the agent's write", |c| {
-            (!updates_of(c, &task, "proposal").is_empty()).then_some(())
+            (!c.updates_of(&task, "proposal").is_empty()).then_some(())
         })
         .await;
     assert!(scripted.running("slow"));

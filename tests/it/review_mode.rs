@@ -159,10 +159,7 @@ async fn follow_up(client: &mut LspClient, task: &str, prompt: &str) -> Value {
         .unwrap();
     client
         .wait_until("the follow-up to finish", |c| {
-            c.updates(task)
-                .into_iter()
-                .filter(|u| u["update"]["kind"] == "finished")
-                .nth(1)
+            c.updates_of(task, "finished").into_iter().nth(1)
         })
         .await
 }
@@ -322,7 +319,7 @@ async fn findings_follow_the_text_and_their_fixes_become_hunks() {
     );
 
     let finished = follow_up(&mut client, &task, "anything else?").await;
-    assert_eq!(finished["update"]["status"], "completed", "{finished}");
+    assert_eq!(finished["status"], "completed", "{finished}");
     let follow_up = user_texts(&fixture.model.requests()[2]);
     let last = follow_up.last().unwrap();
     assert!(last.contains("mean of nothing divides by zero"), "{last}");
@@ -445,13 +442,9 @@ async fn every_target_reviews_its_own_change_and_no_findings_is_a_review() {
         &[],
     );
     assert!(findings(&mut client, &task).await.is_empty());
-    let counted: Vec<Value> = client
-        .updates(&task)
-        .into_iter()
-        .filter(|u| u["update"]["kind"] == "findings")
-        .collect();
+    let counted = client.updates_of(&task, "findings");
     assert_eq!(counted.len(), 1);
-    assert_eq!(counted[0]["update"]["findings"], 0);
+    assert_eq!(counted[0]["findings"], 0);
 
     let (_, finished) = review(&mut client, json!({"commit": commit})).await;
     assert_eq!(finished["status"], "completed", "{finished}");

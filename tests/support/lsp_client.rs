@@ -352,6 +352,15 @@ impl LspClient {
             .collect()
     }
 
+    /// A task's updates of one `kind` so far (each the `update` object itself).
+    pub fn updates_of(&self, task_id: &str, kind: &str) -> Vec<Value> {
+        self.updates(task_id)
+            .into_iter()
+            .filter(|u| u["update"]["kind"] == kind)
+            .map(|u| u["update"].clone())
+            .collect()
+    }
+
     /// The messages of a task's `warning` updates so far.
     pub fn warnings(&self, task_id: &str) -> Vec<String> {
         self.updates(task_id)
