@@ -66,14 +66,8 @@ vim.api.nvim_create_user_command('AgentTask', function(cmd)
   client:exec_cmd({ title = 'agent.startTask', command = 'agent.startTask', arguments = { arg } })
 end, { nargs = '+', range = true })
 
-vim.cmd.edit('wave.py')
-local bufnr = vim.api.nvim_get_current_buf()
 local original = disk('wave.py')
-local client
-wait('agentls to attach', function()
-  client = vim.lsp.get_clients({ bufnr = bufnr, name = 'agentls' })[1]
-  return client ~= nil and client.initialized
-end)
+local bufnr, client = harness.open_with_agentls('wave.py')
 
 vim.cmd('AgentTask say goodbye properly')
 wait('the message that the task completed', function()

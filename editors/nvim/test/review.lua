@@ -18,13 +18,7 @@ vim.opt.packpath:prepend(env.AGENTLS_TEST_PACK)
 vim.cmd.packadd('agentls')
 require('agentls').setup({ cmd = { env.AGENTLS_BIN } })
 
-vim.cmd.edit('notes.txt')
-local buf = vim.api.nvim_get_current_buf()
-local client
-wait('the agentls client to initialize', function()
-  client = vim.lsp.get_clients({ bufnr = buf, name = 'agentls' })[1]
-  return client ~= nil and client.initialized
-end)
+local buf, client = harness.open_with_agentls('notes.txt')
 vim.api.nvim_buf_set_lines(buf, 1, 2, false, { '2' })
 
 local function findings()

@@ -109,13 +109,7 @@ lsp_module.request = function(c, method, params, ...)
   return send(c, method, params, ...)
 end
 
-vim.cmd.edit('notes.txt')
-local buf = vim.api.nvim_get_current_buf()
-local client
-wait('the agentls client to initialize', function()
-  client = vim.lsp.get_clients({ bufnr = buf, name = 'agentls' })[1]
-  return client ~= nil and client.initialized
-end)
+local buf, client = harness.open_with_agentls('notes.txt')
 check(client.root_dir == vim.fn.getcwd(), 'root is the workspace with .git: ' .. tostring(client.root_dir))
 check(client.offset_encoding == 'utf-8', 'utf-8 positions negotiated, got ' .. tostring(client.offset_encoding))
 
