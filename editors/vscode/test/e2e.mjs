@@ -527,9 +527,11 @@ async function review(page, workspace, home) {
   await runCommand(page, 'Agent: Follow Up on Task…', 'capitalise two and eight', { pick: true });
   await answerInput(page, 'also capitalise seven');
   await tree.filter({ hasText: 'line 8: SEVEN' }).filter({ hasText: 'pending' }).waitFor();
-  await page.locator('.monaco-editor .codelens-decoration a', { hasText: 'Edit & Accept' }).click();
   const proposedLine = page.locator('.monaco-editor .view-line', { hasText: /^SEVEN$/ });
-  await proposedLine.waitFor();
+  await actUntilShown(
+    () => page.locator('.monaco-editor .codelens-decoration a', { hasText: 'Edit & Accept' }).click(),
+    proposedLine,
+  );
   await page.locator('.monaco-editor .codelens-decoration a', { hasText: 'Accept This Version' }).waitFor();
   await proposedLine.click();
   await page.keyboard.press('Control+A');
@@ -603,9 +605,8 @@ async function history(page, workspace, home) {
   await waitFor('the fork’s log', () => logs() === logsBefore + 1);
 
   // Delete the fork, confirming in the dialog: its row and its log are gone.
-  await contextMenu(page, fork, 'Delete Task…');
   const dialog = page.locator('.monaco-dialog-box', { hasText: 'Delete the task “exclaim nine”?' });
-  await dialog.waitFor();
+  await actUntilShown(() => contextMenu(page, fork, 'Delete Task…'), dialog);
   await dialog.getByRole('button', { name: 'Delete' }).click();
   await waitFor('one "exclaim nine" row left, not the fork', async () =>
     (await taskRows('exclaim nine').count()) === 1 && (await fork.count()) === 0);
@@ -771,6 +772,23 @@ async function editorText(page) {
 }
 
 /** Opens a tree row's context menu and runs one of its entries. */
+/**
+ * Does `act` (a click) until `shown` is visible, at most three times: a click that lands
+ * while the workbench re-renders its target (a CodeLens refreshed by a task update, a
+ * tree row) is lost, and a user would click again. A feature that never shows fails.
+ */
+async function actUntilShown(act, shown, tries = 3) {
+  for (let attempt = 1; ; attempt++) {
+    await act();
+    try {
+      await shown.waitFor({ timeout: attempt < tries ? 10_000 : STEP_TIMEOUT });
+      return;
+    } catch (error) {
+      if (attempt >= tries) throw error;
+    }
+  }
+}
+
 async function contextMenu(page, row, entry) {
   await row.click({ button: 'right' });
   // The menu acts on the focused entry; hovering focuses it.
